@@ -1,0 +1,153 @@
+//! The command line (SPEC 4): one file per command, each with its clap `Args` and a `run`
+//! that calls one `ops` function and hands the result to [`ui::Ui`]. This module holds the
+//! global flags, the dispatch and the [`Context`], the one door for the process
+//! environment (current directory, environment variables).
+
+mod demo;
+mod init;
+mod status;
+pub mod ui;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+use crate::identity::{self, Identity, IdentityInputs, When};
+use crate::store::Store;
+use ui::Ui;
+
+/// GitOps for AI assistant configurations: git branches are environments, merges are versions.
+#[derive(Debug, Parser)]
+#[command(name = "stagecraft", version, max_term_width = 100)]
+pub struct Cli {
+    /// The config repository (default: the current directory)
+    #[arg(long, global = true, value_name = "PATH")]
+    repo: Option<PathBuf>,
+    /// Print results and errors as JSON
+    #[arg(long, global = true)]
+    json: bool,
+    /// Never colour the output
+    #[arg(long, global = true)]
+    no_color: bool,
+    /// Who makes the commits of a write: "Name <email>" (default: GIT_AUTHOR_*, then git config)
+    #[arg(long, global = true, value_name = "NAME <EMAIL>")]
+    author: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(init::Args),
+    Status(status::Args),
+    Validate(validate::Args),
+    Demo(demo::Args),
+}
+
+/// What a command may read of the process: the parsed global flags, the current
+/// directory and the environment variables it uses.
+pub struct Context {
+    pub cwd: PathBuf,
+    pub repo: Option<PathBuf>,
+    pub author: Option<String>,
+    vars: std::collections::BTreeMap<String, String>,
+}
+
+impl Context {
+    fn from_process(cli: &Cli) -> Context {
+        const USED: [&str; 7] = [
+            "GIT_AUTHOR_NAME",
+            "GIT_AUTHOR_EMAIL",
+            "GIT_AUTHOR_DATE",
+            "GIT_COMMITTER_NAME",
+            "GIT_COMMITTER_EMAIL",
+            "GIT_COMMITTER_DATE",
+            "NO_COLOR",
+        ];
+        let vars =
+            USED.iter().filter_map(|name| std::env::var(name).ok().map(|value| (name.to_string(), value))).collect();
+        Context {
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            repo: cli.repo.clone(),
+            author: cli.author.clone(),
+            vars,
+        }
+    }
+
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+
+    /// The repository directory: `--repo` (relative to the current directory) or the
+    /// current directory.
+    pub fn repo_path(&self) -> PathBuf {
+        match &self.repo {
+            Some(path) => self.cwd.join(path),
+            None => self.cwd.clone(),
+        }
+    }
+
+    pub fn open_store(&self) -> Result<Store, Error> {
+        Store::open(&self.repo_path())
+    }
+
+    /// The identity of a write (SPEC 3): `--author`, the environment, then git config
+    /// (the repository's when there is one, else the global one).
+    pub fn identity(&self, store: Option<&Store>) -> Result<Identity, Error> {
+        let (config_name, config_email) = match store {
+            Some(store) => store.config_identity(),
+            None => match git2::Config::open_default() {
+                Ok(config) => (config.get_string("user.name").ok(), config.get_string("user.email").ok()),
+                Err(_) => (None, None),
+            },
+        };
+        let inputs = IdentityInputs {
+            author_flag: self.author.clone(),
+            author_name: self.var("GIT_AUTHOR_NAME"),
+            author_email: self.var("GIT_AUTHOR_EMAIL"),
+            author_date: self.var("GIT_AUTHOR_DATE"),
+            committer_name: self.var("GIT_COMMITTER_NAME"),
+            committer_email: self.var("GIT_COMMITTER_EMAIL"),
+            committer_date: self.var("GIT_COMMITTER_DATE"),
+            config_name,
+            config_email,
+        };
+        identity::resolve(&inputs, now()).map_err(|error| match error {
+            identity::IdentityError::Missing => Error::NoIdentity,
+            other => Error::Usage {
+                message: other.to_string(),
+                hint: Some("see `stagecraft --help` for the identity flags".into()),
+            },
+        })
+    }
+}
+
+/// The clock, read here only.
+fn now() -> When {
+    When::from_timestamp(jiff::Timestamp::now())
+}
+
+/// Runs the command line of this process; returns the exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let context = Context::from_process(&cli);
+    let ui = Ui::new(cli.json, cli.no_color, context.var("NO_COLOR").is_some_and(|v| !v.is_empty()));
+    let result = match cli.command {
+        Command::Init(args) => init::run(args, &context, &ui),
+        Command::Status(args) => status::run(args, &context, &ui),
+        Command::Validate(args) => validate::run(args, &context, &ui),
+        Command::Demo(args) => demo::run(args, &context, &ui),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => ui.error(&error),
+    }
+}

@@ -1,0 +1,56 @@
+//! `stagecraft status`
+
+use super::Context;
+use super::ui::Ui;
+use crate::error::Error;
+use crate::ops;
+use crate::wire::Status;
+
+/// Show each environment: current version, commit, who and when, holds, drift; and what a publish would change
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let store = context.open_store()?;
+    let status = ops::status(&store)?;
+    ui.json(&status);
+    ui.text(&render(&status));
+    Ok(0)
+}
+
+/// A table of environments and the draft's line.
+pub fn render(status: &Status) -> String {
+    let mut rows = vec![[
+        "ENVIRONMENT".to_string(),
+        "VERSION".into(),
+        "COMMIT".into(),
+        "WHEN".into(),
+        "BY".into(),
+        "HOLDS".into(),
+    ]];
+    for env in &status.environments {
+        let name = if env.protected { format!("{} (protected)", env.name) } else { env.name.clone() };
+        let version = match env.version {
+            Some(version) => format!("v{version}"),
+            None if env.drift => "DRIFT".into(),
+            None => "-".into(),
+        };
+        let holds = env.holds.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(" ");
+        rows.push([name, version, env.commit[..7].to_string(), env.time.clone(), env.actor.clone(), holds]);
+    }
+    let show_holds = status.environments.iter().any(|env| !env.holds.is_empty());
+    let columns = if show_holds { 6 } else { 5 };
+    let widths: Vec<usize> =
+        (0..columns).map(|c| rows.iter().map(|row| row[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = format!("repository {}\n\n", status.repository);
+    for row in &rows {
+        let cells: Vec<String> = (0..columns).map(|c| format!("{:<width$}", row[c], width = widths[c])).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    for env in status.environments.iter().filter(|env| env.drift) {
+        out.push_str(&format!("\n{} is in drift: its tip matches no version and is not delivered\n", env.name));
+    }
+    out.push_str(&format!("\n{}\n", status.draft.summary));
+    out
+}

@@ -1,0 +1,68 @@
+//! `stagecraft validate [REF|PATH]`
+
+use super::Context;
+use super::ui::Ui;
+use crate::error::Error;
+use crate::model::Chain;
+use crate::ops;
+use crate::store::Store;
+use crate::wire::Validated;
+
+/// Validate a ref (default: the draft) or a directory; every error at once, exit 1 if any
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// An environment, a version (v3), a commit, or a directory [default: the draft]
+    target: Option<String>,
+    /// The chain to check channels.toml against, outside a repository [default: draft,sandbox,pre-release,live]
+    #[arg(long, value_name = "A,B,C")]
+    environments: Option<String>,
+}
+
+pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let target_is_dir =
+        args.target.as_deref().is_some_and(|target| context.cwd.join(target).is_dir() && !looks_like_ref(target));
+    let store = match Store::open(&context.repo_path()) {
+        Ok(store) => Some(store),
+        Err(Error::NotARepository { .. }) if target_is_dir => None,
+        Err(error) => return Err(error),
+    };
+    let chain = match (&args.environments, &store) {
+        (Some(list), _) => Chain::new(Chain::parse_list(list)?, Vec::new())?,
+        (None, Some(store)) => match store.chain() {
+            Ok(chain) => chain,
+            // A directory inside a repository that stagecraft does not manage.
+            Err(Error::NotStagecraft { .. }) if target_is_dir => Chain::default_chain(),
+            Err(error) => return Err(error),
+        },
+        (None, None) => Chain::default_chain(),
+    };
+    let target = args.target.clone().unwrap_or_else(|| chain.draft().to_string());
+    let tree = ops::resolve_tree(store.as_ref(), &chain, &target, &context.cwd)?;
+    let (_, validated) = ops::validate(&tree, &chain)?;
+    ui.json(&validated);
+    ui.text(&render(&validated));
+    Ok(0)
+}
+
+/// `v3`, `draft`: names that are refs even if a directory of that name exists.
+fn looks_like_ref(target: &str) -> bool {
+    !target.contains('/')
+        && !target.starts_with('.')
+        && target.parse::<crate::model::Version>().is_ok()
+        && target.starts_with('v')
+}
+
+pub fn render(validated: &Validated) -> String {
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{} is valid: {} ({}), {}, {}, {}, {}, {}\n",
+        validated.origin,
+        count(validated.assistants.len(), "assistant"),
+        validated.assistants.join(", "),
+        count(validated.knowledge_sources, "knowledge source"),
+        count(validated.tools, "tool"),
+        count(validated.guardrails, "guardrail"),
+        count(validated.tests, "regression case"),
+        count(validated.channel_bindings, "channel binding"),
+    )
+}

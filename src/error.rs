@@ -1,0 +1,305 @@
+//! The one error type of the library, its stable codes (SPEC 4), and the one place that
+//! turns an error into a report for people and for JSON. Front ends (the CLI's `Ui`, the
+//! HTTP problem responses) print reports; they decide nothing. Pure: no I/O.
+
+use serde::Serialize;
+
+use crate::model::ids::IdError;
+use crate::validate::Diagnostic;
+
+/// The stable error codes of SPEC 4, each with its exit code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    ValidationFailed,
+    Conflict,
+    VersionConflict,
+    MergeConflict,
+    Held,
+    NotPromotable,
+    Drift,
+    DirtyWorktree,
+    NothingToDo,
+    ConfirmationRequired,
+    Usage,
+    NotFound,
+    Unauthenticated,
+    Forbidden,
+    TooLarge,
+    Git,
+    Io,
+}
+
+impl Code {
+    pub const ALL: [Code; 17] = [
+        Code::ValidationFailed,
+        Code::Conflict,
+        Code::VersionConflict,
+        Code::MergeConflict,
+        Code::Held,
+        Code::NotPromotable,
+        Code::Drift,
+        Code::DirtyWorktree,
+        Code::NothingToDo,
+        Code::ConfirmationRequired,
+        Code::Usage,
+        Code::NotFound,
+        Code::Unauthenticated,
+        Code::Forbidden,
+        Code::TooLarge,
+        Code::Git,
+        Code::Io,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::ValidationFailed => "validation_failed",
+            Code::Conflict => "conflict",
+            Code::VersionConflict => "version_conflict",
+            Code::MergeConflict => "merge_conflict",
+            Code::Held => "held",
+            Code::NotPromotable => "not_promotable",
+            Code::Drift => "drift",
+            Code::DirtyWorktree => "dirty_worktree",
+            Code::NothingToDo => "nothing_to_do",
+            Code::ConfirmationRequired => "confirmation_required",
+            Code::Usage => "usage",
+            Code::NotFound => "not_found",
+            Code::Unauthenticated => "unauthenticated",
+            Code::Forbidden => "forbidden",
+            Code::TooLarge => "too_large",
+            Code::Git => "git",
+            Code::Io => "io",
+        }
+    }
+
+    /// The process exit code of the CLI (401/403 from a server exit 1).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Code::NothingToDo => 3,
+            Code::ConfirmationRequired | Code::Usage => 2,
+            _ => 1,
+        }
+    }
+
+    /// The HTTP status of the API.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::ValidationFailed => 422,
+            Code::Conflict
+            | Code::VersionConflict
+            | Code::MergeConflict
+            | Code::Held
+            | Code::NotPromotable
+            | Code::Drift
+            | Code::DirtyWorktree
+            | Code::NothingToDo => 409,
+            Code::ConfirmationRequired | Code::Usage => 400,
+            Code::NotFound => 404,
+            Code::Unauthenticated => 401,
+            Code::Forbidden => 403,
+            Code::TooLarge => 413,
+            Code::Git | Code::Io => 500,
+        }
+    }
+
+    /// Only a lost compare-and-swap race is worth retrying as is.
+    pub fn retryable(self) -> bool {
+        self == Code::Conflict
+    }
+}
+
+/// Everything an operation can fail with. Variants carry what a user needs to act.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{origin} does not validate: {} error{}", .diagnostics.len(), if .diagnostics.len() == 1 { "" } else { "s" })]
+    Invalid { origin: String, diagnostics: Vec<Diagnostic> },
+
+    #[error("no {what} `{name}`")]
+    NotFound { what: &'static str, name: String, hint: String },
+
+    #[error("{path} is not a git repository")]
+    NotARepository { path: String },
+
+    #[error("{path} uses {format}, which stagecraft cannot open")]
+    UnsupportedFormat { path: String, format: &'static str, hint: String },
+
+    #[error("{path} is not a stagecraft repository: {reason}")]
+    NotStagecraft { path: String, reason: String },
+
+    #[error("environment branch `{branch}` is missing")]
+    MissingBranch { branch: String, chain: String },
+
+    #[error("cannot init in {path}: {reason}")]
+    InitTarget { path: String, reason: &'static str },
+
+    #[error("no identity to write commits with")]
+    NoIdentity,
+
+    #[error("{0}")]
+    Id(#[from] IdError),
+
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+
+    #[error("git failed to {step}: {}", .source.message())]
+    Git { step: String, source: git2::Error },
+
+    #[error("could not {step} {path}: {source}")]
+    Io { step: &'static str, path: String, source: std::io::Error },
+}
+
+impl Error {
+    pub fn git(step: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+        let step = step.into();
+        move |source| Error::Git { step, source }
+    }
+
+    pub fn io(step: &'static str, path: impl AsRef<std::path::Path>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.as_ref().display().to_string();
+        move |source| Error::Io { step, path, source }
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            Error::Invalid { .. } => Code::ValidationFailed,
+            Error::NotFound { .. }
+            | Error::NotARepository { .. }
+            | Error::NotStagecraft { .. }
+            | Error::MissingBranch { .. } => Code::NotFound,
+            Error::UnsupportedFormat { .. } => Code::Git,
+            Error::InitTarget { .. } | Error::NoIdentity | Error::Id(_) | Error::Usage { .. } => Code::Usage,
+            Error::Git { .. } => Code::Git,
+            Error::Io { .. } => Code::Io,
+        }
+    }
+
+    /// What to do next.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Invalid { .. } => Some("fix the errors above, then validate again with `stagecraft validate`".into()),
+            Error::NotFound { hint, .. } | Error::UnsupportedFormat { hint, .. } => Some(hint.clone()),
+            Error::NotARepository { .. } => Some("run stagecraft inside a config repository, pass `--repo PATH`, or create one with `stagecraft init`".into()),
+            Error::NotStagecraft { .. } => Some("create a config repository with `stagecraft init`, or point `--repo` at one".into()),
+            Error::MissingBranch { chain, .. } => Some(format!("every environment of the chain ({chain}) needs its branch; fetch it or recreate it from `v1`")),
+            Error::InitTarget { .. } => Some("choose a new or empty directory: `stagecraft init DIR`".into()),
+            Error::NoIdentity => Some("pass `--author \"Name <email>\"`, set GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, or run `git config --global user.name \"Name\"` and `git config --global user.email you@example.com`".into()),
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::Id(_) => None,
+            Error::Git { .. } => Some("check the repository with `git fsck`; the message above names the failed step".into()),
+            Error::Io { .. } => Some("check that the path exists and is readable and writable".into()),
+        }
+    }
+
+    /// The report front ends print: code, message, detail lines, hint.
+    pub fn report(&self) -> Report {
+        let (details, diagnostics) = match self {
+            Error::Invalid { diagnostics, .. } => (Vec::new(), diagnostics.clone()),
+            Error::MissingBranch { chain, .. } => (vec![format!("the chain is {chain}")], Vec::new()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let code = self.code();
+        Report { code, message: self.to_string(), details, diagnostics, hint: self.hint(), retryable: code.retryable() }
+    }
+}
+
+/// An error as front ends show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub code: Code,
+    pub message: String,
+    pub details: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub hint: Option<String>,
+    pub retryable: bool,
+}
+
+impl Report {
+    /// `error: …`, indented details (each diagnostic with its source line), `hint: …`.
+    pub fn render_text(&self) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        for detail in &self.details {
+            out.push_str(&indent(detail));
+        }
+        for diagnostic in &self.diagnostics {
+            out.push_str(&indent(&diagnostic.render()));
+        }
+        if let Some(hint) = &self.hint {
+            out.push_str(&format!("hint: {hint}\n"));
+        }
+        out
+    }
+
+    /// `{"error": {"code", "message", "details", "hint", "retryable"}}`; `details` holds
+    /// the diagnostics (objects with file, line, column, message, hint) or detail strings.
+    pub fn to_json(&self) -> serde_json::Value {
+        let details: Vec<serde_json::Value> = if self.diagnostics.is_empty() {
+            self.details.iter().map(|d| serde_json::Value::String(d.clone())).collect()
+        } else {
+            self.diagnostics.iter().map(|d| serde_json::to_value(d).expect("diagnostics serialize")).collect()
+        };
+        serde_json::json!({"error": {
+            "code": self.code.as_str(),
+            "message": self.message,
+            "details": details,
+            "hint": self.hint,
+            "retryable": self.retryable,
+        }})
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|line| if line.is_empty() { "\n".to_string() } else { format!("  {line}\n") }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_spec_exit_code_and_status() {
+        let table: Vec<(&str, u8, u16, bool)> = Code::ALL
+            .iter()
+            .map(|code| (code.as_str(), code.exit_code(), code.http_status(), code.retryable()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                ("validation_failed", 1, 422, false),
+                ("conflict", 1, 409, true),
+                ("version_conflict", 1, 409, false),
+                ("merge_conflict", 1, 409, false),
+                ("held", 1, 409, false),
+                ("not_promotable", 1, 409, false),
+                ("drift", 1, 409, false),
+                ("dirty_worktree", 1, 409, false),
+                ("nothing_to_do", 3, 409, false),
+                ("confirmation_required", 2, 400, false),
+                ("usage", 2, 400, false),
+                ("not_found", 1, 404, false),
+                ("unauthenticated", 1, 401, false),
+                ("forbidden", 1, 403, false),
+                ("too_large", 1, 413, false),
+                ("git", 1, 500, false),
+                ("io", 1, 500, false),
+            ]
+        );
+        for code in Code::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+
+    #[test]
+    fn json_report_has_the_spec_shape() {
+        let error = Error::NotFound {
+            what: "environment",
+            name: "prod".into(),
+            hint: "the environments are: draft, live".into(),
+        };
+        let json = error.report().to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "not_found", "message": "no environment `prod`", "details": [], "hint": "the environments are: draft, live", "retryable": false}})
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! stagecraft: GitOps for AI assistant configurations.
+//!
+//! Module map (see `../shared/GUIDE.md` for the shape):
+//!
+//! - [`model`] [pure]: typed config, checked ids, snapshots of trees.
+//! - [`parse`] and [`validate`] [pure]: a snapshot becomes a config plus every finding.
+//! - [`error`] [pure]: the one error type, its codes, exit codes and reports.
+//! - [`store`] [io]: every git2 call, and the directory loader.
+//! - [`ops`] [io]: one function per operation, called by every front end; never prints.
+//! - [`cli`] [io]: one file per command, rendering through `cli::ui`.
+//!
+//! Invariants:
+//! - Pure modules do no I/O: no files, git, network, environment variables or clock.
+//!   Time, identity and file content come in as arguments or through `BlobReader`.
+//! - A tree loaded from git and the same content loaded from a directory give the same
+//!   snapshot (git blob ids) and so the same config and the same diagnostics.
+//! - Every ref update is a compare-and-swap on the old value.
+//! - The chain of environments is read from the commit tagged `v1`.
+
+pub mod error;
+pub mod history;
+pub mod identity;
+pub mod lifecycle;
+pub mod model;
+pub mod parse;
+pub mod validate;
+pub mod wire;
+
+pub mod cli;
+pub mod example;
+pub mod ops;
+pub mod store;

@@ -1,0 +1,113 @@
+//! Turns what a user typed (`draft`, `v3`, a commit, a directory) into a tree to read.
+
+use std::path::Path;
+
+use crate::error::Error;
+use crate::model::{BlobReader, Chain, Entry, ObjectId, ReadError, Snapshot, Version};
+use crate::store::dir::DirBlobs;
+use crate::store::{GitBlobs, Store, dir};
+
+/// A tree named by the user, ready to load.
+pub struct ResolvedTree<'s> {
+    /// For messages: `draft (1a2b3c4)`, `v3 (1a2b3c4)`, `commit 1a2b3c4`, or the path.
+    pub origin: String,
+    /// The commit, when the tree comes from git.
+    pub commit: Option<ObjectId>,
+    pub snapshot: Snapshot,
+    pub reader: TreeReader<'s>,
+}
+
+/// Reads a resolved tree's blobs, from git or from a directory.
+pub enum TreeReader<'s> {
+    Git(GitBlobs<'s>),
+    Dir(DirBlobs),
+}
+
+impl BlobReader for TreeReader<'_> {
+    fn size(&self, path: &str, entry: &Entry) -> Result<u64, ReadError> {
+        match self {
+            TreeReader::Git(reader) => reader.size(path, entry),
+            TreeReader::Dir(reader) => reader.size(path, entry),
+        }
+    }
+    fn read(&self, path: &str, entry: &Entry) -> Result<Vec<u8>, ReadError> {
+        match self {
+            TreeReader::Git(reader) => reader.read(path, entry),
+            TreeReader::Dir(reader) => reader.read(path, entry),
+        }
+    }
+}
+
+/// Resolves `spec`: an environment of the chain, then `vN`, then a path (when it looks
+/// like one or exists as a directory), then any commit git can name. Without a store only
+/// directories resolve.
+pub fn resolve_tree<'s>(
+    store: Option<&'s Store>,
+    chain: &Chain,
+    spec: &str,
+    cwd: &Path,
+) -> Result<ResolvedTree<'s>, Error> {
+    let looks_like_path = spec.contains('/') || spec.starts_with('.') || spec.contains(std::path::MAIN_SEPARATOR);
+    let path = cwd.join(spec);
+    if looks_like_path || store.is_none() {
+        if path.is_dir() {
+            return load_dir(&path, spec);
+        }
+        if looks_like_path || store.is_none() {
+            return Err(Error::NotFound {
+                what: "directory",
+                name: spec.to_string(),
+                hint: "give the path of a directory holding a config tree".into(),
+            });
+        }
+    }
+    let store = store.expect("checked above");
+    if chain.contains(spec) {
+        let tip = store
+            .branch_tip(spec)?
+            .ok_or_else(|| Error::MissingBranch { branch: spec.to_string(), chain: chain.display_arrows() })?;
+        return from_commit(store, format!("{spec} ({})", tip.short()), tip);
+    }
+    if let Ok(version) = spec.parse::<Version>()
+        && spec.starts_with('v')
+    {
+        let versions = store.versions()?;
+        let Some(tagged) = versions.get(&version) else {
+            let latest = versions.keys().last().map_or("none".to_string(), ToString::to_string);
+            return Err(Error::NotFound {
+                what: "version",
+                name: spec.to_string(),
+                hint: format!("the latest version is {latest}; `stagecraft history` lists them"),
+            });
+        };
+        return from_commit(store, format!("{version} ({})", tagged.commit.short()), tagged.commit);
+    }
+    if path.is_dir() {
+        return load_dir(&path, spec);
+    }
+    match store.resolve_commit(spec) {
+        Some(commit) => from_commit(store, format!("commit {}", commit.short()), commit),
+        None => {
+            let latest = store.versions()?.keys().last().map_or("none".to_string(), ToString::to_string);
+            Err(Error::NotFound {
+                what: "environment, version, commit or directory",
+                name: spec.to_string(),
+                hint: format!("the environments are {}; the latest version is {latest}", chain.display_arrows()),
+            })
+        }
+    }
+}
+
+fn from_commit<'s>(store: &'s Store, origin: String, commit: ObjectId) -> Result<ResolvedTree<'s>, Error> {
+    Ok(ResolvedTree {
+        origin,
+        commit: Some(commit),
+        snapshot: store.snapshot(commit)?,
+        reader: TreeReader::Git(store.blobs()),
+    })
+}
+
+fn load_dir<'s>(path: &Path, shown: &str) -> Result<ResolvedTree<'s>, Error> {
+    let (snapshot, reader) = dir::load(path)?;
+    Ok(ResolvedTree { origin: shown.to_string(), commit: None, snapshot, reader: TreeReader::Dir(reader) })
+}

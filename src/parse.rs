@@ -1,0 +1,321 @@
+//! Builds the typed [`Config`] of one tree from its [`Snapshot`], reading each file through
+//! a [`BlobReader`] only when a rule needs its content, and collects every validation
+//! finding of the tree on the way (SPEC 2). Only `assistants/` and `channels.toml` are
+//! read; everything else in the tree is left alone. Pure: the reader does the I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::ids::is_valid_id;
+use crate::model::{Assistant, BlobReader, Chain, Config, Entry, EntryKind, Id, Snapshot};
+use crate::validate::walk::FileCheck;
+use crate::validate::{Diagnostic, limits, rules, sort, suggestion};
+
+/// The directory that holds the assistants.
+pub const ASSISTANTS_DIR: &str = "assistants/";
+/// The channel bindings file.
+pub const CHANNELS_FILE: &str = "channels.toml";
+
+/// What may sit directly in an assistant's directory.
+const ASSISTANT_ENTRIES: [&str; 7] =
+    ["assistant.toml", "instructions.md", "knowledge", "files", "tools", "guardrails", "tests"];
+
+/// True when stagecraft reads `path` (SPEC 2); other files are "other files".
+pub fn is_config_path(path: &str) -> bool {
+    path == CHANNELS_FILE || path.starts_with(ASSISTANTS_DIR)
+}
+
+/// Loads and validates a tree. The config holds every item that validated; the
+/// diagnostics, sorted by file and line, every finding. An empty list means the tree is valid.
+pub fn load(snapshot: &Snapshot, reader: &dyn BlobReader, chain: &Chain) -> (Config, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let layout = Layout::of(snapshot, &mut diagnostics);
+    let mut config = Config::default();
+    for (dir_name, files) in &layout.assistants {
+        if let Some(assistant) = load_assistant(dir_name, files, reader, &mut diagnostics) {
+            config.assistants.insert(assistant.id.clone(), assistant);
+        }
+    }
+    if let Some(entry) = snapshot.get(CHANNELS_FILE) {
+        let assistant_names: BTreeSet<String> = layout.assistants.keys().cloned().collect();
+        if let Some(text) = read_text(CHANNELS_FILE, entry, limits::TOML, reader, &mut diagnostics) {
+            let mut check = FileCheck::new(CHANNELS_FILE, &text);
+            if let Some(doc) = check.parse()
+                && let Some(channels) = rules::channels(&mut check, doc, chain, &assistant_names)
+            {
+                config.channels = channels;
+            }
+            diagnostics.append(&mut check.diagnostics);
+        }
+    }
+    sort(&mut diagnostics);
+    (config, diagnostics)
+}
+
+/// The files of one assistant directory, by path relative to it.
+type AssistantFiles<'s> = BTreeMap<&'s str, &'s Entry>;
+
+/// The shape of `assistants/`: which assistant directories exist and what they hold.
+/// Shape errors (bad ids, unknown entries, symbolic links) are reported here, once.
+struct Layout<'s> {
+    assistants: BTreeMap<String, AssistantFiles<'s>>,
+}
+
+impl<'s> Layout<'s> {
+    fn of(snapshot: &'s Snapshot, diagnostics: &mut Vec<Diagnostic>) -> Layout<'s> {
+        let mut assistants: BTreeMap<String, AssistantFiles<'s>> = BTreeMap::new();
+        let mut reported_dirs = BTreeSet::new();
+        for (path, entry) in snapshot.under(ASSISTANTS_DIR) {
+            let rest = &path[ASSISTANTS_DIR.len()..];
+            if matches!(entry.kind, EntryKind::Symlink | EntryKind::Submodule) {
+                let what = if entry.kind == EntryKind::Symlink { "a symbolic link" } else { "a git submodule" };
+                diagnostics.push(Diagnostic::whole(
+                    path,
+                    format!("{what} is not allowed under assistants/"),
+                    Some("replace it with a regular file holding the content".into()),
+                ));
+                continue;
+            }
+            let Some((dir_name, inner)) = rest.split_once('/') else {
+                diagnostics.push(Diagnostic::whole(
+                    path,
+                    "a file directly under assistants/ is not allowed",
+                    Some("put each assistant in its own directory, assistants/<id>/".into()),
+                ));
+                continue;
+            };
+            // An assistant with an invalid id is reported once and not loaded, but its
+            // entries are still checked so that every finding shows at once.
+            let valid_dir = is_valid_id(dir_name);
+            if !valid_dir && reported_dirs.insert(format!("{ASSISTANTS_DIR}{dir_name}/")) {
+                diagnostics.push(Diagnostic::whole(
+                    format!("{ASSISTANTS_DIR}{dir_name}/"),
+                    format!("`{dir_name}` is not a valid assistant id"),
+                    Some(rules::id_hint(dir_name)),
+                ));
+            }
+            let top = inner.split('/').next().unwrap_or(inner);
+            let is_dir = inner.contains('/');
+            let known = if is_dir {
+                ["knowledge", "files", "tools", "guardrails", "tests"].contains(&top)
+            } else {
+                ["assistant.toml", "instructions.md"].contains(&top)
+            };
+            if !known {
+                let shown = if is_dir { format!("{ASSISTANTS_DIR}{dir_name}/{top}/") } else { path.clone() };
+                if reported_dirs.insert(shown.clone()) {
+                    let what = if is_dir { "directory" } else { "file" };
+                    diagnostics.push(Diagnostic::whole(
+                        shown,
+                        format!("unknown {what} `{top}` in assistant `{dir_name}`"),
+                        Some(suggestion(top, &ASSISTANT_ENTRIES, "entrie")),
+                    ));
+                }
+                continue;
+            }
+            if let Some(item) = inner.strip_prefix(top).and_then(|r| r.strip_prefix('/'))
+                && top != "files"
+            {
+                let stem = item.strip_suffix(".toml");
+                let problem = match stem {
+                    _ if item.contains('/') => Some((
+                        format!("subdirectories are not allowed in {top}/"),
+                        format!("move the file directly into {top}/"),
+                    )),
+                    None => Some((
+                        format!("only .toml files are allowed in {top}/"),
+                        format!("rename it to <id>.toml, or move it out of {top}/"),
+                    )),
+                    Some(stem) if !is_valid_id(stem) => {
+                        Some((format!("`{stem}` is not a valid id"), rules::id_hint(stem)))
+                    }
+                    Some(_) => None,
+                };
+                if let Some((message, hint)) = problem {
+                    diagnostics.push(Diagnostic::whole(path, message, Some(hint)));
+                    continue;
+                }
+            }
+            if valid_dir {
+                assistants.entry(dir_name.to_string()).or_default().insert(inner, entry);
+            }
+        }
+        Layout { assistants }
+    }
+}
+
+fn load_assistant(
+    dir_name: &str,
+    files: &AssistantFiles<'_>,
+    reader: &dyn BlobReader,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Assistant> {
+    let dir = format!("{ASSISTANTS_DIR}{dir_name}/");
+    let id = Id::new(dir_name).expect("the layout keeps only valid ids");
+    let mut complete = true;
+    for required in ["assistant.toml", "instructions.md"] {
+        if !files.contains_key(required) {
+            complete = false;
+            diagnostics.push(Diagnostic::whole(
+                format!("{dir}{required}"),
+                format!("assistant `{dir_name}` has no {required}"),
+                Some(format!("create {dir}{required}; every assistant needs one")),
+            ));
+        }
+    }
+    // files/: existence and size only; content is read when a diff or delivery needs it.
+    let mut file_ids = BTreeMap::new();
+    for (inner, entry) in files.iter().filter(|(inner, _)| inner.starts_with("files/")) {
+        let path = format!("{dir}{inner}");
+        match reader.size(&path, entry) {
+            Ok(size) if size > limits::FILE => diagnostics.push(too_large(&path, size, limits::FILE)),
+            Ok(_) => {}
+            Err(error) => diagnostics.push(Diagnostic::whole(&path, error.to_string(), None)),
+        }
+        file_ids.insert(inner["files/".len()..].to_string(), entry.id);
+    }
+    let file_names: BTreeSet<String> = file_ids.keys().cloned().collect();
+    let tool_names: BTreeSet<String> = items(files, "tools").map(|(id, _)| id.to_string()).collect();
+
+    let meta = files.get("assistant.toml").and_then(|entry| {
+        with_toml(&format!("{dir}assistant.toml"), entry, reader, diagnostics, rules::assistant_toml)
+    });
+    let instructions = files.get("instructions.md").and_then(|entry| {
+        read_text(&format!("{dir}instructions.md"), entry, limits::INSTRUCTIONS, reader, diagnostics)
+    });
+    let mut knowledge = BTreeMap::new();
+    for (item, entry) in items(files, "knowledge") {
+        if let Some(value) =
+            with_toml(&format!("{dir}knowledge/{item}.toml"), entry, reader, diagnostics, |check, doc| {
+                rules::knowledge(check, doc, &file_names)
+            })
+        {
+            knowledge.insert(Id::new(item).expect("checked by the layout"), value);
+        }
+    }
+    let mut tools = BTreeMap::new();
+    for (item, entry) in items(files, "tools") {
+        if let Some(value) = with_toml(&format!("{dir}tools/{item}.toml"), entry, reader, diagnostics, rules::tool) {
+            tools.insert(Id::new(item).expect("checked by the layout"), value);
+        }
+    }
+    let mut guardrails = BTreeMap::new();
+    for (item, entry) in items(files, "guardrails") {
+        if let Some(value) =
+            with_toml(&format!("{dir}guardrails/{item}.toml"), entry, reader, diagnostics, rules::guardrail)
+        {
+            guardrails.insert(Id::new(item).expect("checked by the layout"), value);
+        }
+    }
+    let mut tests = BTreeMap::new();
+    for (item, entry) in items(files, "tests") {
+        if let Some(value) = with_toml(&format!("{dir}tests/{item}.toml"), entry, reader, diagnostics, |check, doc| {
+            rules::test_case(check, doc, &tool_names)
+        }) {
+            tests.insert(Id::new(item).expect("checked by the layout"), value);
+        }
+    }
+    if !complete {
+        return None;
+    }
+    Some(Assistant {
+        id,
+        meta: meta?,
+        instructions: instructions?,
+        knowledge,
+        files: file_ids,
+        tools,
+        guardrails,
+        tests,
+    })
+}
+
+/// The `(<id>, entry)` pairs of `knowledge/`, `tools/`, … (the layout kept only `<id>.toml`).
+fn items<'a, 's>(files: &'a AssistantFiles<'s>, dir: &'a str) -> impl Iterator<Item = (&'s str, &'s Entry)> + 'a {
+    files.iter().filter_map(move |(inner, entry)| {
+        let item = inner.strip_prefix(dir)?.strip_prefix('/')?.strip_suffix(".toml")?;
+        Some((item, *entry))
+    })
+}
+
+/// Reads, parses and checks one TOML file with `rule`.
+fn with_toml<T>(
+    path: &str,
+    entry: &Entry,
+    reader: &dyn BlobReader,
+    diagnostics: &mut Vec<Diagnostic>,
+    rule: impl FnOnce(&mut FileCheck<'_>, toml::Spanned<toml::de::DeTable<'_>>) -> Option<T>,
+) -> Option<T> {
+    let text = read_text(path, entry, limits::TOML, reader, diagnostics)?;
+    let mut check = FileCheck::new(path, &text);
+    let value = check.parse().and_then(|doc| rule(&mut check, doc));
+    diagnostics.append(&mut check.diagnostics);
+    value
+}
+
+/// Reads a text file: its size first (against `limit`), then its bytes, which must be UTF-8.
+fn read_text(
+    path: &str,
+    entry: &Entry,
+    limit: u64,
+    reader: &dyn BlobReader,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let size = match reader.size(path, entry) {
+        Ok(size) => size,
+        Err(error) => {
+            diagnostics.push(Diagnostic::whole(path, error.to_string(), None));
+            return None;
+        }
+    };
+    if size > limit {
+        diagnostics.push(too_large(path, size, limit));
+        return None;
+    }
+    let bytes = match reader.read(path, entry) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            diagnostics.push(Diagnostic::whole(path, error.to_string(), None));
+            return None;
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(text),
+        Err(error) => {
+            let bytes = error.as_bytes();
+            let valid_up_to = error.utf8_error().valid_up_to();
+            let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            diagnostics.push(Diagnostic {
+                file: path.to_string(),
+                line: line as u32,
+                column: column as u32,
+                message: format!("not valid UTF-8 (byte 0x{:02x} at offset {valid_up_to})", bytes[valid_up_to]),
+                hint: Some("save the file as UTF-8".into()),
+                snippet: None,
+            });
+            None
+        }
+    }
+}
+
+fn too_large(path: &str, size: u64, limit: u64) -> Diagnostic {
+    Diagnostic::whole(
+        path,
+        format!("file is {} , over the limit of {}", human_size(size), human_size(limit)).replace(" ,", ","),
+        Some("split the content or move it out of the repository".into()),
+    )
+}
+
+/// `1.5 MiB`, `20 MiB`, `512 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes >= 1024 * 1024 {
+        let mib = bytes as f64 / MIB;
+        if mib.fract() == 0.0 { format!("{mib:.0} MiB") } else { format!("{mib:.1} MiB") }
+    } else if bytes >= 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} bytes")
+    }
+}

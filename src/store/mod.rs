@@ -1,0 +1,304 @@
+//! Every git2 call of stagecraft: opening a repository (after refusing formats libgit2
+//! cannot read), reading refs, tags, commits and trees, and writing objects and refs.
+//! Trees are read straight from the object database, never checked out, and a blob is
+//! read only when asked for. Every ref update is a compare-and-swap on its old value.
+
+pub mod dir;
+mod write;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+
+use crate::error::Error;
+use crate::history::{self, Message};
+use crate::identity::{Person, When};
+use crate::model::{BlobReader, Chain, Entry, EntryKind, EnvName, ObjectId, ReadError, Snapshot, Version};
+
+/// An open config repository.
+pub struct Store {
+    repo: Repository,
+    /// The directory the user named (work tree or bare git directory), for messages.
+    root: PathBuf,
+}
+
+/// What the store reads of one commit.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub id: ObjectId,
+    pub tree: ObjectId,
+    pub parents: Vec<ObjectId>,
+    pub author: Person,
+    pub author_time: When,
+    pub committer: Person,
+    pub committer_time: When,
+    pub message: Message,
+}
+
+/// A version as its tag names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaggedVersion {
+    pub version: Version,
+    pub commit: ObjectId,
+    pub tree: ObjectId,
+}
+
+pub fn oid(id: ObjectId) -> Oid {
+    Oid::from_bytes(&id.0).expect("object ids are 20 bytes")
+}
+
+pub fn object_id(oid: Oid) -> ObjectId {
+    let mut bytes = [0u8; 20];
+    bytes.copy_from_slice(oid.as_bytes());
+    ObjectId(bytes)
+}
+
+/// A tree held in memory (the embedded example, the init skeleton), with git blob ids.
+pub fn memory_tree<'a>(files: impl IntoIterator<Item = (String, &'a [u8])>) -> (Snapshot, crate::model::MemoryBlobs) {
+    let mut entries = BTreeMap::new();
+    let mut blobs = crate::model::MemoryBlobs::default();
+    for (path, bytes) in files {
+        let hashed = Oid::hash_object(ObjectType::Blob, bytes).expect("hashing bytes in memory cannot fail");
+        let id = object_id(hashed);
+        entries.insert(path, Entry { id, kind: EntryKind::File });
+        blobs.blobs.insert(id, bytes.to_vec());
+    }
+    (Snapshot::new(entries), blobs)
+}
+
+/// The git directory and work tree that hold `start`, found by walking up from it.
+pub fn discover(start: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
+    let start = std::path::absolute(start).ok()?;
+    for dir in start.ancestors() {
+        let dot_git = dir.join(".git");
+        if dot_git.is_dir() {
+            return Some((dot_git, Some(dir.to_path_buf())));
+        }
+        if dot_git.is_file() {
+            let text = std::fs::read_to_string(&dot_git).ok()?;
+            let target = text.trim().strip_prefix("gitdir:")?.trim();
+            return Some((dir.join(target), Some(dir.to_path_buf())));
+        }
+        if dir.join("HEAD").is_file() && dir.join("objects").is_dir() {
+            return Some((dir.to_path_buf(), None));
+        }
+    }
+    None
+}
+
+/// Refuses repositories libgit2 cannot open (reftable refs, SHA-256 object ids), reading
+/// only their config file, before anything opens them.
+pub fn check_format(git_dir: &Path, shown: &str) -> Result<(), Error> {
+    let config_path = git_dir.join("config");
+    if !config_path.is_file() {
+        return Ok(());
+    }
+    let config = git2::Config::open(&config_path).map_err(Error::git(format!("read {}", config_path.display())))?;
+    let get = |key: &str| config.get_string(key).ok().map(|v| v.to_ascii_lowercase());
+    if get("extensions.refstorage").as_deref() == Some("reftable") {
+        return Err(Error::UnsupportedFormat {
+            path: shown.to_string(),
+            format: "the reftable ref format",
+            hint: format!(
+                "convert it with `git -C {shown} refs migrate --ref-format=files`, then run stagecraft again"
+            ),
+        });
+    }
+    if get("extensions.objectformat").as_deref() == Some("sha256") {
+        return Err(Error::UnsupportedFormat {
+            path: shown.to_string(),
+            format: "SHA-256 object ids",
+            hint: "stagecraft needs a SHA-1 repository; create one with `git init --object-format=sha1` and push the history into it".to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens the repository that holds `path`.
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        let shown = path.display().to_string();
+        let Some((git_dir, work_tree)) = discover(path) else {
+            return Err(Error::NotARepository { path: shown });
+        };
+        check_format(&git_dir, &shown)?;
+        let repo =
+            Repository::open(&git_dir).map_err(Error::git(format!("open the repository at {}", git_dir.display())))?;
+        Ok(Store { repo, root: work_tree.unwrap_or(git_dir) })
+    }
+
+    /// Wraps a repository created by this process.
+    pub fn from_repository(repo: Repository, root: PathBuf) -> Store {
+        Store { repo, root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        self.repo.path()
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.repo.is_bare()
+    }
+
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// `user.name` and `user.email` from git config.
+    pub fn config_identity(&self) -> (Option<String>, Option<String>) {
+        match self.repo.config() {
+            Ok(config) => (config.get_string("user.name").ok(), config.get_string("user.email").ok()),
+            Err(_) => (None, None),
+        }
+    }
+
+    /// The tip of an environment branch, if the branch exists.
+    pub fn branch_tip(&self, env: &str) -> Result<Option<ObjectId>, Error> {
+        match self.repo.find_reference(&format!("refs/heads/{env}")) {
+            Ok(reference) => {
+                let commit = reference.peel_to_commit().map_err(Error::git(format!("read branch {env}")))?;
+                Ok(Some(object_id(commit.id())))
+            }
+            Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(error) => Err(Error::Git { step: format!("read branch {env}"), source: error }),
+        }
+    }
+
+    /// Every `vN` tag, by version: the commit it names and that commit's tree.
+    pub fn versions(&self) -> Result<BTreeMap<Version, TaggedVersion>, Error> {
+        let mut versions = BTreeMap::new();
+        let names = self.repo.tag_names(Some("v*")).map_err(Error::git("list tags"))?;
+        for name in names.iter() {
+            let Ok(Some(name)) = name else { continue };
+            let Ok(version) = name.parse::<Version>() else { continue };
+            if version.to_string() != name {
+                continue;
+            }
+            let reference = self
+                .repo
+                .find_reference(&format!("refs/tags/{name}"))
+                .map_err(Error::git(format!("read tag {name}")))?;
+            let commit = reference.peel_to_commit().map_err(Error::git(format!("read the commit of tag {name}")))?;
+            versions.insert(
+                version,
+                TaggedVersion { version, commit: object_id(commit.id()), tree: object_id(commit.tree_id()) },
+            );
+        }
+        Ok(versions)
+    }
+
+    /// The environment chain and protected environments, from the trailers of the commit
+    /// tagged `v1`.
+    pub fn chain(&self) -> Result<Chain, Error> {
+        let shown = self.root.display().to_string();
+        let not_stagecraft = |reason: String| Error::NotStagecraft { path: shown.clone(), reason };
+        let reference = self
+            .repo
+            .find_reference("refs/tags/v1")
+            .map_err(|_| not_stagecraft("it has no tag v1 (the initial version)".into()))?;
+        let commit = reference.peel_to_commit().map_err(|_| not_stagecraft("tag v1 does not name a commit".into()))?;
+        let message = Message::parse(commit.message().unwrap_or_default());
+        if message.get(history::ACTION) != Some("init") {
+            return Err(not_stagecraft("the commit tagged v1 is not a stagecraft init commit".into()));
+        }
+        let chain_text = message
+            .get(history::CHAIN)
+            .ok_or_else(|| not_stagecraft("the v1 commit has no Stagecraft-Chain trailer".into()))?;
+        let environments = Chain::parse_list(chain_text)
+            .map_err(|e| not_stagecraft(format!("its Stagecraft-Chain trailer is invalid: {e}")))?;
+        let protected = Chain::parse_list(message.get(history::PROTECTED).unwrap_or_default())
+            .map_err(|e| not_stagecraft(format!("its Stagecraft-Protected trailer is invalid: {e}")))?;
+        Chain::new(environments, protected).map_err(|e| not_stagecraft(format!("its chain is invalid: {e}")))
+    }
+
+    /// Every branch of the chain, or the error naming the first one missing.
+    pub fn chain_tips(&self, chain: &Chain) -> Result<Vec<(EnvName, ObjectId)>, Error> {
+        chain
+            .environments()
+            .iter()
+            .map(|env| match self.branch_tip(env.as_str())? {
+                Some(tip) => Ok((env.clone(), tip)),
+                None => Err(Error::MissingBranch { branch: env.to_string(), chain: chain.display_arrows() }),
+            })
+            .collect()
+    }
+
+    pub fn commit_info(&self, id: ObjectId) -> Result<CommitInfo, Error> {
+        let commit = self.repo.find_commit(oid(id)).map_err(Error::git(format!("read commit {}", id.short())))?;
+        let person = |signature: git2::Signature<'_>| Person {
+            name: String::from_utf8_lossy(signature.name_bytes()).into_owned(),
+            email: String::from_utf8_lossy(signature.email_bytes()).into_owned(),
+        };
+        let when = |time: git2::Time| When { seconds: time.seconds(), offset_minutes: time.offset_minutes() };
+        Ok(CommitInfo {
+            id,
+            tree: object_id(commit.tree_id()),
+            parents: commit.parent_ids().map(object_id).collect(),
+            author_time: when(commit.author().when()),
+            author: person(commit.author()),
+            committer_time: when(commit.committer().when()),
+            committer: person(commit.committer()),
+            message: Message::parse(&String::from_utf8_lossy(commit.message_bytes())),
+        })
+    }
+
+    /// Resolves a revision (`HEAD~2`, a commit id, a branch) to a commit, if it names one.
+    pub fn resolve_commit(&self, spec: &str) -> Option<ObjectId> {
+        let object = self.repo.revparse_single(spec).ok()?;
+        object.peel_to_commit().ok().map(|commit| object_id(commit.id()))
+    }
+
+    /// The snapshot of a commit's tree: every path and blob id, no content read.
+    pub fn snapshot(&self, commit: ObjectId) -> Result<Snapshot, Error> {
+        let commit =
+            self.repo.find_commit(oid(commit)).map_err(Error::git(format!("read commit {}", commit.short())))?;
+        let tree = commit.tree().map_err(Error::git("read a commit's tree"))?;
+        let mut entries = BTreeMap::new();
+        tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+            let kind = match (entry.kind(), entry.filemode()) {
+                (Some(ObjectType::Blob), 0o120000) => EntryKind::Symlink,
+                (Some(ObjectType::Blob), 0o100755) => EntryKind::Executable,
+                (Some(ObjectType::Blob), _) => EntryKind::File,
+                (Some(ObjectType::Commit), _) => EntryKind::Submodule,
+                _ => return TreeWalkResult::Ok,
+            };
+            let name = String::from_utf8_lossy(entry.name_bytes());
+            entries.insert(format!("{dir}{name}"), Entry { id: object_id(entry.id()), kind });
+            TreeWalkResult::Ok
+        })
+        .map_err(Error::git("walk a tree"))?;
+        Ok(Snapshot::new(entries))
+    }
+
+    /// Reads blobs of this repository.
+    pub fn blobs(&self) -> GitBlobs<'_> {
+        GitBlobs { repo: &self.repo }
+    }
+}
+
+/// Reads blob content and sizes from a repository's object database.
+pub struct GitBlobs<'r> {
+    repo: &'r Repository,
+}
+
+impl BlobReader for GitBlobs<'_> {
+    fn size(&self, path: &str, entry: &Entry) -> Result<u64, ReadError> {
+        let odb = self.repo.odb().map_err(|e| read_error(path, e))?;
+        let (size, _) = odb.read_header(oid(entry.id)).map_err(|e| read_error(path, e))?;
+        Ok(size as u64)
+    }
+
+    fn read(&self, path: &str, entry: &Entry) -> Result<Vec<u8>, ReadError> {
+        let blob = self.repo.find_blob(oid(entry.id)).map_err(|e| read_error(path, e))?;
+        Ok(blob.content().to_vec())
+    }
+}
+
+fn read_error(path: &str, error: git2::Error) -> ReadError {
+    ReadError { path: path.to_string(), reason: error.message().to_string() }
+}
