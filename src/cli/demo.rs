@@ -39,7 +39,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     ui.json(&serde_json::json!({"initialized": initialized, "status": status}));
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "stagecraft".into());
     ui.text(&format!(
-        "{}\n{}\nNext, in a second terminal:\n\
+        "{}\n{}\nNext:\n\
          \x20 alias stagecraft={exe}\n\
          \x20 cd {dir}\n\
          \x20 stagecraft validate                      # every assistant, tool and channel checked\n\

@@ -19,8 +19,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
-    let target_is_dir =
-        args.target.as_deref().is_some_and(|target| context.cwd.join(target).is_dir() && !looks_like_ref(target));
+    let target_is_dir = args.target.as_deref().is_some_and(|target| {
+        looks_like_path(target) || (context.cwd.join(target).is_dir() && !looks_like_version(target))
+    });
     let store = match Store::open(&context.repo_path()) {
         Ok(store) => Some(store),
         Err(Error::NotARepository { .. }) if target_is_dir => None,
@@ -44,12 +45,14 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// `v3`, `draft`: names that are refs even if a directory of that name exists.
-fn looks_like_ref(target: &str) -> bool {
-    !target.contains('/')
-        && !target.starts_with('.')
-        && target.parse::<crate::model::Version>().is_ok()
-        && target.starts_with('v')
+/// `./tree`, `../x`, `a/b`: a path even when it does not exist.
+fn looks_like_path(target: &str) -> bool {
+    target.contains('/') || target.starts_with('.')
+}
+
+/// `v3` names a version even if a directory of that name exists.
+fn looks_like_version(target: &str) -> bool {
+    target.starts_with('v') && target.parse::<crate::model::Version>().is_ok()
 }
 
 pub fn render(validated: &Validated) -> String {

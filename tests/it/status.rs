@@ -1,0 +1,112 @@
+//! `stagecraft status`, and what every command refuses to open.
+
+use crate::common::{TestEnv, TestRepo};
+
+#[test]
+fn status_after_init() {
+    let repo = TestRepo::from_example();
+    insta::assert_snapshot!(repo.stagecraft(&["status"]), @"
+    repository $TMP/repo
+
+    ENVIRONMENT       VERSION  COMMIT   WHEN                       BY
+    draft             -        1172f02  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+    sandbox           v1       1172f02  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+    pre-release       v1       1172f02  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+    live (protected)  v1       1172f02  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+
+    nothing to publish: draft equals sandbox
+    [exit status: 0]
+    ");
+}
+
+#[test]
+fn status_json_and_unpublished_changes() {
+    let repo = TestRepo::from_example();
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
+    repo.commit_file("NOTES.md", "team notes\n");
+    let json = repo.stagecraft(&["status", "--json"]).success().json();
+    assert_eq!(json["chain"], serde_json::json!(["draft", "sandbox", "pre-release", "live"]));
+    assert_eq!(json["environments"][0]["version"], serde_json::Value::Null);
+    assert_eq!(json["environments"][3]["version"], 1);
+    assert_eq!(json["environments"][3]["protected"], true);
+    assert_eq!(json["environments"][1]["holds"], serde_json::json!([]));
+    assert_eq!(json["draft"]["changed"], true);
+    assert_eq!(json["draft"]["changed_config_files"], 1);
+    assert_eq!(json["draft"]["changed_other_files"], 1);
+    let text = repo.stagecraft(&["status"]).success();
+    assert!(
+        text.stdout.ends_with("unpublished changes: 1 config file (support-bot), 1 other file changed since sandbox\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_forge_merge_with_a_new_tree_is_drift_and_one_with_a_version_tree_is_not() {
+    let repo = TestRepo::from_example();
+    // A commit straight on live, with a tree no version has.
+    repo.git(&["checkout", "-q", "live"]);
+    repo.commit_file("assistants/support-bot/instructions.md", "hot fix\n");
+    let json = repo.stagecraft(&["status", "--json"]).success().json();
+    assert_eq!(json["environments"][3]["drift"], true);
+    assert_eq!(json["environments"][3]["version"], serde_json::Value::Null);
+    let text = repo.stagecraft(&["status"]).success();
+    assert!(text.stdout.contains("live is in drift"), "{text}");
+    // Reverting it by hand gives back v1's tree: version by tree equality.
+    repo.git(&["revert", "--no-edit", "HEAD"]);
+    let json = repo.stagecraft(&["status", "--json"]).success().json();
+    assert_eq!(json["environments"][3]["drift"], false);
+    assert_eq!(json["environments"][3]["version"], 1);
+}
+
+#[test]
+fn a_repository_missing_a_branch_or_v1_is_refused() {
+    let repo = TestRepo::from_example();
+    repo.git(&["branch", "-D", "pre-release"]);
+    insta::assert_snapshot!(repo.stagecraft(&["status"]), @r#"
+    ------- stderr -------
+    error: environment branch `pre-release` is missing
+      the chain is draft → sandbox → pre-release → live
+    hint: every environment of the chain (draft → sandbox → pre-release → live) needs its branch; fetch it or recreate it from `v1`
+    [exit status: 1]
+    "#);
+    repo.git(&["tag", "-d", "v1"]);
+    insta::assert_snapshot!(repo.stagecraft(&["status"]), @r#"
+    ------- stderr -------
+    error: $TMP/repo is not a stagecraft repository: it has no tag v1 (the initial version)
+    hint: create a config repository with `stagecraft init`, or point `--repo` at one
+    [exit status: 1]
+    "#);
+}
+
+#[test]
+fn outside_a_repository_status_says_so() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(env.stagecraft_in(env.path(), &["status"]), @r#"
+    ------- stderr -------
+    error: $TMP is not a git repository
+    hint: run stagecraft inside a config repository, pass `--repo PATH`, or create one with `stagecraft init`
+    [exit status: 1]
+    "#);
+}
+
+#[test]
+fn reftable_and_sha256_repositories_are_refused_with_a_hint() {
+    let env = TestEnv::new();
+    if !crate::common::git_can(
+        &env,
+        &["init", "-q", "--ref-format=reftable", "reftable"],
+        "git with reftable (2.45 or later)",
+    ) {
+        return;
+    }
+    insta::assert_snapshot!(env.stagecraft_in(env.path(), &["--repo", "reftable", "status"]), @"
+    ------- stderr -------
+    error: $TMP/reftable uses the reftable ref format, which stagecraft cannot open
+    hint: convert it with `git -C $TMP/reftable refs migrate --ref-format=files`, then run stagecraft again
+    [exit status: 1]
+    ");
+    env.git_in(env.path(), &["init", "-q", "--object-format=sha256", "sha"]);
+    let run = env.stagecraft_in(&env.path().join("sha"), &["validate"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("uses SHA-256 object ids, which stagecraft cannot open"), "{run}");
+}
