@@ -17,6 +17,7 @@
 //! - Every ref update is a compare-and-swap on the old value.
 //! - The chain of environments is read from the commit tagged `v1`.
 
+pub mod diff;
 pub mod error;
 pub mod history;
 pub mod identity;

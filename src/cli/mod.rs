@@ -4,6 +4,7 @@
 //! environment (current directory, environment variables).
 
 mod demo;
+mod diff;
 mod init;
 mod status;
 pub mod ui;
@@ -43,6 +44,7 @@ enum Command {
     Init(init::Args),
     Status(status::Args),
     Validate(validate::Args),
+    Diff(diff::Args),
     Demo(demo::Args),
 }
 
@@ -74,6 +76,14 @@ impl Context {
             author: cli.author.clone(),
             vars,
         }
+    }
+
+    /// The terminal's width: the terminal itself, else `COLUMNS`, else 100.
+    pub fn width(&self) -> usize {
+        if let Some((terminal_size::Width(width), _)) = terminal_size::terminal_size() {
+            return usize::from(width);
+        }
+        self.var("COLUMNS").and_then(|c| c.parse().ok()).filter(|w| *w >= 40).unwrap_or(100)
     }
 
     pub fn var(&self, name: &str) -> Option<String> {
@@ -144,6 +154,7 @@ pub fn main() -> u8 {
         Command::Init(args) => init::run(args, &context, &ui),
         Command::Status(args) => status::run(args, &context, &ui),
         Command::Validate(args) => validate::run(args, &context, &ui),
+        Command::Diff(args) => diff::run(args, &context, &ui),
         Command::Demo(args) => demo::run(args, &context, &ui),
     };
     match result {

@@ -11,13 +11,33 @@ use crate::error::Error;
 
 pub struct Ui {
     pub json: bool,
+    /// Colour on stderr.
     color: bool,
+    /// Colour on stdout.
+    stdout_color: bool,
+    stdout_terminal: bool,
 }
 
 impl Ui {
     pub fn new(json: bool, no_color: bool, no_color_env: bool) -> Ui {
-        let color = !no_color && !no_color_env && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        Ui { json, color }
+        let allowed = !no_color && !no_color_env;
+        let color = allowed && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        Ui { json, color, stdout_color: allowed && stdout_terminal, stdout_terminal }
+    }
+
+    pub fn stdout_is_terminal(&self) -> bool {
+        self.stdout_terminal
+    }
+
+    /// Whether stdout may carry ANSI colour.
+    pub fn stdout_color(&self) -> bool {
+        self.stdout_color
+    }
+
+    /// Prints text as is, whatever the mode (a rendering chosen by the user).
+    pub fn print(&self, text: &str) {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
 
     /// Prints text for people (nothing in JSON mode).

@@ -5,6 +5,7 @@ use super::ui::Ui;
 use crate::error::Error;
 use crate::model::Chain;
 use crate::ops;
+use crate::ops::resolve::looks_like_path;
 use crate::store::Store;
 use crate::wire::Validated;
 
@@ -43,11 +44,6 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     ui.json(&validated);
     ui.text(&render(&validated));
     Ok(0)
-}
-
-/// `./tree`, `../x`, `a/b`: a path even when it does not exist.
-fn looks_like_path(target: &str) -> bool {
-    target.contains('/') || target.starts_with('.')
 }
 
 /// `v3` names a version even if a directory of that name exists.

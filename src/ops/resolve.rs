@@ -1,6 +1,6 @@
 //! Turns what a user typed (`draft`, `v3`, a commit, a directory) into a tree to read.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::model::{BlobReader, Chain, Entry, ObjectId, ReadError, Snapshot, Version};
@@ -38,35 +38,78 @@ impl BlobReader for TreeReader<'_> {
     }
 }
 
-/// Resolves `spec`: an environment of the chain, then `vN`, then a path (when it looks
-/// like one or exists as a directory), then any commit git can name. Without a store only
-/// directories resolve.
+/// What a user named, before anything is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Commit { origin: String, commit: ObjectId },
+    Directory { origin: String, path: PathBuf },
+}
+
+impl Target {
+    pub fn origin(&self) -> &str {
+        match self {
+            Target::Commit { origin, .. } | Target::Directory { origin, .. } => origin,
+        }
+    }
+}
+
+/// Resolves `spec` and loads its tree; see [`resolve_target`].
 pub fn resolve_tree<'s>(
     store: Option<&'s Store>,
     chain: &Chain,
     spec: &str,
     cwd: &Path,
 ) -> Result<ResolvedTree<'s>, Error> {
-    let looks_like_path = spec.contains('/') || spec.starts_with('.') || spec.contains(std::path::MAIN_SEPARATOR);
+    let target = resolve_target(store, chain, spec, cwd)?;
+    load_target(store, target)
+}
+
+/// Lists a target's tree (no content read).
+pub fn load_target(store: Option<&Store>, target: Target) -> Result<ResolvedTree<'_>, Error> {
+    match target {
+        Target::Commit { origin, commit } => {
+            let store = store.expect("a commit target comes from a store");
+            Ok(ResolvedTree {
+                origin,
+                commit: Some(commit),
+                snapshot: store.snapshot(commit)?,
+                reader: TreeReader::Git(store.blobs()),
+            })
+        }
+        Target::Directory { origin, path } => {
+            let (snapshot, reader) = dir::load(&path)?;
+            Ok(ResolvedTree { origin, commit: None, snapshot, reader: TreeReader::Dir(reader) })
+        }
+    }
+}
+
+/// True when `spec` is written as a path (`./x`, `a/b`, `..`), even if it does not exist.
+pub fn looks_like_path(spec: &str) -> bool {
+    spec.contains('/') || spec.starts_with('.') || spec.contains(std::path::MAIN_SEPARATOR)
+}
+
+/// Resolves `spec`: an environment of the chain, then `vN`, then a path (when it looks
+/// like one or exists as a directory), then any commit git can name. Without a store only
+/// directories resolve.
+pub fn resolve_target(store: Option<&Store>, chain: &Chain, spec: &str, cwd: &Path) -> Result<Target, Error> {
     let path = cwd.join(spec);
-    if looks_like_path || store.is_none() {
+    let directory = || Target::Directory { origin: spec.to_string(), path: path.clone() };
+    if looks_like_path(spec) || store.is_none() {
         if path.is_dir() {
-            return load_dir(&path, spec);
+            return Ok(directory());
         }
-        if looks_like_path || store.is_none() {
-            return Err(Error::NotFound {
-                what: "directory",
-                name: spec.to_string(),
-                hint: "give the path of a directory holding a config tree".into(),
-            });
-        }
+        return Err(Error::NotFound {
+            what: "directory",
+            name: spec.to_string(),
+            hint: "give the path of a directory holding a config tree".into(),
+        });
     }
     let store = store.expect("checked above");
     if chain.contains(spec) {
         let tip = store
             .branch_tip(spec)?
             .ok_or_else(|| Error::MissingBranch { branch: spec.to_string(), chain: chain.display_arrows() })?;
-        return from_commit(store, format!("{spec} ({})", tip.short()), tip);
+        return Ok(Target::Commit { origin: format!("{spec} ({})", tip.short()), commit: tip });
     }
     if let Ok(version) = spec.parse::<Version>()
         && spec.starts_with('v')
@@ -80,13 +123,13 @@ pub fn resolve_tree<'s>(
                 hint: format!("the latest version is {latest}; `stagecraft history` lists them"),
             });
         };
-        return from_commit(store, format!("{version} ({})", tagged.commit.short()), tagged.commit);
+        return Ok(Target::Commit { origin: format!("{version} ({})", tagged.commit.short()), commit: tagged.commit });
     }
     if path.is_dir() {
-        return load_dir(&path, spec);
+        return Ok(directory());
     }
     match store.resolve_commit(spec) {
-        Some(commit) => from_commit(store, format!("commit {}", commit.short()), commit),
+        Some(commit) => Ok(Target::Commit { origin: format!("commit {}", commit.short()), commit }),
         None => {
             let latest = store.versions()?.keys().last().map_or("none".to_string(), ToString::to_string);
             Err(Error::NotFound {
@@ -96,18 +139,4 @@ pub fn resolve_tree<'s>(
             })
         }
     }
-}
-
-fn from_commit<'s>(store: &'s Store, origin: String, commit: ObjectId) -> Result<ResolvedTree<'s>, Error> {
-    Ok(ResolvedTree {
-        origin,
-        commit: Some(commit),
-        snapshot: store.snapshot(commit)?,
-        reader: TreeReader::Git(store.blobs()),
-    })
-}
-
-fn load_dir<'s>(path: &Path, shown: &str) -> Result<ResolvedTree<'s>, Error> {
-    let (snapshot, reader) = dir::load(path)?;
-    Ok(ResolvedTree { origin: shown.to_string(), commit: None, snapshot, reader: TreeReader::Dir(reader) })
 }

@@ -247,6 +247,13 @@ impl Store {
         })
     }
 
+    /// The tree of a commit.
+    pub fn tree_id(&self, commit: ObjectId) -> Result<ObjectId, Error> {
+        let commit =
+            self.repo.find_commit(oid(commit)).map_err(Error::git(format!("read commit {}", commit.short())))?;
+        Ok(object_id(commit.tree_id()))
+    }
+
     /// Resolves a revision (`HEAD~2`, a commit id, a branch) to a commit, if it names one.
     pub fn resolve_commit(&self, spec: &str) -> Option<ObjectId> {
         let object = self.repo.revparse_single(spec).ok()?;

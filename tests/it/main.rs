@@ -3,6 +3,8 @@
 mod common;
 
 mod demo;
+mod diff;
+mod diff_properties;
 mod init;
 mod load;
 mod status;

@@ -1,0 +1,82 @@
+//! `stagecraft diff [FROM] [TO] [--assistant ID] [--format …] [--exit-code]`
+
+use super::Context;
+use super::ui::Ui;
+use crate::diff::render::{self, Format, Options};
+use crate::error::Error;
+use crate::model::Chain;
+use crate::ops;
+use crate::ops::resolve::looks_like_path;
+use crate::store::Store;
+
+/// Show the field-level diff between two states (default: base → draft, what a publish would change)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// An environment, a version (v3), a commit, or a directory [default: the second environment]
+    from: Option<String>,
+    /// An environment, a version, a commit, or a directory [default: the draft]
+    to: Option<String>,
+    /// Only this assistant
+    #[arg(long, value_name = "ID")]
+    assistant: Option<String>,
+    /// How to render [default: side-by-side on a terminal, unified otherwise; json with --json]
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Exit 1 when there are differences, 0 when there are none, 2 on any error
+    #[arg(long)]
+    exit_code: bool,
+    /// The chain, outside a repository [default: draft,sandbox,pre-release,live]
+    #[arg(long, value_name = "A,B,C")]
+    environments: Option<String>,
+}
+
+pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let exit_code = args.exit_code;
+    match run_diff(args, context, ui) {
+        Ok(code) => Ok(code),
+        Err(error) if exit_code => {
+            ui.error(&error);
+            Ok(2)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn run_diff(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let only_paths =
+        args.from.as_deref().is_some_and(looks_like_path) && args.to.as_deref().is_some_and(looks_like_path);
+    let store = match Store::open(&context.repo_path()) {
+        Ok(store) => Some(store),
+        Err(Error::NotARepository { .. }) if only_paths => None,
+        Err(error) => return Err(error),
+    };
+    let chain = match (&args.environments, &store) {
+        (Some(list), _) => Chain::new(Chain::parse_list(list)?, Vec::new())?,
+        (None, Some(store)) => match store.chain() {
+            Ok(chain) => chain,
+            Err(Error::NotStagecraft { .. }) if only_paths => Chain::default_chain(),
+            Err(error) => return Err(error),
+        },
+        (None, None) => Chain::default_chain(),
+    };
+    let from = args.from.clone().unwrap_or_else(|| chain.base().to_string());
+    let to = args.to.clone().unwrap_or_else(|| chain.draft().to_string());
+    let diffed = ops::diff(store.as_ref(), &chain, &from, &to, args.assistant.as_deref(), &context.cwd)?;
+    let format = match (args.format, ui.json) {
+        (Some(format), _) => format,
+        (None, true) => Format::Json,
+        (None, false) if ui.stdout_is_terminal() => Format::SideBySide,
+        (None, false) => Format::Unified,
+    };
+    let options = Options { width: context.width(), color: ui.stdout_color() };
+    if diffed.changes.is_empty() && format != Format::Json && format != Format::Markdown {
+        ui.print(&format!("no differences between {} and {}\n", diffed.labels.from, diffed.labels.to));
+    } else {
+        ui.print(&render::render(&diffed.changes, &diffed.labels, format, options));
+    }
+    Ok(if exit_code_for(args.exit_code, diffed.changes.is_empty()) { 1 } else { 0 })
+}
+
+fn exit_code_for(requested: bool, empty: bool) -> bool {
+    requested && !empty
+}

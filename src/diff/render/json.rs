@@ -1,0 +1,63 @@
+//! `json`: the stable shape documented in `docs/diff-json.md`, with a `format_version`.
+
+use serde_json::{Value as Json, json};
+
+use super::super::{Change, ChangeSet, Value};
+use super::Labels;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+pub fn to_json(set: &ChangeSet, labels: &Labels) -> Json {
+    json!({
+        "format_version": FORMAT_VERSION,
+        "from": {"label": labels.from, "commit": labels.from_commit},
+        "to": {"label": labels.to, "commit": labels.to_commit},
+        "empty": set.is_empty(),
+        "summary": super::super::summary(set),
+        "assistants": set.assistants.iter().map(|assistant| json!({
+            "id": assistant.id,
+            "status": assistant.status,
+            "changes": assistant.changes.iter().map(|c| change(c, Some(&assistant.id))).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "channels": set.channels.iter().map(|c| change(c, None)).collect::<Vec<_>>(),
+        "other_files": set.other_files,
+    })
+}
+
+fn change(change: &Change, assistant: Option<&str>) -> Json {
+    json!({
+        "display_path": change.display_path(assistant),
+        "file": change.file,
+        "section": change.section,
+        "item": change.item,
+        "renamed_from": change.renamed_from,
+        "path": change.path,
+        "kind": change.kind,
+        "old": change.old.as_ref().map(value),
+        "new": change.new.as_ref().map(value),
+        "lines": change.text.as_ref().map(|text| json!({"added": text.added, "removed": text.removed, "hunks": text.hunks})),
+    })
+}
+
+fn value(value: &Value) -> Json {
+    match value {
+        Value::Toml(toml) => json!({"type": "value", "value": toml_to_json(toml)}),
+        Value::Text(text) => json!({"type": "text", "text": text}),
+        Value::Binary { size, id } => json!({"type": "binary", "size": size, "blob": id.to_hex()}),
+    }
+}
+
+/// TOML to JSON; date-times become their TOML text.
+pub fn toml_to_json(value: &toml::Value) -> Json {
+    match value {
+        toml::Value::String(text) => Json::String(text.clone()),
+        toml::Value::Integer(number) => Json::from(*number),
+        toml::Value::Float(number) => {
+            serde_json::Number::from_f64(*number).map_or_else(|| Json::String(number.to_string()), Json::Number)
+        }
+        toml::Value::Boolean(flag) => Json::Bool(*flag),
+        toml::Value::Datetime(datetime) => Json::String(datetime.to_string()),
+        toml::Value::Array(items) => Json::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => Json::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+    }
+}

@@ -1,0 +1,255 @@
+//! `side-by-side`: the older value left, the newer right, grouped by assistant and
+//! section, fitted to the width: long lines wrap (by display width, so wide CJK
+//! characters and combining marks line up) and are never cut. Changed words are marked
+//! by colour on a terminal, else by `[-…-]` and `{+…+}` as `git diff --word-diff` does.
+
+use unicode_width::UnicodeWidthChar;
+
+use super::super::text::{Line, LineKind, TextDiff};
+use super::super::{Change, ChangeKind, ChangeSet};
+use super::{Labels, Options, assistant_heading, value_text};
+
+const INDENT: &str = "  ";
+const SEPARATOR: &str = " │ ";
+/// Columns of a line number and its space.
+const NUMBER_WIDTH: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Dim,
+    Heading,
+    Removed,
+    Added,
+    RemovedWord,
+    AddedWord,
+}
+
+type Span = (String, Style);
+
+struct Layout {
+    left: usize,
+    right: usize,
+    color: bool,
+}
+
+pub fn render(set: &ChangeSet, labels: &Labels, options: Options) -> String {
+    let usable = options.width.max(40) - INDENT.len() - SEPARATOR.chars().count();
+    let layout = Layout { left: usable / 2, right: usable - usable / 2, color: options.color };
+    let mut out = String::new();
+    row(&mut out, &layout, vec![(labels.from.clone(), Style::Heading)], vec![(labels.to.clone(), Style::Heading)]);
+    for assistant in &set.assistants {
+        out.push('\n');
+        heading(&mut out, &layout, &format!("━━ {}", assistant_heading(&assistant.id, assistant.status)));
+        let mut section = None;
+        for change in &assistant.changes {
+            if section != Some(change.section) {
+                section = Some(change.section);
+                heading(&mut out, &layout, &format!("── {}", change.section.title()));
+            }
+            change_rows(&mut out, &layout, change);
+        }
+    }
+    if !set.channels.is_empty() {
+        out.push('\n');
+        heading(&mut out, &layout, "━━ channels.toml");
+        for change in &set.channels {
+            change_rows(&mut out, &layout, change);
+        }
+    }
+    if !set.other_files.is_empty() {
+        out.push('\n');
+        heading(
+            &mut out,
+            &layout,
+            &format!("━━ {} other file{}", set.other_files.len(), if set.other_files.len() == 1 { "" } else { "s" }),
+        );
+        for file in &set.other_files {
+            out.push_str(&format!("{INDENT}{}\n", paint(&[(file.clone(), Style::Dim)], layout.color)));
+        }
+    }
+    out
+}
+
+fn heading(out: &mut String, layout: &Layout, text: &str) {
+    out.push_str(&paint(&[(text.to_string(), Style::Heading)], layout.color));
+    out.push('\n');
+}
+
+fn change_rows(out: &mut String, layout: &Layout, change: &Change) {
+    let path = change.display_path(None);
+    let label = if path.is_empty() { change.file.rsplit('/').next().unwrap_or(&change.file).to_string() } else { path };
+    let note = match change.kind {
+        ChangeKind::Added => " (added)".to_string(),
+        ChangeKind::Removed => " (removed)".to_string(),
+        ChangeKind::Renamed => format!(" (renamed from {})", change.renamed_from.as_deref().unwrap_or("")),
+        ChangeKind::Changed => match &change.text {
+            Some(text) => format!(" (+{} −{} lines)", text.added, text.removed),
+            None => String::new(),
+        },
+    };
+    out.push_str(&format!("{INDENT}{}\n", paint(&[(format!("{label}{note}"), Style::Dim)], layout.color)));
+    if change.kind == ChangeKind::Renamed {
+        return;
+    }
+    if let Some(text) = &change.text {
+        text_rows(out, layout, text);
+        return;
+    }
+    let side = |value: &Option<super::super::Value>, style: Style| -> Vec<Vec<Span>> {
+        match value {
+            Some(value) => value_text(value).lines().map(|line| vec![(line.to_string(), style)]).collect(),
+            None => vec![vec![("—".to_string(), Style::Dim)]],
+        }
+    };
+    let old = side(&change.old, Style::Removed);
+    let new = side(&change.new, Style::Added);
+    for index in 0..old.len().max(new.len()) {
+        row(out, layout, old.get(index).cloned().unwrap_or_default(), new.get(index).cloned().unwrap_or_default());
+    }
+}
+
+/// Hunks of a line diff: context on both sides, removed lines left paired with added
+/// lines right.
+fn text_rows(out: &mut String, layout: &Layout, text: &TextDiff) {
+    for (index, hunk) in text.hunks.iter().enumerate() {
+        if index > 0 {
+            row(out, layout, vec![("┄".to_string(), Style::Dim)], vec![("┄".to_string(), Style::Dim)]);
+        }
+        let mut lines = hunk.lines.iter().peekable();
+        while let Some(line) = lines.next() {
+            match line.kind {
+                LineKind::Context => row_hanging(
+                    out,
+                    layout,
+                    numbered(line, line.old_number),
+                    numbered(line, line.new_number),
+                    NUMBER_WIDTH,
+                ),
+                LineKind::Added => row_hanging(out, layout, Vec::new(), numbered(line, line.new_number), NUMBER_WIDTH),
+                LineKind::Removed => {
+                    let mut removed = vec![line];
+                    while let Some(next) = lines.peek().filter(|l| l.kind == LineKind::Removed) {
+                        removed.push(next);
+                        lines.next();
+                    }
+                    let mut added = Vec::new();
+                    while let Some(next) = lines.peek().filter(|l| l.kind == LineKind::Added) {
+                        added.push(*next);
+                        lines.next();
+                    }
+                    for pair in 0..removed.len().max(added.len()) {
+                        let left = removed.get(pair).map(|l| numbered(l, l.old_number)).unwrap_or_default();
+                        let right = added.get(pair).map(|l| numbered(l, l.new_number)).unwrap_or_default();
+                        row_hanging(out, layout, left, right, NUMBER_WIDTH);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn numbered(line: &Line, number: Option<usize>) -> Vec<Span> {
+    let (base, word) = match line.kind {
+        LineKind::Context => (Style::Plain, Style::Plain),
+        LineKind::Removed => (Style::Removed, Style::RemovedWord),
+        LineKind::Added => (Style::Added, Style::AddedWord),
+    };
+    let mut spans = vec![(format!("{:>4} ", number.unwrap_or(0)), Style::Dim)];
+    for segment in &line.segments {
+        spans.push((segment.text.clone(), if segment.changed { word } else { base }));
+    }
+    spans
+}
+
+/// One logical row: both cells wrapped to their widths, printed side by side.
+fn row(out: &mut String, layout: &Layout, left: Vec<Span>, right: Vec<Span>) {
+    row_hanging(out, layout, left, right, 0);
+}
+
+/// A row whose wrapped continuation lines start `hang` columns in (under the text, past
+/// the line number).
+fn row_hanging(out: &mut String, layout: &Layout, left: Vec<Span>, right: Vec<Span>, hang: usize) {
+    let left_lines = wrap(&mark_words(left, layout.color), layout.left, hang);
+    let right_lines = wrap(&mark_words(right, layout.color), layout.right, hang);
+    for index in 0..left_lines.len().max(right_lines.len()) {
+        let (left_text, left_width) =
+            left_lines.get(index).map(|l| (paint(l, layout.color), width_of(l))).unwrap_or_default();
+        let right_text = right_lines.get(index).map(|l| paint(l, layout.color)).unwrap_or_default();
+        let padding = " ".repeat(layout.left.saturating_sub(left_width));
+        let line = format!("{INDENT}{left_text}{padding}{SEPARATOR}{right_text}");
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// Without colour, changed words get `[-…-]` / `{+…+}` around them.
+fn mark_words(spans: Vec<Span>, color: bool) -> Vec<Span> {
+    if color {
+        return spans;
+    }
+    spans
+        .into_iter()
+        .map(|(text, style)| match style {
+            Style::RemovedWord => (format!("[-{text}-]"), Style::Removed),
+            Style::AddedWord => (format!("{{+{text}+}}"), Style::Added),
+            _ => (text, style),
+        })
+        .collect()
+}
+
+/// Splits spans into visual lines of at most `width` columns; tabs become four spaces.
+fn wrap(spans: &[Span], width: usize, hang: usize) -> Vec<Vec<Span>> {
+    let width = width.max(1);
+    let hang = if hang + 8 > width { 0 } else { hang };
+    let mut lines: Vec<Vec<Span>> = vec![Vec::new()];
+    let mut used = 0;
+    for (text, style) in spans {
+        let mut current = String::new();
+        for c in text.chars() {
+            let (c, w) = match c {
+                '\t' => (' ', 1),
+                c => (c, c.width().unwrap_or(0)),
+            };
+            if used + w > width && used > hang {
+                if !current.is_empty() {
+                    lines.last_mut().expect("one line at least").push((std::mem::take(&mut current), *style));
+                }
+                lines.push(if hang > 0 { vec![(" ".repeat(hang), Style::Plain)] } else { Vec::new() });
+                used = hang;
+            }
+            current.push(c);
+            used += w;
+        }
+        if !current.is_empty() {
+            lines.last_mut().expect("one line at least").push((current, *style));
+        }
+    }
+    lines
+}
+
+fn width_of(spans: &[Span]) -> usize {
+    spans.iter().flat_map(|(text, _)| text.chars()).map(|c| c.width().unwrap_or(0)).sum()
+}
+
+fn paint(spans: &[Span], color: bool) -> String {
+    use anstyle::{AnsiColor, Style as Ansi};
+    let mut out = String::new();
+    for (text, style) in spans {
+        if !color || *style == Style::Plain {
+            out.push_str(text);
+            continue;
+        }
+        let ansi = match style {
+            Style::Plain => Ansi::new(),
+            Style::Dim => Ansi::new().dimmed(),
+            Style::Heading => Ansi::new().bold(),
+            Style::Removed => Ansi::new().fg_color(Some(AnsiColor::Red.into())),
+            Style::Added => Ansi::new().fg_color(Some(AnsiColor::Green.into())),
+            Style::RemovedWord => Ansi::new().bold().fg_color(Some(AnsiColor::Red.into())).underline(),
+            Style::AddedWord => Ansi::new().bold().fg_color(Some(AnsiColor::Green.into())).underline(),
+        };
+        out.push_str(&format!("{ansi}{text}{ansi:#}"));
+    }
+    out
+}
