@@ -36,30 +36,25 @@ pub enum LineKind {
     Added,
 }
 
-/// One line of a hunk, without its line ending, cut into segments; a segment is
-/// `changed` when it is a word that differs inside a changed line.
+/// One line of a hunk, without its line ending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
     pub kind: LineKind,
     pub old_number: Option<usize>,
     pub new_number: Option<usize>,
-    pub segments: Vec<Segment>,
+    pub text: String,
 }
 
+/// A piece of a line; `changed` marks a word that differs inside a changed line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Segment {
     pub text: String,
     pub changed: bool,
 }
 
-impl Line {
-    /// The whole line's text.
-    pub fn text(&self) -> String {
-        self.segments.iter().map(|s| s.text.as_str()).collect()
-    }
-}
-
-/// Diffs two texts by line.
+/// Diffs two texts by line. Changed words are not computed here but by
+/// [`Hunk::marked`] when a rendering needs them, so a diff that is only counted or
+/// summarised does not pay for them.
 pub fn diff_text(old: &str, new: &str) -> TextDiff {
     let diff = Similar::from_lines(old, new);
     let mut added = 0;
@@ -71,7 +66,7 @@ pub fn diff_text(old: &str, new: &str) -> TextDiff {
         let new_range = first.new_range().start..last.new_range().end;
         let mut lines = Vec::new();
         for op in &group {
-            for change in diff.iter_inline_changes(op) {
+            for change in diff.iter_changes(op) {
                 let kind = match change.tag() {
                     ChangeTag::Equal => LineKind::Context,
                     ChangeTag::Delete => {
@@ -83,23 +78,11 @@ pub fn diff_text(old: &str, new: &str) -> TextDiff {
                         LineKind::Added
                     }
                 };
-                let mut segments: Vec<Segment> = Vec::new();
-                for (emphasized, text) in change.iter_strings_lossy() {
-                    let text = text.trim_end_matches(['\n', '\r']);
-                    if text.is_empty() {
-                        continue;
-                    }
-                    let changed = emphasized && kind != LineKind::Context;
-                    match segments.last_mut() {
-                        Some(last) if last.changed == changed => last.text.push_str(text),
-                        _ => segments.push(Segment { text: text.to_string(), changed }),
-                    }
-                }
                 lines.push(Line {
                     kind,
                     old_number: change.old_index().map(|i| i + 1),
                     new_number: change.new_index().map(|i| i + 1),
-                    segments,
+                    text: change.value().trim_end_matches(['\n', '\r']).to_string(),
                 });
             }
         }
@@ -112,6 +95,61 @@ pub fn diff_text(old: &str, new: &str) -> TextDiff {
         });
     }
     TextDiff { added, removed, hunks }
+}
+
+impl Hunk {
+    /// The segments of every line, in order: in each run of removed lines followed by
+    /// added lines, the words that differ are marked `changed`.
+    pub fn marked(&self) -> Vec<Vec<Segment>> {
+        let plain = |line: &Line| vec![Segment { text: line.text.clone(), changed: false }];
+        let mut out: Vec<Vec<Segment>> = self.lines.iter().map(plain).collect();
+        let mut index = 0;
+        while index < self.lines.len() {
+            if self.lines[index].kind != LineKind::Removed {
+                index += 1;
+                continue;
+            }
+            let removed_start = index;
+            while index < self.lines.len() && self.lines[index].kind == LineKind::Removed {
+                index += 1;
+            }
+            let added_start = index;
+            while index < self.lines.len() && self.lines[index].kind == LineKind::Added {
+                index += 1;
+            }
+            if added_start == index {
+                continue;
+            }
+            let join = |range: std::ops::Range<usize>| self.lines[range].iter().map(|l| format!("{}\n", l.text)).collect::<String>();
+            let (old, new) = (join(removed_start..added_start), join(added_start..index));
+            let diff = Similar::from_lines(&old, &new);
+            for op in diff.ops() {
+                for change in diff.iter_inline_changes(op) {
+                    let target = match change.tag() {
+                        ChangeTag::Delete => change.old_index().map(|i| removed_start + i),
+                        ChangeTag::Insert => change.new_index().map(|i| added_start + i),
+                        ChangeTag::Equal => None,
+                    };
+                    let Some(target) = target else { continue };
+                    let mut segments: Vec<Segment> = Vec::new();
+                    for (emphasized, text) in change.iter_strings_lossy() {
+                        let text = text.trim_end_matches(['\n', '\r']);
+                        if text.is_empty() {
+                            continue;
+                        }
+                        match segments.last_mut() {
+                            Some(last) if last.changed == emphasized => last.text.push_str(text),
+                            _ => segments.push(Segment { text: text.to_string(), changed: emphasized }),
+                        }
+                    }
+                    if !segments.is_empty() {
+                        out[target] = segments;
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// True when bytes are text: UTF-8 without NUL bytes.
@@ -130,9 +168,13 @@ mod tests {
         let diff = diff_text(old, new);
         assert_eq!((diff.added, diff.removed), (2, 1));
         assert_eq!(diff.hunks.len(), 1);
-        let removed = diff.hunks[0].lines.iter().find(|l| l.kind == LineKind::Removed).unwrap();
-        assert_eq!(removed.text(), "two three");
-        assert!(removed.segments.iter().any(|s| s.changed && s.text == "three"), "{removed:?}");
+        let hunk = &diff.hunks[0];
+        let index = hunk.lines.iter().position(|l| l.kind == LineKind::Removed).unwrap();
+        assert_eq!(hunk.lines[index].text, "two three");
+        let marked = hunk.marked();
+        assert!(marked[index].iter().any(|s| s.changed && s.text == "three"), "{:?}", marked[index]);
+        let added = hunk.lines.iter().position(|l| l.kind == LineKind::Added).unwrap();
+        assert!(marked[added].iter().any(|s| s.changed && s.text == "THREE"), "{:?}", marked[added]);
         assert_eq!(diff_text("same\n", "same\n").hunks, []);
     }
 

@@ -2,6 +2,7 @@
 
 use serde_json::{Value as Json, json};
 
+use super::super::text::Hunk;
 use super::super::{Change, ChangeSet, Value};
 use super::Labels;
 
@@ -35,8 +36,18 @@ fn change(change: &Change, assistant: Option<&str>) -> Json {
         "kind": change.kind,
         "old": change.old.as_ref().map(value),
         "new": change.new.as_ref().map(value),
-        "lines": change.text.as_ref().map(|text| json!({"added": text.added, "removed": text.removed, "hunks": text.hunks})),
+        "lines": change.text.as_ref().map(|text| json!({"added": text.added, "removed": text.removed, "hunks": text.hunks.iter().map(hunk).collect::<Vec<_>>()})),
     })
+}
+
+fn hunk(hunk: &Hunk) -> Json {
+    let lines: Vec<Json> = hunk
+        .lines
+        .iter()
+        .zip(hunk.marked())
+        .map(|(line, segments)| json!({"kind": line.kind, "old_number": line.old_number, "new_number": line.new_number, "segments": segments}))
+        .collect();
+    json!({"old_start": hunk.old_start, "old_len": hunk.old_len, "new_start": hunk.new_start, "new_len": hunk.new_len, "lines": lines})
 }
 
 fn value(value: &Value) -> Json {

@@ -71,7 +71,7 @@ fn section(out: &mut String, changes: &[Change]) {
                             LineKind::Removed => '-',
                             LineKind::Added => '+',
                         };
-                        body.push_str(&format!("{mark}{}\n", line.text()));
+                        body.push_str(&format!("{mark}{}\n", line.text));
                     }
                 }
                 fenced(out, "diff", &body);

@@ -5,7 +5,7 @@
 
 use unicode_width::UnicodeWidthChar;
 
-use super::super::text::{Line, LineKind, TextDiff};
+use super::super::text::{Line, LineKind, Segment, TextDiff};
 use super::super::{Change, ChangeKind, ChangeSet};
 use super::{Labels, Options, assistant_heading, value_text};
 
@@ -116,31 +116,33 @@ fn text_rows(out: &mut String, layout: &Layout, text: &TextDiff) {
         if index > 0 {
             row(out, layout, vec![("┄".to_string(), Style::Dim)], vec![("┄".to_string(), Style::Dim)]);
         }
-        let mut lines = hunk.lines.iter().peekable();
-        while let Some(line) = lines.next() {
+        let marked = hunk.marked();
+        let lines: Vec<(&Line, &Vec<Segment>)> = hunk.lines.iter().zip(marked.iter()).collect();
+        let mut index = 0;
+        while index < lines.len() {
+            let (line, segments) = lines[index];
             match line.kind {
-                LineKind::Context => row_hanging(
-                    out,
-                    layout,
-                    numbered(line, line.old_number),
-                    numbered(line, line.new_number),
-                    NUMBER_WIDTH,
-                ),
-                LineKind::Added => row_hanging(out, layout, Vec::new(), numbered(line, line.new_number), NUMBER_WIDTH),
+                LineKind::Context => {
+                    row_hanging(out, layout, numbered(line, segments, line.old_number), numbered(line, segments, line.new_number), NUMBER_WIDTH);
+                    index += 1;
+                }
+                LineKind::Added => {
+                    row_hanging(out, layout, Vec::new(), numbered(line, segments, line.new_number), NUMBER_WIDTH);
+                    index += 1;
+                }
                 LineKind::Removed => {
-                    let mut removed = vec![line];
-                    while let Some(next) = lines.peek().filter(|l| l.kind == LineKind::Removed) {
-                        removed.push(next);
-                        lines.next();
+                    let removed_start = index;
+                    while index < lines.len() && lines[index].0.kind == LineKind::Removed {
+                        index += 1;
                     }
-                    let mut added = Vec::new();
-                    while let Some(next) = lines.peek().filter(|l| l.kind == LineKind::Added) {
-                        added.push(*next);
-                        lines.next();
+                    let added_start = index;
+                    while index < lines.len() && lines[index].0.kind == LineKind::Added {
+                        index += 1;
                     }
+                    let (removed, added) = (&lines[removed_start..added_start], &lines[added_start..index]);
                     for pair in 0..removed.len().max(added.len()) {
-                        let left = removed.get(pair).map(|l| numbered(l, l.old_number)).unwrap_or_default();
-                        let right = added.get(pair).map(|l| numbered(l, l.new_number)).unwrap_or_default();
+                        let left = removed.get(pair).map(|(l, s)| numbered(l, s, l.old_number)).unwrap_or_default();
+                        let right = added.get(pair).map(|(l, s)| numbered(l, s, l.new_number)).unwrap_or_default();
                         row_hanging(out, layout, left, right, NUMBER_WIDTH);
                     }
                 }
@@ -149,14 +151,14 @@ fn text_rows(out: &mut String, layout: &Layout, text: &TextDiff) {
     }
 }
 
-fn numbered(line: &Line, number: Option<usize>) -> Vec<Span> {
+fn numbered(line: &Line, segments: &[Segment], number: Option<usize>) -> Vec<Span> {
     let (base, word) = match line.kind {
         LineKind::Context => (Style::Plain, Style::Plain),
         LineKind::Removed => (Style::Removed, Style::RemovedWord),
         LineKind::Added => (Style::Added, Style::AddedWord),
     };
     let mut spans = vec![(format!("{:>4} ", number.unwrap_or(0)), Style::Dim)];
-    for segment in &line.segments {
+    for segment in segments {
         spans.push((segment.text.clone(), if segment.changed { word } else { base }));
     }
     spans

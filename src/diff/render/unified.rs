@@ -37,7 +37,7 @@ fn change_block(out: &mut String, change: &Change, assistant: Option<&str>) {
                     LineKind::Removed => '-',
                     LineKind::Added => '+',
                 };
-                out.push_str(&format!("{mark}{}\n", line.text()));
+                out.push_str(&format!("{mark}{}\n", line.text));
             }
         }
         return;
