@@ -20,9 +20,22 @@ fn files(changed: bool, assistants: usize) -> Vec<(String, Vec<u8>)> {
     let mut files = vec![("README.md".to_string(), b"bench\n".to_vec())];
     for a in 0..assistants {
         let dir = format!("assistants/bot-{a:02}");
-        files.push((format!("{dir}/assistant.toml"), format!("name = \"Bot {a}\"\n[model]\nname = \"m\"\ntemperature = {}\n", if changed && a % 2 == 0 { "0.5" } else { "0.3" }).into_bytes()));
+        files.push((
+            format!("{dir}/assistant.toml"),
+            format!(
+                "name = \"Bot {a}\"\n[model]\nname = \"m\"\ntemperature = {}\n",
+                if changed && a % 2 == 0 { "0.5" } else { "0.3" }
+            )
+            .into_bytes(),
+        ));
         let instructions: String = (0..LINES)
-            .map(|line| if changed && line % 20 == 7 { format!("Rule {line}: answer briefly and check the order first.\n") } else { format!("Rule {line}: answer politely and check the order.\n") })
+            .map(|line| {
+                if changed && line % 20 == 7 {
+                    format!("Rule {line}: answer briefly and check the order first.\n")
+                } else {
+                    format!("Rule {line}: answer politely and check the order.\n")
+                }
+            })
             .collect();
         files.push((format!("{dir}/instructions.md"), instructions.into_bytes()));
         for t in 0..TOOLS {
@@ -63,18 +76,27 @@ fn bench(c: &mut Criterion) {
     });
 
     c.bench_function("list both trees (50 assistants)", |b| {
-        b.iter(|| black_box((store.snapshot(commits[0]).expect("snapshot"), store.snapshot(commits[1]).expect("snapshot"))))
+        b.iter(|| {
+            black_box((store.snapshot(commits[0]).expect("snapshot"), store.snapshot(commits[1]).expect("snapshot")))
+        })
     });
     let old_files = files(false, 1);
     let new_files = files(true, 1);
     let (old, old_blobs) = memory_tree(old_files.iter().map(|(p, b)| (p.clone(), b.as_slice())));
     let (new, new_blobs) = memory_tree(new_files.iter().map(|(p, b)| (p.clone(), b.as_slice())));
     c.bench_function("diff one assistant pair in memory", |b| {
-        b.iter(|| black_box(diff::diff(Side { snapshot: &old, reader: &old_blobs }, Side { snapshot: &new, reader: &new_blobs }).expect("diff")))
+        b.iter(|| {
+            black_box(
+                diff::diff(Side { snapshot: &old, reader: &old_blobs }, Side { snapshot: &new, reader: &new_blobs })
+                    .expect("diff"),
+            )
+        })
     });
     let old_text: String = String::from_utf8(old_files[2].1.clone()).expect("utf8");
     let new_text: String = String::from_utf8(new_files[2].1.clone()).expect("utf8");
-    c.bench_function("text diff of one 2,000-line instructions", |b| b.iter(|| black_box(diff::text::diff_text(&old_text, &new_text))));
+    c.bench_function("text diff of one 2,000-line instructions", |b| {
+        b.iter(|| black_box(diff::text::diff_text(&old_text, &new_text)))
+    });
     c.bench_function("summary of the 50-assistant diff", |b| b.iter(|| black_box(diff::summary(&check.changes))));
 }
 

@@ -1,6 +1,6 @@
 //! The one-line summary of a change set (SPEC 5), stored with each version and shown in
 //! the history: per assistant its changes joined by `; `, assistants joined by ` · `,
-//! at most [`MAX_PARTS`] parts, then `and N more`. Deterministic: same input, same bytes.
+//! at most [`MAX_PARTS`] parts and about [`MAX_CHARS`] characters, then `and N more`. Deterministic: same input, same bytes.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +8,8 @@ use super::{AssistantStatus, Change, ChangeKind, ChangeSet, Section, Value};
 
 /// Parts shown before the rest is counted as `and N more`.
 pub const MAX_PARTS: usize = 8;
+/// Characters a summary may take before the rest is counted as `and N more`.
+pub const MAX_CHARS: usize = 160;
 
 /// `support-bot: instructions +3 −1 lines; tool lookup_order added; model.temperature 0.3 → 0.5`
 pub fn summary(set: &ChangeSet) -> String {
@@ -33,23 +35,38 @@ pub fn summary(set: &ChangeSet) -> String {
     }
     let total: usize = groups.iter().map(|(_, parts)| parts.len()).sum();
     let mut shown = 0;
-    let mut rendered = Vec::new();
-    for (label, parts) in groups {
-        if shown >= MAX_PARTS {
-            break;
+    let mut line = String::new();
+    'groups: for (label, parts) in groups {
+        let mut group = String::new();
+        for part in parts {
+            let joined = match (&label, group.is_empty()) {
+                (Some(label), true) => format!("{label}: {part}"),
+                (None, true) => part,
+                (_, false) => format!("{group}; {part}"),
+            };
+            let candidate_len = line.chars().count() + 3 + joined.chars().count();
+            if shown > 0 && (shown >= MAX_PARTS || candidate_len > MAX_CHARS) {
+                if !group.is_empty() {
+                    push_group(&mut line, &group);
+                }
+                break 'groups;
+            }
+            group = joined;
+            shown += 1;
         }
-        let take: Vec<String> = parts.into_iter().take(MAX_PARTS - shown).collect();
-        shown += take.len();
-        rendered.push(match label {
-            Some(label) => format!("{label}: {}", take.join("; ")),
-            None => take.join("; "),
-        });
+        push_group(&mut line, &group);
     }
-    let mut line = rendered.join(" · ");
     if total > shown {
         line.push_str(&format!(" · and {} more", total - shown));
     }
     line
+}
+
+fn push_group(line: &mut String, group: &str) {
+    if !line.is_empty() {
+        line.push_str(" · ");
+    }
+    line.push_str(group);
 }
 
 fn assistant_parts(changes: &[Change]) -> Vec<String> {

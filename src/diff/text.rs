@@ -120,7 +120,9 @@ impl Hunk {
             if added_start == index {
                 continue;
             }
-            let join = |range: std::ops::Range<usize>| self.lines[range].iter().map(|l| format!("{}\n", l.text)).collect::<String>();
+            let join = |range: std::ops::Range<usize>| {
+                self.lines[range].iter().map(|l| format!("{}\n", l.text)).collect::<String>()
+            };
             let (old, new) = (join(removed_start..added_start), join(added_start..index));
             let diff = Similar::from_lines(&old, &new);
             for op in diff.ops() {

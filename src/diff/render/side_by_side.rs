@@ -123,7 +123,13 @@ fn text_rows(out: &mut String, layout: &Layout, text: &TextDiff) {
             let (line, segments) = lines[index];
             match line.kind {
                 LineKind::Context => {
-                    row_hanging(out, layout, numbered(line, segments, line.old_number), numbered(line, segments, line.new_number), NUMBER_WIDTH);
+                    row_hanging(
+                        out,
+                        layout,
+                        numbered(line, segments, line.old_number),
+                        numbered(line, segments, line.new_number),
+                        NUMBER_WIDTH,
+                    );
                     index += 1;
                 }
                 LineKind::Added => {
