@@ -142,6 +142,30 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 
+    #[error("conflict: {branch} moved from {expected} to {actual}, retry")]
+    Conflict { branch: String, expected: String, actual: String },
+
+    #[error("tag {tag} already exists on commit {existing}, not on {wanted}")]
+    VersionConflict { tag: String, existing: String, wanted: String },
+
+    #[error("{version} is on hold in {environment}")]
+    Held { version: String, environment: String, hint: String },
+
+    #[error("{message}")]
+    NotPromotable { message: String, hint: String },
+
+    #[error("{environment} is in drift: its tip {commit} matches no version")]
+    Drift { environment: String, commit: String },
+
+    #[error("the draft's work tree has uncommitted changes")]
+    DirtyWorktree { files: Vec<String> },
+
+    #[error("{message}")]
+    NothingToDo { message: String, hint: String },
+
+    #[error("{environment} is protected: confirm to write to it")]
+    ConfirmationRequired { environment: String, hint: String },
+
     #[error("git failed to {step}: {}", .source.message())]
     Git { step: String, source: git2::Error },
 
@@ -171,6 +195,14 @@ impl Error {
             Error::InitTarget { .. } | Error::NoIdentity | Error::Id(_) | Error::Usage { .. } => Code::Usage,
             Error::Git { .. } => Code::Git,
             Error::Io { .. } => Code::Io,
+            Error::Conflict { .. } => Code::Conflict,
+            Error::VersionConflict { .. } => Code::VersionConflict,
+            Error::Held { .. } => Code::Held,
+            Error::NotPromotable { .. } => Code::NotPromotable,
+            Error::Drift { .. } => Code::Drift,
+            Error::DirtyWorktree { .. } => Code::DirtyWorktree,
+            Error::NothingToDo { .. } => Code::NothingToDo,
+            Error::ConfirmationRequired { .. } => Code::ConfirmationRequired,
         }
     }
 
@@ -188,6 +220,14 @@ impl Error {
             Error::Id(_) => None,
             Error::Git { .. } => Some("check the repository with `git fsck`; the message above names the failed step".into()),
             Error::Io { .. } => Some("check that the path exists and is readable and writable".into()),
+            Error::Conflict { .. } => Some("someone else wrote at the same time; run the command again".into()),
+            Error::VersionConflict { tag, .. } => Some(format!("tags are never moved; inspect `git show {tag}` and remove the stray tag if it is wrong")),
+            Error::Held { hint, .. }
+            | Error::NotPromotable { hint, .. }
+            | Error::NothingToDo { hint, .. }
+            | Error::ConfirmationRequired { hint, .. } => Some(hint.clone()),
+            Error::Drift { environment, .. } => Some(format!("bring {environment} back to a version: `stagecraft rollback {environment} --to vN` or `stagecraft promote vN --to {environment}`")),
+            Error::DirtyWorktree { .. } => Some("commit or stash your changes first (`git stash`), then run the command again".into()),
         }
     }
 
@@ -196,6 +236,7 @@ impl Error {
         let (details, diagnostics) = match self {
             Error::Invalid { diagnostics, .. } => (Vec::new(), diagnostics.clone()),
             Error::MissingBranch { chain, .. } => (vec![format!("the chain is {chain}")], Vec::new()),
+            Error::DirtyWorktree { files } => (files.clone(), Vec::new()),
             _ => (Vec::new(), Vec::new()),
         };
         let code = self.code();

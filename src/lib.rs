@@ -19,9 +19,11 @@
 
 pub mod diff;
 pub mod error;
+pub mod failpoint;
 pub mod history;
 pub mod identity;
 pub mod lifecycle;
+pub mod merge;
 pub mod model;
 pub mod parse;
 pub mod validate;

@@ -142,3 +142,124 @@ mod tests {
         }
     }
 }
+
+/// What a lifecycle commit records (SPEC 3): its action, environment, actor, version,
+/// hold set, source, force reason, description and summary.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub subject: String,
+    pub action: &'a str,
+    pub environment: &'a str,
+    pub actor: &'a str,
+    pub version: Option<Version>,
+    pub holds: Option<&'a [Version]>,
+    pub source: Option<Version>,
+    pub force: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub summary: &'a str,
+}
+
+/// The commit message of a lifecycle write.
+pub fn commit_message(record: &Record<'_>) -> String {
+    use crate::history::{self, Message};
+    let mut message = Message::new(record.subject.clone())
+        .trailer(history::ACTION, record.action)
+        .trailer(history::ENVIRONMENT, record.environment)
+        .trailer(history::ACTOR, record.actor);
+    if let Some(version) = record.version {
+        message = message.trailer(history::VERSION, version.number().to_string());
+    }
+    if let Some(holds) = record.holds {
+        message = message.trailer(history::HOLDS, holds_trailer(holds));
+    }
+    if let Some(source) = record.source {
+        message = message.trailer(history::SOURCE, source.number().to_string());
+    }
+    if let Some(force) = record.force {
+        message = message.trailer(history::FORCE, force);
+    }
+    message.description = record.description.map(str::to_string);
+    message.summary = Some(record.summary.to_string());
+    message.format()
+}
+
+/// `3 5`: a hold set as the trailer writes it, ascending, no repeats.
+pub fn holds_trailer(holds: &[Version]) -> String {
+    let mut sorted = holds.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted.iter().map(|v| v.number().to_string()).collect::<Vec<_>>().join(" ")
+}
+
+/// Why no version can be rolled back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackRefusal {
+    /// `--to` names a version this environment never deployed.
+    NeverDeployed(Version),
+    /// `--to` names the current version.
+    AlreadyAt(Version),
+    /// No deployed version below the current one is off hold.
+    NoEarlier,
+    /// The environment is in drift and no `--to` was given.
+    DriftNeedsTarget,
+}
+
+/// The version a rollback goes to (SPEC 4): `--to` when given (it must have been deployed
+/// here), else the newest deployed version below the current one that is not on hold.
+pub fn rollback_target(
+    deployed: &std::collections::BTreeSet<Version>,
+    current: Option<Version>,
+    holds: &[Version],
+    requested: Option<Version>,
+) -> Result<Version, RollbackRefusal> {
+    if let Some(requested) = requested {
+        if !deployed.contains(&requested) {
+            return Err(RollbackRefusal::NeverDeployed(requested));
+        }
+        if current == Some(requested) {
+            return Err(RollbackRefusal::AlreadyAt(requested));
+        }
+        return Ok(requested);
+    }
+    let current = current.ok_or(RollbackRefusal::DriftNeedsTarget)?;
+    deployed.range(..current).rev().find(|v| !holds.contains(v)).copied().ok_or(RollbackRefusal::NoEarlier)
+}
+
+/// The hold set after a rollback from `left` to `target`: `left` goes on hold; the target
+/// comes off it (an explicit choice to run it).
+pub fn holds_after_rollback(holds: &[Version], left: Option<Version>, target: Version) -> Vec<Version> {
+    let mut next: Vec<Version> = holds.iter().copied().filter(|v| *v != target).collect();
+    if let Some(left) = left
+        && left != target
+    {
+        next.push(left);
+    }
+    next.sort();
+    next.dedup();
+    next
+}
+
+#[cfg(test)]
+mod rollback_tests {
+    use super::*;
+
+    fn v(n: u32) -> Version {
+        Version::new(n).unwrap()
+    }
+
+    #[test]
+    fn rollback_picks_the_newest_earlier_version_off_hold() {
+        let deployed = [1, 2, 4, 5].map(v).into_iter().collect();
+        assert_eq!(rollback_target(&deployed, Some(v(5)), &[], None), Ok(v(4)));
+        assert_eq!(rollback_target(&deployed, Some(v(5)), &[v(4)], None), Ok(v(2)));
+        assert_eq!(rollback_target(&deployed, Some(v(1)), &[], None), Err(RollbackRefusal::NoEarlier));
+        assert_eq!(rollback_target(&deployed, Some(v(5)), &[v(4), v(2), v(1)], None), Err(RollbackRefusal::NoEarlier));
+        assert_eq!(rollback_target(&deployed, Some(v(5)), &[], Some(v(3))), Err(RollbackRefusal::NeverDeployed(v(3))));
+        assert_eq!(rollback_target(&deployed, Some(v(5)), &[], Some(v(5))), Err(RollbackRefusal::AlreadyAt(v(5))));
+        assert_eq!(rollback_target(&deployed, Some(v(2)), &[], Some(v(4))), Ok(v(4)), "forward to a deployed version");
+        assert_eq!(rollback_target(&deployed, None, &[], None), Err(RollbackRefusal::DriftNeedsTarget));
+        assert_eq!(holds_after_rollback(&[v(2)], Some(v(5)), v(4)), vec![v(2), v(5)]);
+        assert_eq!(holds_after_rollback(&[v(4)], Some(v(5)), v(4)), vec![v(5)]);
+        assert_eq!(holds_trailer(&[v(5), v(2), v(5)]), "2 5");
+    }
+}

@@ -79,3 +79,83 @@ pub struct Initialized {
     pub protected: Vec<String>,
     pub assistants: Vec<String>,
 }
+
+/// `--json` of every write (publish, promote, rollback, discard, restore, revert).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Written {
+    /// `publish`, `promote`, `rollback`, `discard`, `restore`, `revert`.
+    pub action: String,
+    /// The branch written (or that would be).
+    pub environment: String,
+    /// The version the environment holds after the write (publish, promote, rollback).
+    pub version: Option<u32>,
+    /// For discard, restore, revert: the version acted on.
+    pub source: Option<u32>,
+    /// For promote: the environment the version came from.
+    pub from: Option<String>,
+    /// The new commit; `null` on a dry run.
+    pub commit: Option<String>,
+    /// The one-line summary of what changed.
+    pub summary: String,
+    /// The hold set after a rollback; the version a forced promotion took off hold.
+    pub holds: Option<Vec<u32>>,
+    /// Versions tagged by reconciliation before a publish.
+    pub reconciled: Vec<u32>,
+    pub dry_run: bool,
+}
+
+/// One entry of `stagecraft history --json` (SPEC 6).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryEntry {
+    /// The commit, 40 hex digits.
+    pub id: String,
+    /// Pass as `--before` to list what comes after this entry.
+    pub cursor: String,
+    /// `init`, `publish`, `promote`, `rollback`, `revert`, `restore`, `discard`, or for
+    /// commits made outside stagecraft `edit` (on the draft) and `merge` (elsewhere).
+    pub action: String,
+    /// The branch; `null` for init (every environment).
+    pub environment: Option<String>,
+    /// The version the commit holds (publish, promote, rollback, init; merges by the
+    /// current-version rule).
+    pub version: Option<u32>,
+    /// For revert, restore, discard: the version acted on.
+    pub source: Option<u32>,
+    /// Who asked: the `Stagecraft-Actor` trailer, else the author.
+    pub actor: String,
+    /// Commit time, RFC 3339.
+    pub time: String,
+    pub description: Option<String>,
+    /// The `Summary:` line; for commits made outside stagecraft, the changed paths.
+    pub summary: String,
+    /// The hold set the commit records, if it records one.
+    pub holds: Option<Vec<u32>>,
+    /// The `Stagecraft-Force` reason.
+    pub forced: Option<String>,
+    /// True for a merge whose tree matches no version.
+    pub drift: bool,
+}
+
+/// `stagecraft history --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// The cursor of the next page; `null` when this is the last.
+    pub next: Option<String>,
+}
+
+/// `stagecraft show vN --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub commit: String,
+    /// Who published (the tagger), and when.
+    pub actor: String,
+    pub time: String,
+    pub description: Option<String>,
+    pub summary: Option<String>,
+    /// Environments whose current version this is.
+    pub deployed: Vec<String>,
+    /// Environments where it is on hold.
+    pub on_hold: Vec<String>,
+}

@@ -5,10 +5,18 @@
 
 mod demo;
 mod diff;
+mod discard;
+mod history;
 mod init;
+mod promote;
+mod publish;
+mod restore;
+mod rollback;
+mod show;
 mod status;
 pub mod ui;
 mod validate;
+mod write;
 
 use std::path::PathBuf;
 
@@ -45,6 +53,13 @@ enum Command {
     Status(status::Args),
     Validate(validate::Args),
     Diff(diff::Args),
+    Publish(publish::Args),
+    Discard(discard::Args),
+    Promote(promote::Args),
+    Rollback(rollback::Args),
+    Restore(restore::Args),
+    History(history::Args),
+    Show(show::Args),
     Demo(demo::Args),
 }
 
@@ -155,6 +170,13 @@ pub fn main() -> u8 {
         Command::Status(args) => status::run(args, &context, &ui),
         Command::Validate(args) => validate::run(args, &context, &ui),
         Command::Diff(args) => diff::run(args, &context, &ui),
+        Command::Publish(args) => publish::run(args, &context, &ui),
+        Command::Discard(args) => discard::run(args, &context, &ui),
+        Command::Promote(args) => promote::run(args, &context, &ui),
+        Command::Rollback(args) => rollback::run(args, &context, &ui),
+        Command::Restore(args) => restore::run(args, &context, &ui),
+        Command::History(args) => history::run(args, &context, &ui),
+        Command::Show(args) => show::run(args, &context, &ui),
         Command::Demo(args) => demo::run(args, &context, &ui),
     };
     match result {

@@ -85,3 +85,27 @@ fn check_assistant<'a>(
         hint: format!("the assistants are: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") }),
     })
 }
+
+/// The change set between two commits of the repository (empty when their trees are equal).
+pub fn diff_commits(
+    store: &Store,
+    old: crate::model::ObjectId,
+    new: crate::model::ObjectId,
+) -> Result<ChangeSet, Error> {
+    if store.tree_id(old)? == store.tree_id(new)? {
+        return Ok(ChangeSet::default());
+    }
+    let (old_snapshot, new_snapshot) = (store.snapshot(old)?, store.snapshot(new)?);
+    diff_snapshots(store, &old_snapshot, &new_snapshot)
+}
+
+/// The change set between two snapshots whose blobs are in the repository.
+pub fn diff_snapshots(
+    store: &Store,
+    old: &crate::model::Snapshot,
+    new: &crate::model::Snapshot,
+) -> Result<ChangeSet, Error> {
+    let blobs = store.blobs();
+    diff::diff(Side { snapshot: old, reader: &blobs }, Side { snapshot: new, reader: &blobs })
+        .map_err(|error| Error::Usage { message: error.to_string(), hint: None })
+}

@@ -2,10 +2,20 @@
 //! daemon and the HTTP API later). They return values and never print.
 
 pub mod diff;
+pub mod discard;
+pub mod history;
 pub mod init;
+pub mod promote;
+pub mod publish;
+pub mod reconcile;
 pub mod resolve;
+pub mod restore;
+pub mod rollback;
+pub mod show;
+pub mod state;
 pub mod status;
 pub mod validate;
+pub mod write;
 
 pub use diff::{Diffed, diff};
 pub use init::{InitOptions, InitSource, init};

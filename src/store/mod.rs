@@ -254,6 +254,42 @@ impl Store {
         Ok(object_id(commit.tree_id()))
     }
 
+    /// The paths that differ between a commit's parent (or nothing) and the commit.
+    pub fn changed_paths(&self, parent: Option<ObjectId>, commit: ObjectId) -> Result<Vec<String>, Error> {
+        let tree = |id: ObjectId| self.repo.find_commit(oid(id)).and_then(|c| c.tree());
+        let new_tree = tree(commit).map_err(Error::git("read a commit's tree"))?;
+        let old_tree = match parent {
+            Some(parent) => Some(tree(parent).map_err(Error::git("read a parent's tree"))?),
+            None => None,
+        };
+        let diff = self
+            .repo
+            .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
+            .map_err(Error::git("diff two trees"))?;
+        let mut paths = Vec::new();
+        for delta in diff.deltas() {
+            if let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) {
+                paths.push(path.to_string_lossy().into_owned());
+            }
+        }
+        Ok(paths)
+    }
+
+    /// The tagger, time and message of the annotated tag `vN` (`None` for a lightweight tag).
+    pub fn tag_info(&self, version: Version) -> Result<Option<(Person, When, String)>, Error> {
+        let name = version.tag();
+        let reference =
+            self.repo.find_reference(&format!("refs/tags/{name}")).map_err(Error::git(format!("read tag {name}")))?;
+        let Ok(tag) = reference.peel_to_tag() else { return Ok(None) };
+        let Some(tagger) = tag.tagger() else { return Ok(None) };
+        let person = Person {
+            name: String::from_utf8_lossy(tagger.name_bytes()).into_owned(),
+            email: String::from_utf8_lossy(tagger.email_bytes()).into_owned(),
+        };
+        let when = When { seconds: tagger.when().seconds(), offset_minutes: tagger.when().offset_minutes() };
+        Ok(Some((person, when, String::from_utf8_lossy(tag.message_bytes().unwrap_or_default()).into_owned())))
+    }
+
     /// Resolves a revision (`HEAD~2`, a commit id, a branch) to a commit, if it names one.
     pub fn resolve_commit(&self, spec: &str) -> Option<ObjectId> {
         let object = self.repo.revparse_single(spec).ok()?;

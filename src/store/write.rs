@@ -63,6 +63,11 @@ impl Store {
         builder.write().map_err(Error::git("write a tree"))
     }
 
+    /// Writes one blob.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<ObjectId, Error> {
+        self.repo.blob(bytes).map(object_id).map_err(Error::git("write a blob"))
+    }
+
     /// Writes a commit object (no ref moves).
     pub fn write_commit(
         &self,
@@ -131,4 +136,105 @@ struct Dir {
 fn signature(person: &Person, when: When) -> Result<Signature<'static>, Error> {
     Signature::new(&person.name, &person.email, &Time::new(when.seconds, when.offset_minutes))
         .map_err(Error::git(format!("use the identity {person}")))
+}
+
+impl Store {
+    /// Moves `refs/heads/<branch>` from `expected` to `new`, atomically: when the branch
+    /// is no longer at `expected` (or another process holds its lock) nothing changes and
+    /// the error is `conflict`.
+    pub fn update_branch(&self, branch: &str, new: ObjectId, expected: ObjectId, log: &str) -> Result<(), Error> {
+        let name = format!("refs/heads/{branch}");
+        match self.repo.reference_matching(&name, oid(new), true, oid(expected), log) {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let actual = self.branch_tip(branch)?;
+                if actual != Some(expected)
+                    || matches!(error.code(), git2::ErrorCode::Locked | git2::ErrorCode::Modified)
+                {
+                    Err(Error::Conflict {
+                        branch: branch.to_string(),
+                        expected: expected.short(),
+                        actual: actual.map_or_else(
+                            || "nothing".to_string(),
+                            |id| if id == expected { "a concurrent update".to_string() } else { id.short() },
+                        ),
+                    })
+                } else {
+                    Err(Error::Git { step: format!("update branch {branch}"), source: error })
+                }
+            }
+        }
+    }
+
+    /// Creates the annotated tag `v<N>` on `commit` unless it exists: on the same commit
+    /// that is success (`false`: nothing written), on another commit `version_conflict`.
+    /// Tags are never moved.
+    pub fn ensure_tag(
+        &self,
+        version: crate::model::Version,
+        commit: ObjectId,
+        tagger: &Person,
+        when: When,
+        message: &str,
+    ) -> Result<bool, Error> {
+        let name = version.tag();
+        let existing = |store: &Store| -> Result<Option<ObjectId>, Error> {
+            match store.repo.find_reference(&format!("refs/tags/{name}")) {
+                Ok(reference) => Ok(Some(object_id(
+                    reference.peel_to_commit().map_err(Error::git(format!("read tag {name}")))?.id(),
+                ))),
+                Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
+                Err(error) => Err(Error::Git { step: format!("read tag {name}"), source: error }),
+            }
+        };
+        let check = |found: ObjectId| {
+            if found == commit {
+                Ok(false)
+            } else {
+                Err(Error::VersionConflict { tag: name.clone(), existing: found.short(), wanted: commit.short() })
+            }
+        };
+        if let Some(found) = existing(self)? {
+            return check(found);
+        }
+        match self.create_tag(&name, commit, tagger, when, message) {
+            Ok(_) => Ok(true),
+            // Another process created it in the meantime.
+            Err(error) => match existing(self)? {
+                Some(found) => check(found),
+                None => Err(error),
+            },
+        }
+    }
+
+    /// True when `branch` is checked out in this repository's work tree.
+    pub fn is_checked_out(&self, branch: &str) -> bool {
+        if self.repo.is_bare() {
+            return false;
+        }
+        match self.repo.find_reference("HEAD") {
+            Ok(head) => head.symbolic_target().ok().flatten() == Some(format!("refs/heads/{branch}").as_str()),
+            Err(_) => false,
+        }
+    }
+
+    /// Tracked files with uncommitted changes (staged or not) in the work tree.
+    pub fn dirty_files(&self) -> Result<Vec<String>, Error> {
+        let mut options = git2::StatusOptions::new();
+        options.include_untracked(false).include_ignored(false).exclude_submodules(true);
+        let statuses = self.repo.statuses(Some(&mut options)).map_err(Error::git("read the work tree's status"))?;
+        Ok(statuses
+            .iter()
+            .filter(|s| !s.status().is_empty())
+            .filter_map(|s| s.path().ok().map(str::to_string))
+            .collect())
+    }
+
+    /// Makes the index and work tree match HEAD after the checked-out branch moved (the
+    /// caller checked that the work tree had no uncommitted changes).
+    pub fn sync_work_tree(&self) -> Result<(), Error> {
+        let mut options = git2::build::CheckoutBuilder::new();
+        options.force().remove_untracked(false);
+        self.repo.checkout_head(Some(&mut options)).map_err(Error::git("update the work tree"))
+    }
 }

@@ -6,6 +6,7 @@ mod demo;
 mod diff;
 mod diff_properties;
 mod init;
+mod lifecycle;
 mod load;
 mod status;
 mod validate;

@@ -1,0 +1,55 @@
+//! `stagecraft discard [-m TEXT] [--dry-run] [--yes]`
+
+use super::Context;
+use super::ui::Ui;
+use super::write::{WriteArgs, report, short, show_diff};
+use crate::error::Error;
+use crate::ops::discard::{DraftWritten, discard};
+use crate::wire::Written;
+
+/// Drop the draft's unpublished changes: the draft gets the base's tree, by a new commit
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let store = context.open_store()?;
+    let identity = context.identity(Some(&store))?;
+    let mut options = args.write.options(false);
+    options.dry_run = true;
+    let plan = discard(&store, &identity, &options)?;
+    show_diff(ui, context, &plan.changes, "draft", "after discard");
+    let done = if args.write.dry_run { plan } else { discard(&store, &identity, &args.write.options(false))? };
+    report_draft(ui, &done);
+    Ok(0)
+}
+
+/// The result of discard, restore and revert.
+pub fn report_draft(ui: &Ui, done: &DraftWritten) {
+    let written = Written {
+        action: done.action.into(),
+        environment: done.environment.clone(),
+        version: None,
+        source: done.source.map(|v| v.number()),
+        from: None,
+        commit: done.commit.map(|c| c.to_hex()),
+        summary: done.summary.clone(),
+        holds: None,
+        reconciled: Vec::new(),
+        dry_run: done.dry_run,
+    };
+    let source = done.source.map(|v| format!(" {v}")).unwrap_or_default();
+    let verb = match done.action {
+        "discard" => "discarded the changes of".to_string(),
+        "restore" => format!("restored{source} into"),
+        other => format!("{other}ed{source} in"),
+    };
+    let human = if done.dry_run {
+        format!("would have {verb} {}: {}\n(dry run: nothing written)\n", done.environment, done.summary)
+    } else {
+        format!("{verb} {} ({}): {}\n", done.environment, short(&done.commit), done.summary)
+    };
+    report(ui, &written, &human);
+}

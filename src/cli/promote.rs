@@ -1,0 +1,73 @@
+//! `stagecraft promote <vN|ENV> --to ENV [-m TEXT] [--force] [--dry-run] [--yes]`
+
+use super::Context;
+use super::ui::Ui;
+use super::write::{WriteArgs, confirm, report, short, show_diff};
+use crate::error::Error;
+use crate::ops::promote::promote;
+use crate::wire::Written;
+
+/// Promote a version to the next environment of the chain (by a promotion commit)
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The version (v3), or the environment whose current version to promote
+    source: String,
+    /// The environment to promote into: the one after the version's environment
+    #[arg(long, value_name = "ENV")]
+    to: String,
+    #[command(flatten)]
+    write: WriteArgs,
+    /// Promote a version that is on hold there (needs -m; takes it off hold)
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let store = context.open_store()?;
+    let identity = context.identity(Some(&store))?;
+    let mut options = args.write.options(args.force);
+    options.dry_run = true;
+    let plan = promote(&store, &identity, &args.source, &args.to, &options)?;
+    show_diff(ui, context, &plan.changes, &plan.to, &plan.version.to_string());
+    let done = if args.write.dry_run {
+        plan
+    } else {
+        let chain = store.chain()?;
+        let mut options = args.write.options(args.force);
+        if !options.confirmed && chain.environments().iter().any(|e| e.as_str() == plan.to && chain.is_protected(e)) {
+            confirm(&format!("promote {} to {} (protected)?", plan.version, plan.to), &plan.to)?;
+            options.confirmed = true;
+        }
+        promote(&store, &identity, &args.source, &args.to, &options)?
+    };
+    let written = Written {
+        action: "promote".into(),
+        environment: done.to.clone(),
+        version: Some(done.version.number()),
+        source: None,
+        from: Some(done.from.clone()),
+        commit: done.commit.map(|c| c.to_hex()),
+        summary: done.summary.clone(),
+        holds: None,
+        reconciled: Vec::new(),
+        dry_run: done.dry_run,
+    };
+    let released = if done.released_hold { format!(" ({} taken off hold)", done.version) } else { String::new() };
+    let human = if done.dry_run {
+        format!(
+            "would promote {} from {} to {}{released}: {}\n(dry run: nothing written)\n",
+            done.version, done.from, done.to, done.summary
+        )
+    } else {
+        format!(
+            "promoted {} from {} to {} ({}){released}: {}\n",
+            done.version,
+            done.from,
+            done.to,
+            short(&done.commit),
+            done.summary
+        )
+    };
+    report(ui, &written, &human);
+    Ok(0)
+}

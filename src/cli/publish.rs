@@ -1,0 +1,61 @@
+//! `stagecraft publish [-m TEXT] [--force] [--dry-run] [--yes]`
+
+use super::Context;
+use super::ui::Ui;
+use super::write::{WriteArgs, report, short, show_diff};
+use crate::error::Error;
+use crate::ops::publish::publish;
+use crate::wire::Written;
+
+/// Publish the draft as the next version on the second environment
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    write: WriteArgs,
+    /// Publish even though the draft equals a version on hold (needs -m, recorded in the commit)
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let store = context.open_store()?;
+    let identity = context.identity(Some(&store))?;
+    let mut options = args.write.options(args.force);
+    options.dry_run = true;
+    let plan = publish(&store, &identity, &options)?;
+    show_diff(ui, context, &plan.changes, &plan.environment, "draft");
+    let published =
+        if args.write.dry_run { plan } else { publish(&store, &identity, &args.write.options(args.force))? };
+    let written = Written {
+        action: "publish".into(),
+        environment: published.environment.clone(),
+        version: Some(published.version.number()),
+        source: None,
+        from: None,
+        commit: published.commit.map(|c| c.to_hex()),
+        summary: published.summary.clone(),
+        holds: None,
+        reconciled: published.reconciled.iter().map(|v| v.number()).collect(),
+        dry_run: published.dry_run,
+    };
+    let mut human = String::new();
+    for version in &published.reconciled {
+        human.push_str(&format!("tagged {version}, merged into {} without stagecraft\n", published.environment));
+    }
+    if published.dry_run {
+        human.push_str(&format!(
+            "would publish {} to {}: {}\n(dry run: nothing written)\n",
+            published.version, published.environment, published.summary
+        ));
+    } else {
+        human.push_str(&format!(
+            "published {} to {} ({}): {}\n",
+            published.version,
+            published.environment,
+            short(&published.commit),
+            published.summary
+        ));
+    }
+    report(ui, &written, &human);
+    Ok(0)
+}

@@ -1,0 +1,72 @@
+//! `stagecraft rollback ENV [--to vN] [-m TEXT] [--dry-run] [--yes]`
+
+use super::Context;
+use super::ui::Ui;
+use super::write::{WriteArgs, confirm, report, short, show_diff};
+use crate::error::Error;
+use crate::model::Version;
+use crate::ops::rollback::rollback;
+use crate::wire::Written;
+
+/// Return an environment to a version it deployed before, by a new commit; the version it leaves goes on hold
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The environment to roll back
+    environment: String,
+    /// The version to return to [default: the newest earlier deployed version not on hold]
+    #[arg(long, value_name = "vN")]
+    to: Option<Version>,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    let store = context.open_store()?;
+    let identity = context.identity(Some(&store))?;
+    let mut options = args.write.options(false);
+    options.dry_run = true;
+    let plan = rollback(&store, &identity, &args.environment, args.to, &options)?;
+    show_diff(ui, context, &plan.changes, &plan.environment, &plan.version.to_string());
+    let done = if args.write.dry_run {
+        plan
+    } else {
+        let chain = store.chain()?;
+        let mut options = args.write.options(false);
+        if !options.confirmed
+            && chain.environments().iter().any(|e| e.as_str() == plan.environment && chain.is_protected(e))
+        {
+            confirm(&format!("roll back {} to {} (protected)?", plan.environment, plan.version), &plan.environment)?;
+            options.confirmed = true;
+        }
+        rollback(&store, &identity, &args.environment, args.to, &options)?
+    };
+    let written = Written {
+        action: "rollback".into(),
+        environment: done.environment.clone(),
+        version: Some(done.version.number()),
+        source: None,
+        from: None,
+        commit: done.commit.map(|c| c.to_hex()),
+        summary: done.summary.clone(),
+        holds: Some(done.holds.iter().map(|v| v.number()).collect()),
+        reconciled: Vec::new(),
+        dry_run: done.dry_run,
+    };
+    let left = done.left.map(|v| format!(" from {v}")).unwrap_or_default();
+    let human = if done.dry_run {
+        format!(
+            "would roll back {}{left} to {}: {}\n(dry run: nothing written)\n",
+            done.environment, done.version, done.summary
+        )
+    } else {
+        format!(
+            "rolled back {}{left} to {} ({}): {}\n",
+            done.environment,
+            done.version,
+            short(&done.commit),
+            done.summary
+        )
+    };
+    report(ui, &written, &human);
+    Ok(0)
+}

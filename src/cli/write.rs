@@ -1,0 +1,72 @@
+//! What every write command shares: `-m`, `--dry-run`, `--yes`, `--force`; showing the
+//! diff before writing; asking for confirmation on a terminal; the result lines.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use super::Context;
+use super::ui::Ui;
+use crate::diff::ChangeSet;
+use crate::diff::render::{self, Format, Labels, Options};
+use crate::error::Error;
+use crate::ops::publish::WriteOptions;
+use crate::wire::Written;
+
+/// The flags of a write.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WriteArgs {
+    /// The description, stored in the commit (and the tag of a publish) and shown in history
+    #[arg(short = 'm', long = "message", value_name = "TEXT")]
+    pub message: Option<String>,
+    /// Print the diff and what would be written; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip the confirmation a protected environment asks for
+    #[arg(long)]
+    pub yes: bool,
+}
+
+impl WriteArgs {
+    pub fn options(&self, force: bool) -> WriteOptions {
+        WriteOptions { message: self.message.clone(), force, dry_run: self.dry_run, confirmed: self.yes, actor: None }
+    }
+}
+
+/// On a terminal, the side-by-side diff of what is about to be written.
+pub fn show_diff(ui: &Ui, context: &Context, changes: &ChangeSet, from: &str, to: &str) {
+    if ui.json || !ui.stdout_is_terminal() || changes.is_empty() {
+        return;
+    }
+    let labels = Labels { from: from.to_string(), to: to.to_string(), from_commit: None, to_commit: None };
+    ui.print(&render::render(
+        changes,
+        &labels,
+        Format::SideBySide,
+        Options { width: context.width(), color: ui.stdout_color() },
+    ));
+    ui.print("\n");
+}
+
+/// Asks on a terminal; off one, the write fails with `confirmation_required`.
+pub fn confirm(question: &str, environment: &str) -> Result<(), Error> {
+    let refused =
+        || Error::ConfirmationRequired { environment: environment.to_string(), hint: "pass --yes to confirm".into() };
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(refused());
+    }
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{question} [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(Error::io("read the answer from", "stdin"))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") { Ok(()) } else { Err(refused()) }
+}
+
+/// One or two lines for people, and the JSON object.
+pub fn report(ui: &Ui, written: &Written, human: &str) {
+    ui.json(written);
+    ui.text(human);
+}
+
+pub fn short(commit: &Option<crate::model::ObjectId>) -> String {
+    commit.map(|c| c.short()).unwrap_or_default()
+}

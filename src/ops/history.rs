@@ -1,0 +1,211 @@
+//! `history` (SPEC 6): one entry per commit and branch, from the first-parent log of each
+//! branch, trailers first, merged newest first (ties: the draft first, then along the
+//! chain, then by commit id). The branches are walked together, one commit at a time, so
+//! a page costs what it shows: the first page of a 100,000-commit log reads about
+//! `limit + branches` commits. The ordering assumes commit times do not increase going
+//! back along a first-parent chain (true unless clocks were wrong).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Error;
+use crate::history::{self, Message};
+use crate::model::{ObjectId, Version};
+use crate::ops::state::{RepoState, read_state, tags_by_commit};
+use crate::parse::{ASSISTANTS_DIR, CHANNELS_FILE};
+use crate::store::{CommitInfo, Store};
+use crate::wire::{HistoryEntry, HistoryPage};
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// One environment, or every one (the draft included).
+    pub environment: Option<String>,
+    /// Entries a page (default 20); ignored with `all`.
+    pub limit: Option<usize>,
+    pub before: Option<String>,
+    pub all: bool,
+    pub action: Option<String>,
+    pub assistant: Option<String>,
+}
+
+pub const DEFAULT_LIMIT: usize = 20;
+const ACTIONS: [&str; 9] = ["init", "publish", "promote", "rollback", "revert", "restore", "discard", "edit", "merge"];
+
+/// The position of an entry in the order: newest first, then branch, then commit id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    newer: std::cmp::Reverse<i64>,
+    branch: usize,
+    commit: ObjectId,
+}
+
+impl Key {
+    fn cursor(&self) -> String {
+        format!("{}.{}.{}", self.newer.0, self.branch, self.commit.to_hex())
+    }
+    fn parse(text: &str) -> Option<Key> {
+        let mut parts = text.split('.');
+        let time = parts.next()?.parse().ok()?;
+        let branch = parts.next()?.parse().ok()?;
+        let commit = ObjectId::from_hex(parts.next()?)?;
+        parts.next().is_none().then_some(Key { newer: std::cmp::Reverse(time), branch, commit })
+    }
+}
+
+/// Lists one page of history.
+pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error> {
+    let state = read_state(store)?;
+    if let Some(action) = &query.action
+        && !ACTIONS.contains(&action.as_str())
+    {
+        return Err(Error::Usage {
+            message: format!("unknown action `{action}`"),
+            hint: Some(format!("the actions are: {}", ACTIONS.join(", "))),
+        });
+    }
+    let branches: Vec<usize> = match &query.environment {
+        Some(name) => vec![state.chain.position(&state.env_named(name)?.env).expect("from the chain")],
+        None => (0..state.envs.len()).collect(),
+    };
+    let before = match &query.before {
+        Some(text) => Some(Key::parse(text).ok_or_else(|| Error::Usage {
+            message: format!("`{text}` is not a history cursor"),
+            hint: Some("pass the `next` cursor of a previous page".into()),
+        })?),
+        None => None,
+    };
+    let limit = if query.all { usize::MAX } else { query.limit.unwrap_or(DEFAULT_LIMIT).max(1) };
+    let context = EntryContext::new(&state);
+    let mut heads: BTreeMap<Key, (usize, CommitInfo)> = BTreeMap::new();
+    let push =
+        |heads: &mut BTreeMap<Key, (usize, CommitInfo)>, branch: usize, id: Option<ObjectId>| -> Result<(), Error> {
+            let mut next = id;
+            while let Some(id) = next {
+                let info = store.commit_info(id)?;
+                let key = Key { newer: std::cmp::Reverse(info.committer_time.seconds), branch, commit: id };
+                if before.as_ref().is_some_and(|before| key <= *before) {
+                    next = info.parents.first().copied();
+                    continue;
+                }
+                heads.insert(key, (branch, info));
+                return Ok(());
+            }
+            Ok(())
+        };
+    for &branch in &branches {
+        push(&mut heads, branch, Some(state.envs[branch].tip.id))?;
+    }
+    let mut entries = Vec::new();
+    let mut inits_seen = BTreeSet::new();
+    let mut next_cursor = None;
+    while let Some((key, (branch, info))) = heads.pop_first() {
+        push(&mut heads, branch, info.parents.first().copied())?;
+        let is_init = info.message.get(history::ACTION) == Some("init");
+        if is_init && !inits_seen.insert(info.id) {
+            continue;
+        }
+        let entry = context.entry(store, &info, branch, &key)?;
+        if query.action.as_ref().is_some_and(|action| &entry.action != action) {
+            continue;
+        }
+        if let Some(assistant) = &query.assistant
+            && !touches(store, &info, assistant)?
+        {
+            continue;
+        }
+        if entries.len() == limit {
+            next_cursor = entries.last().map(|e: &HistoryEntry| e.cursor.clone());
+            break;
+        }
+        entries.push(entry);
+    }
+    Ok(HistoryPage { entries, next: next_cursor })
+}
+
+/// What entries are built from: the chain, the versions and their trees.
+struct EntryContext<'s> {
+    state: &'s RepoState,
+    tags: BTreeMap<ObjectId, Vec<Version>>,
+    by_tree: BTreeMap<ObjectId, Version>,
+}
+
+impl<'s> EntryContext<'s> {
+    fn new(state: &'s RepoState) -> EntryContext<'s> {
+        let mut by_tree = BTreeMap::new();
+        for tagged in state.versions.values() {
+            by_tree.insert(tagged.tree, tagged.version);
+        }
+        EntryContext { state, tags: tags_by_commit(&state.versions), by_tree }
+    }
+
+    fn entry(&self, store: &Store, info: &CommitInfo, branch: usize, key: &Key) -> Result<HistoryEntry, Error> {
+        let message: &Message = &info.message;
+        let env = self.state.envs[branch].env.to_string();
+        let action = message.get(history::ACTION).map(str::to_string);
+        let is_stagecraft = action.is_some();
+        let action = action.unwrap_or_else(|| if branch == 0 { "edit".into() } else { "merge".into() });
+        let number = |key: &str| message.get(key).and_then(|v| v.trim().parse::<Version>().ok()).map(Version::number);
+        let (version, drift) = if is_stagecraft || branch == 0 {
+            (number(history::VERSION), false)
+        } else {
+            match self.merge_version(store, info)? {
+                Some(version) => (Some(version.number()), false),
+                None => (None, true),
+            }
+        };
+        let summary = match (&message.summary, is_stagecraft) {
+            (Some(summary), _) => summary.clone(),
+            (None, true) => message.subject.clone(),
+            (None, false) => changed_paths_summary(store, info)?,
+        };
+        Ok(HistoryEntry {
+            id: info.id.to_hex(),
+            cursor: key.cursor(),
+            environment: if action == "init" { None } else { Some(env) },
+            version,
+            source: number(history::SOURCE),
+            actor: message.get(history::ACTOR).map_or_else(|| info.author.to_string(), str::to_string),
+            time: info.committer_time.to_rfc3339(),
+            description: if is_stagecraft { message.description.clone() } else { Some(message.subject.clone()) },
+            summary,
+            holds: message.holds().map(|holds| holds.iter().map(|v| v.number()).collect()),
+            forced: message.get(history::FORCE).map(str::to_string),
+            drift,
+            action,
+        })
+    }
+
+    /// A merge's version by the rule of SPEC 1: its tag, its unchanged parent's version,
+    /// a version with the same tree.
+    fn merge_version(&self, store: &Store, info: &CommitInfo) -> Result<Option<Version>, Error> {
+        if let Some(version) = self.tags.get(&info.id).and_then(|tags| tags.iter().max()) {
+            return Ok(Some(*version));
+        }
+        if let Some(parent) = info.parents.first() {
+            let parent = store.commit_info(*parent)?;
+            if parent.tree == info.tree
+                && let Some(version) =
+                    parent.message.version().or_else(|| self.tags.get(&parent.id).and_then(|t| t.iter().max().copied()))
+            {
+                return Ok(Some(version));
+            }
+        }
+        Ok(self.by_tree.get(&info.tree).copied())
+    }
+}
+
+/// `changed assistants/x/instructions.md, README.md` for a commit made outside stagecraft.
+fn changed_paths_summary(store: &Store, info: &CommitInfo) -> Result<String, Error> {
+    let paths = store.changed_paths(info.parents.first().copied(), info.id)?;
+    let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
+    let more =
+        if paths.len() > shown.len() { format!(" and {} more", paths.len() - shown.len()) } else { String::new() };
+    Ok(if paths.is_empty() { "no file changes".into() } else { format!("changed {}{more}", shown.join(", ")) })
+}
+
+/// True when the commit changed the assistant's directory or `channels.toml`.
+fn touches(store: &Store, info: &CommitInfo, assistant: &str) -> Result<bool, Error> {
+    let prefix = format!("{ASSISTANTS_DIR}{assistant}/");
+    let paths = store.changed_paths(info.parents.first().copied(), info.id)?;
+    Ok(paths.iter().any(|p| p.starts_with(&prefix) || p == CHANNELS_FILE))
+}

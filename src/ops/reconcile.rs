@@ -1,0 +1,116 @@
+//! Reconciliation of the second environment into versions (SPEC 3): walks its
+//! first-parent chain from the tip down to the newest tagged commit; a publish commit
+//! gets the tag of its own `Stagecraft-Version` (repairing a publish cut off before its
+//! tag); a commit without trailers whose tree differs from its first parent's (a pull
+//! request merged on a forge) gets the next number, oldest first, if it validates.
+//! Runs before every write to the second environment, and in the daemon.
+
+use crate::error::Error;
+use crate::failpoint;
+use crate::history::{self, Message};
+use crate::model::{ObjectId, Version};
+use crate::ops::state::RepoState;
+use crate::parse;
+use crate::store::Store;
+
+/// What reconciliation did.
+#[derive(Debug, Clone, Default)]
+pub struct Reconciled {
+    /// Tags written, oldest first.
+    pub tagged: Vec<(Version, ObjectId)>,
+    /// Forge merges that do not validate, and why.
+    pub skipped: Vec<(ObjectId, String)>,
+    /// The number the next publish takes.
+    pub next: Option<Version>,
+}
+
+/// Tags what is untagged on the second environment; `write` false only plans.
+pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconciled, Error> {
+    let tagged_commits = crate::ops::state::tags_by_commit(&state.versions);
+    let mut pending = Vec::new();
+    let mut next = Some(state.base().tip.id);
+    while let Some(id) = next {
+        if tagged_commits.contains_key(&id) {
+            break;
+        }
+        let info = store.commit_info(id)?;
+        next = info.parents.first().copied();
+        pending.push(info);
+    }
+    let mut highest = state.latest_version().unwrap_or(Version::FIRST);
+    for info in &pending {
+        if let Some(version) = info.message.version()
+            && info.message.get(history::ACTION) == Some("publish")
+        {
+            highest = highest.max(version);
+        }
+    }
+    let mut result = Reconciled::default();
+    for info in pending.iter().rev() {
+        let action = info.message.get(history::ACTION);
+        if action == Some("publish") {
+            let Some(version) = info.message.version() else { continue };
+            if write {
+                let actor = info
+                    .message
+                    .get(history::ACTOR)
+                    .and_then(crate::identity::Person::parse)
+                    .unwrap_or_else(|| info.author.clone());
+                let message = tag_message(&info.message);
+                if store.ensure_tag(version, info.id, &actor, info.committer_time, &message)? {
+                    result.tagged.push((version, info.id));
+                    failpoint::hit("reconcile-after-tag");
+                }
+            }
+            continue;
+        }
+        if action.is_some() || info.parents.is_empty() {
+            continue;
+        }
+        let parent_tree = store.tree_id(info.parents[0])?;
+        if parent_tree == info.tree {
+            continue;
+        }
+        let snapshot = store.snapshot(info.id)?;
+        let (_, diagnostics) = parse::load(&snapshot, &store.blobs(), &state.chain);
+        if !diagnostics.is_empty() {
+            result.skipped.push((
+                info.id,
+                format!(
+                    "{} validation errors, first: {}",
+                    diagnostics.len(),
+                    diagnostics[0].render().lines().next().unwrap_or("")
+                ),
+            ));
+            continue;
+        }
+        let version = highest.next();
+        highest = version;
+        if write {
+            let summary = crate::diff::summary(&crate::ops::diff::diff_commits(store, info.parents[0], info.id)?);
+            let mut message = info.message.description.clone().unwrap_or_else(|| info.message.subject.clone());
+            message.push_str(&format!("\n\n{summary}\n"));
+            store.ensure_tag(version, info.id, &info.author, info.committer_time, &message)?;
+            failpoint::hit("reconcile-after-tag");
+        }
+        result.tagged.push((version, info.id));
+    }
+    result.next = Some(highest.next());
+    Ok(result)
+}
+
+/// A version tag's message: the description, then the summary.
+pub fn tag_message(message: &Message) -> String {
+    let mut text = message.description.clone().unwrap_or_default();
+    if let Some(summary) = &message.summary {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(summary);
+    }
+    if text.is_empty() {
+        text = message.subject.clone();
+    }
+    text.push('\n');
+    text
+}

@@ -1,0 +1,138 @@
+//! `restore vN [--assistant ID]`: the draft becomes the snapshot of vN, whole, or for one
+//! assistant only (its directory and its `channels.toml` tables), by a new commit: the
+//! "return to an earlier configuration" of the product documents, reviewed as a diff and
+//! published like any change.
+
+use std::collections::BTreeMap;
+
+use crate::diff;
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::lifecycle::{Record, commit_message};
+use crate::model::{Entry, Snapshot, Version};
+use crate::ops::discard::DraftWritten;
+use crate::ops::publish::WriteOptions;
+use crate::ops::state::read_state;
+use crate::ops::write::{NewCommit, check_work_tree, commit_and_move};
+use crate::parse::{ASSISTANTS_DIR, CHANNELS_FILE};
+use crate::store::Store;
+
+pub fn restore(
+    store: &Store,
+    identity: &Identity,
+    version: Version,
+    assistant: Option<&str>,
+    options: &WriteOptions,
+) -> Result<DraftWritten, Error> {
+    let state = read_state(store)?;
+    let draft = state.draft();
+    let tagged = state.version(version)?;
+    let draft_snapshot = store.snapshot(draft.tip.id)?;
+    let version_snapshot = store.snapshot(tagged.commit)?;
+    let new_snapshot = match assistant {
+        None => version_snapshot.clone(),
+        Some(id) => restore_assistant(store, &draft_snapshot, &version_snapshot, id)?,
+    };
+    let changes = crate::ops::diff::diff_snapshots(store, &draft_snapshot, &new_snapshot)?;
+    if new_snapshot == draft_snapshot {
+        let what = assistant.map_or_else(|| draft.env.to_string(), |id| format!("{id} in {}", draft.env));
+        return Err(Error::NothingToDo {
+            message: format!("nothing to restore: {what} already equals {version}"),
+            hint: "the draft is already that version".into(),
+        });
+    }
+    let summary = diff::summary(&changes);
+    let mut written = DraftWritten {
+        action: "restore",
+        environment: draft.env.to_string(),
+        source: Some(version),
+        commit: None,
+        summary,
+        changes,
+        dry_run: true,
+    };
+    if options.dry_run {
+        return Ok(written);
+    }
+    let checked_out = check_work_tree(store, draft.env.as_str())?;
+    let tree = store.write_tree(&new_snapshot, &store.blobs())?;
+    let actor = options.actor(identity);
+    let scope = assistant.map(|id| format!(" ({id})")).unwrap_or_default();
+    let record = Record {
+        subject: format!("Restore {version}{scope} into {}", draft.env),
+        action: "restore",
+        environment: draft.env.as_str(),
+        actor: &actor,
+        version: None,
+        holds: None,
+        source: Some(version),
+        force: None,
+        description: options.message.as_deref(),
+        summary: &written.summary,
+    };
+    let commit = commit_and_move(
+        store,
+        draft.env.as_str(),
+        draft.tip.id,
+        NewCommit { tree, parents: &[draft.tip.id], message: &commit_message(&record) },
+        identity,
+        "restore",
+    )?;
+    if checked_out {
+        store.sync_work_tree()?;
+    }
+    written.commit = Some(commit);
+    written.dry_run = false;
+    Ok(written)
+}
+
+/// The draft with one assistant's directory and channel bindings taken from the version.
+fn restore_assistant(store: &Store, draft: &Snapshot, version: &Snapshot, id: &str) -> Result<Snapshot, Error> {
+    let prefix = format!("{ASSISTANTS_DIR}{id}/");
+    if draft.under(&prefix).next().is_none() && version.under(&prefix).next().is_none() {
+        let mut known: Vec<&str> = draft
+            .entries()
+            .keys()
+            .chain(version.entries().keys())
+            .filter_map(|p| p.strip_prefix(ASSISTANTS_DIR)?.split_once('/').map(|(a, _)| a))
+            .collect();
+        known.sort();
+        known.dedup();
+        return Err(Error::NotFound {
+            what: "assistant",
+            name: id.to_string(),
+            hint: format!("the assistants are: {}", known.join(", ")),
+        });
+    }
+    let mut entries: BTreeMap<String, Entry> =
+        draft.entries().iter().filter(|(path, _)| !path.starts_with(&prefix)).map(|(p, e)| (p.clone(), *e)).collect();
+    entries.extend(version.under(&prefix).map(|(p, e)| (p.clone(), *e)));
+    let blobs = store.blobs();
+    let read = |snapshot: &Snapshot| -> Result<Option<String>, Error> {
+        match snapshot.get(CHANNELS_FILE) {
+            None => Ok(None),
+            Some(entry) => {
+                let bytes = crate::model::BlobReader::read(&blobs, CHANNELS_FILE, entry)
+                    .map_err(|e| Error::Usage { message: e.to_string(), hint: None })?;
+                Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+            }
+        }
+    };
+    let (draft_channels, version_channels) = (read(draft)?, read(version)?);
+    if draft_channels != version_channels {
+        let merged = crate::merge::replace_bindings(
+            draft_channels.as_deref().unwrap_or(""),
+            version_channels.as_deref().unwrap_or(""),
+            id,
+        )
+        .map_err(|reason| Error::Usage {
+            message: format!("cannot restore the channels of {id}: {reason}"),
+            hint: Some("fix channels.toml on the draft first".into()),
+        })?;
+        if Some(&merged) != draft_channels.as_ref() {
+            let blob = store.write_blob(merged.as_bytes())?;
+            entries.insert(CHANNELS_FILE.to_string(), Entry { id: blob, kind: crate::model::EntryKind::File });
+        }
+    }
+    Ok(Snapshot::new(entries))
+}

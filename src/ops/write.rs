@@ -1,0 +1,45 @@
+//! The write step every lifecycle operation ends with: one commit object, then the
+//! compare-and-swap of its branch, with a failpoint between the two; and, when the draft
+//! is checked out, the work tree made to match.
+
+use crate::error::Error;
+use crate::failpoint;
+use crate::identity::Identity;
+use crate::model::ObjectId;
+use crate::store::Store;
+
+/// The commit a lifecycle write adds on top of a branch.
+pub struct NewCommit<'a> {
+    pub tree: ObjectId,
+    pub parents: &'a [ObjectId],
+    pub message: &'a str,
+}
+
+/// Writes `commit`, then moves `branch` from `expected` to it. `action` names the
+/// failpoints `<action>-after-commit` and `<action>-after-ref`.
+pub fn commit_and_move(
+    store: &Store,
+    branch: &str,
+    expected: ObjectId,
+    commit: NewCommit<'_>,
+    identity: &Identity,
+    action: &str,
+) -> Result<ObjectId, Error> {
+    let id = store.write_commit(commit.tree, commit.parents, commit.message, identity)?;
+    failpoint::hit(&format!("{action}-after-commit"));
+    store.update_branch(branch, id, expected, &format!("stagecraft {action}"))?;
+    failpoint::hit(&format!("{action}-after-ref"));
+    Ok(id)
+}
+
+/// Refuses to move a checked-out draft whose work tree has uncommitted changes.
+pub fn check_work_tree(store: &Store, draft: &str) -> Result<bool, Error> {
+    if !store.is_checked_out(draft) {
+        return Ok(false);
+    }
+    let dirty = store.dirty_files()?;
+    if !dirty.is_empty() {
+        return Err(Error::DirtyWorktree { files: dirty });
+    }
+    Ok(true)
+}

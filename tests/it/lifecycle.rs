@@ -1,0 +1,303 @@
+//! publish, discard, promote, rollback with holds, restore, history and show, on real
+//! repositories, with git itself as the observer.
+
+use crate::common::TestRepo;
+
+/// Commits a change of support-bot's temperature on the draft.
+fn edit_temperature(repo: &TestRepo, value: &str) {
+    let path = "assistants/support-bot/assistant.toml";
+    let text = std::fs::read_to_string(repo.root.join(path)).unwrap();
+    let line = text.lines().find(|l| l.starts_with("temperature")).unwrap().to_string();
+    repo.commit_file(path, &text.replace(&line, &format!("temperature = {value}")));
+}
+
+fn trailers(repo: &TestRepo, rev: &str) -> String {
+    repo.git(&["log", "-1", "--format=%(trailers:only,unfold)", rev])
+}
+
+#[test]
+fn publish_writes_a_merge_commit_its_trailers_and_the_tag() {
+    let repo = TestRepo::from_example();
+    insta::assert_snapshot!(repo.stagecraft(&["publish"]), @"
+    ------- stderr -------
+    error: nothing to publish: draft equals sandbox
+    hint: commit a change to draft first, then publish
+    [exit status: 3]
+    ");
+    edit_temperature(&repo, "0.5");
+    let sandbox_before = repo.git(&["rev-parse", "sandbox"]);
+    let draft = repo.git(&["rev-parse", "draft"]);
+    let dry = repo.stagecraft(&["publish", "--dry-run", "-m", "warmer"]).success();
+    assert!(dry.stdout.starts_with("would publish v2 to sandbox: support-bot: model.temperature 0.3 → 0.5"), "{dry}");
+    assert_eq!(repo.git(&["rev-parse", "sandbox"]), sandbox_before, "a dry run writes nothing");
+    assert_eq!(repo.git(&["tag"]), "v1\n");
+
+    let run = repo.stagecraft(&["publish", "-m", "warmer answers"]).success();
+    assert!(run.stdout.starts_with("published v2 to sandbox ("), "{run}");
+    assert_eq!(repo.git(&["rev-parse", "sandbox^1"]), sandbox_before);
+    assert_eq!(repo.git(&["rev-parse", "sandbox^2"]), draft);
+    assert_eq!(repo.git(&["rev-parse", "sandbox^{tree}"]), repo.git(&["rev-parse", "draft^{tree}"]));
+    assert_eq!(repo.git(&["rev-parse", "v2^{commit}"]), repo.git(&["rev-parse", "sandbox"]));
+    assert_eq!(repo.git(&["cat-file", "-t", "v2"]), "tag\n");
+    assert_eq!(
+        repo.git(&["tag", "-l", "--format=%(contents)", "v2"]).trim(),
+        "warmer answers\n\nsupport-bot: model.temperature 0.3 → 0.5"
+    );
+    insta::assert_snapshot!(trailers(&repo, "sandbox"), @"
+    Stagecraft-Action: publish
+    Stagecraft-Environment: sandbox
+    Stagecraft-Actor: Test User <test@example.com>
+    Stagecraft-Version: 2
+    Stagecraft-Holds:
+    ");
+    assert!(
+        repo.git(&["log", "-1", "--format=%B", "sandbox"])
+            .contains("\nSummary: support-bot: model.temperature 0.3 → 0.5\n")
+    );
+    // Publishing again: nothing to publish, exit 3.
+    let again = repo.stagecraft(&["publish"]);
+    assert_eq!(again.code, 3, "{again}");
+    assert_eq!(repo.git(&["tag"]), "v1\nv2\n");
+}
+
+#[test]
+fn publish_refuses_an_invalid_draft_with_every_error() {
+    let repo = TestRepo::from_example();
+    repo.commit_file("assistants/support-bot/guardrails/limit.toml", "kind = \"max_turns\"\nmax_turns = 0\n");
+    let run = repo.stagecraft(&["publish", "--json"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json()["error"]["code"], "validation_failed");
+    assert_eq!(repo.git(&["tag"]), "v1\n");
+}
+
+#[test]
+fn discard_resets_the_draft_and_its_work_tree() {
+    let repo = TestRepo::from_example();
+    assert_eq!(repo.stagecraft(&["discard"]).code, 3);
+    edit_temperature(&repo, "0.9");
+    let old_draft = repo.git(&["rev-parse", "draft"]);
+    std::fs::write(repo.root.join("assistants/support-bot/instructions.md"), "uncommitted\n").unwrap();
+    let dirty = repo.stagecraft(&["discard"]);
+    insta::assert_snapshot!(dirty, @"
+    ------- stderr -------
+    error: the draft's work tree has uncommitted changes
+      assistants/support-bot/instructions.md
+    hint: commit or stash your changes first (`git stash`), then run the command again
+    [exit status: 1]
+    ");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), old_draft);
+    repo.git(&["checkout", "--", "."]);
+    let run = repo.stagecraft(&["discard", "-m", "start over"]).success();
+    assert!(run.stdout.starts_with("discarded the changes of draft ("), "{run}");
+    assert_eq!(repo.git(&["rev-parse", "draft^{tree}"]), repo.git(&["rev-parse", "sandbox^{tree}"]));
+    assert_eq!(repo.git(&["rev-parse", "draft^"]), old_draft, "a new commit, history kept");
+    assert!(trailers(&repo, "draft").contains("Stagecraft-Action: discard\nStagecraft-Environment: draft\n"));
+    assert!(trailers(&repo, "draft").contains("Stagecraft-Source: 1\n"));
+    assert_eq!(repo.git(&["status", "--porcelain"]), "", "the work tree follows");
+    assert!(
+        std::fs::read_to_string(repo.root.join("assistants/support-bot/assistant.toml"))
+            .unwrap()
+            .contains("temperature = 0.3")
+    );
+}
+
+#[test]
+fn promote_moves_a_version_one_step_with_a_promotion_commit() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    repo.stagecraft(&["publish"]).success();
+    let run = repo.stagecraft(&["promote", "v2", "--to", "live", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("error: v2 was never deployed to pre-release"), "{run}");
+    let into_sandbox = repo.stagecraft(&["promote", "v1", "--to", "sandbox"]);
+    assert!(into_sandbox.stderr.contains("versions enter sandbox by publish"), "{into_sandbox}");
+    let pre_release_before = repo.git(&["rev-parse", "pre-release"]);
+    repo.stagecraft(&["promote", "sandbox", "--to", "pre-release", "-m", "UAT"]).success();
+    assert_eq!(repo.git(&["rev-parse", "pre-release^1"]), pre_release_before, "first parent: the old tip");
+    assert_eq!(repo.git(&["rev-parse", "pre-release^2"]), repo.git(&["rev-parse", "v2^{commit}"]));
+    assert!(
+        trailers(&repo, "pre-release").starts_with("Stagecraft-Action: promote\nStagecraft-Environment: pre-release\n")
+    );
+    assert_eq!(repo.stagecraft(&["promote", "v2", "--to", "pre-release"]).code, 3, "already at v2");
+    // live is protected: without --yes and off a terminal, exit 2 and nothing written.
+    let live_before = repo.git(&["rev-parse", "live"]);
+    let refused = repo.stagecraft(&["promote", "v2", "--to", "live"]);
+    insta::assert_snapshot!(refused, @"
+    ------- stderr -------
+    error: live is protected: confirm to write to it
+    hint: pass --yes to confirm
+    [exit status: 2]
+    ");
+    assert_eq!(repo.git(&["rev-parse", "live"]), live_before);
+    repo.stagecraft(&["promote", "v2", "--to", "live", "--yes"]).success();
+    let status = repo.stagecraft(&["status", "--json"]).success().json();
+    let versions: Vec<_> = status["environments"].as_array().unwrap().iter().map(|e| e["version"].clone()).collect();
+    assert_eq!(versions, [serde_json::Value::Null, 2.into(), 2.into(), 2.into()]);
+}
+
+#[test]
+fn rollback_holds_the_version_it_left_and_promote_respects_the_hold() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    repo.stagecraft(&["publish"]).success();
+    repo.stagecraft(&["promote", "v2", "--to", "pre-release"]).success();
+    let tip = repo.git(&["rev-parse", "pre-release"]);
+    let run = repo.stagecraft(&["rollback", "pre-release", "-m", "bad answers"]).success();
+    assert!(run.stdout.starts_with("rolled back pre-release from v2 to v1 ("), "{run}");
+    assert_eq!(repo.git(&["rev-parse", "pre-release^"]), tip, "the old tip stays an ancestor");
+    assert_eq!(repo.git(&["rev-parse", "pre-release^{tree}"]), repo.git(&["rev-parse", "v1^{tree}"]));
+    let trailer = trailers(&repo, "pre-release");
+    assert!(
+        trailer.contains("Stagecraft-Action: rollback\n")
+            && trailer.contains("Stagecraft-Version: 1\n")
+            && trailer.contains("Stagecraft-Holds: 2\n"),
+        "{trailer}"
+    );
+    let status = repo.stagecraft(&["status", "--json"]).success().json();
+    assert_eq!(status["environments"][2]["holds"], serde_json::json!([2]));
+    assert_eq!(status["environments"][2]["version"], 1);
+    // Promoting v2 again is refused while it is on hold; --force needs -m; with it, the hold is lifted.
+    let held = repo.stagecraft(&["promote", "v2", "--to", "pre-release"]);
+    insta::assert_snapshot!(held, @r#"
+    ------- stderr -------
+    error: v2 is on hold in pre-release
+    hint: v2 was rolled back in pre-release; pass --force -m "why" to promote it again (this takes it off hold)
+    [exit status: 1]
+    "#);
+    assert_eq!(repo.stagecraft(&["promote", "v2", "--to", "pre-release", "--force"]).code, 2);
+    repo.stagecraft(&["promote", "v2", "--to", "pre-release", "--force", "-m", "fixed the prompt upstream"]).success();
+    let trailer = trailers(&repo, "pre-release");
+    assert!(trailer.contains("Stagecraft-Holds: \n") || trailer.contains("Stagecraft-Holds:\n"), "{trailer}");
+    assert!(trailer.contains("Stagecraft-Force: fixed the prompt upstream\n"), "{trailer}");
+    // No earlier version off hold: a clear not_found; --to must be deployed here.
+    repo.stagecraft(&["rollback", "pre-release"]).success();
+    let none = repo.stagecraft(&["rollback", "pre-release"]);
+    assert_eq!(none.code, 1);
+    assert!(none.stderr.contains("no earlier deployed version to roll back to in `pre-release`"), "{none}");
+    let never = repo.stagecraft(&["rollback", "live", "--to", "v2", "--yes"]);
+    assert!(never.stderr.contains("no deployed version `v2`"), "{never}");
+}
+
+#[test]
+fn publishing_a_tree_equal_to_a_held_version_needs_force() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    repo.stagecraft(&["publish"]).success();
+    repo.stagecraft(&["rollback", "sandbox"]).success();
+    // The draft still equals v2, which is on hold in sandbox.
+    let run = repo.stagecraft(&["publish"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("error: v2 is on hold in sandbox"), "{run}");
+    repo.stagecraft(&["publish", "--force", "-m", "it was fine after all"]).success();
+    assert_eq!(repo.git(&["tag"]), "v1\nv2\nv3\n");
+}
+
+#[test]
+fn restore_a_whole_version_or_one_assistant() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    let channels = std::fs::read_to_string(repo.root.join("channels.toml")).unwrap();
+    repo.commit_file("channels.toml", &channels.replace("+14155550140", "+14155550150"));
+    repo.commit_file("assistants/restaurant-booking/instructions.md", "Short.\n");
+    repo.stagecraft(&["publish"]).success();
+    assert_eq!(repo.stagecraft(&["restore", "v2"]).code, 3, "the draft already equals v2");
+    let preview = repo.stagecraft(&["restore", "v1", "--assistant", "restaurant-booking", "--preview"]).success();
+    assert!(preview.stdout.contains("(dry run: nothing written)"), "{preview}");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), repo.git(&["rev-parse", "sandbox^2"]));
+    repo.stagecraft(&["restore", "v1", "--assistant", "restaurant-booking"]).success();
+    let restored_channels = repo.git(&["show", "draft:channels.toml"]);
+    assert!(
+        restored_channels.contains("+14155550140") && !restored_channels.contains("+14155550150"),
+        "{restored_channels}"
+    );
+    assert_eq!(
+        repo.git(&["rev-parse", "draft:assistants/restaurant-booking"]),
+        repo.git(&["rev-parse", "v1:assistants/restaurant-booking"])
+    );
+    assert_eq!(
+        repo.git(&["rev-parse", "draft:assistants/support-bot"]),
+        repo.git(&["rev-parse", "v2:assistants/support-bot"]),
+        "the other assistant keeps its changes"
+    );
+    assert!(trailers(&repo, "draft").contains("Stagecraft-Action: restore\nStagecraft-Environment: draft\n"));
+    repo.stagecraft(&["restore", "v1"]).success();
+    assert_eq!(repo.git(&["rev-parse", "draft^{tree}"]), repo.git(&["rev-parse", "v1^{tree}"]));
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let unknown = repo.stagecraft(&["restore", "v1", "--assistant", "nope"]);
+    assert!(unknown.stderr.contains("hint: the assistants are: restaurant-booking, support-bot"), "{unknown}");
+    assert_eq!(repo.stagecraft(&["restore", "v9"]).code, 1);
+}
+
+#[test]
+fn a_forge_merge_into_sandbox_is_tagged_by_the_next_publish() {
+    let repo = TestRepo::from_example();
+    // A pull request merged on the forge: a merge commit on sandbox without trailers.
+    repo.git(&["checkout", "-q", "-b", "feature", "draft"]);
+    repo.commit_file("assistants/support-bot/instructions.md", "Merged on the forge.\n");
+    repo.git(&["checkout", "-q", "sandbox"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #7", "feature"]);
+    repo.git(&["checkout", "-q", "draft"]);
+    edit_temperature(&repo, "0.5");
+    let run = repo.stagecraft(&["publish"]).success();
+    assert!(
+        run.stdout.starts_with("tagged v2, merged into sandbox without stagecraft\npublished v3 to sandbox"),
+        "{run}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "v2^{commit}"]), repo.git(&["rev-parse", "sandbox^1"]));
+    assert_eq!(repo.git(&["log", "-1", "--format=%an", "v2"]).trim(), "Test User");
+}
+
+#[test]
+fn history_merges_every_environment_newest_first_with_pages() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    repo.stagecraft(&["publish", "-m", "warmer"]).success();
+    repo.stagecraft(&["promote", "v2", "--to", "pre-release"]).success();
+    repo.stagecraft(&["rollback", "pre-release"]).success();
+    let page = repo.stagecraft(&["history", "--json"]).success().json();
+    let rows: Vec<String> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {}",
+                e["action"].as_str().unwrap(),
+                e["environment"].as_str().unwrap_or("-"),
+                e["version"],
+                e["holds"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "rollback pre-release 1 [2]",
+            "promote pre-release 2 []",
+            "publish sandbox 2 []",
+            "edit draft null null",
+            "init - 1 []"
+        ]
+    );
+    assert_eq!(page["next"], serde_json::Value::Null);
+    let first = repo.stagecraft(&["history", "--limit", "2", "--json"]).success().json();
+    assert_eq!(first["entries"].as_array().unwrap().len(), 2);
+    let cursor = first["next"].as_str().unwrap().to_string();
+    let second = repo.stagecraft(&["history", "--limit", "2", "--before", &cursor, "--json"]).success().json();
+    assert_eq!(second["entries"][0]["action"], "publish");
+    assert_eq!(second["entries"][1]["action"], "edit");
+    let publishes = repo.stagecraft(&["history", "--action", "publish", "--json"]).success().json();
+    assert_eq!(publishes["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(publishes["entries"][0]["description"], "warmer");
+    let other = repo.stagecraft(&["history", "--assistant", "restaurant-booking", "--json"]).success().json();
+    let actions: Vec<&str> =
+        other["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["init"]);
+    let live = repo.stagecraft(&["history", "live", "--json"]).success().json();
+    assert_eq!(live["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(repo.stagecraft(&["history", "--before", "garbage"]).code, 2);
+    let show = repo.stagecraft(&["show", "v2", "--json"]).success().json();
+    assert_eq!(show["deployed"], serde_json::json!(["sandbox"]));
+    assert_eq!(show["on_hold"], serde_json::json!(["pre-release"]));
+    assert_eq!(show["description"], "warmer");
+}
