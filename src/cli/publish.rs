@@ -20,12 +20,16 @@ pub struct Args {
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    let mut options = args.write.options(args.force);
-    options.dry_run = true;
-    let plan = publish(&store, &identity, &options)?;
-    show_diff(ui, context, &plan.changes, &plan.environment, "draft");
-    let published =
-        if args.write.dry_run { plan } else { publish(&store, &identity, &args.write.options(args.force))? };
+    // On a terminal, show the diff first; a dry run is that and nothing more.
+    let published = if args.write.dry_run || (!ui.json && ui.stdout_is_terminal()) {
+        let mut options = args.write.options(args.force);
+        options.dry_run = true;
+        let plan = publish(&store, &identity, &options)?;
+        show_diff(ui, context, &plan.changes, &plan.environment, "draft");
+        if args.write.dry_run { plan } else { publish(&store, &identity, &args.write.options(args.force))? }
+    } else {
+        publish(&store, &identity, &args.write.options(args.force))?
+    };
     let written = Written {
         action: "publish".into(),
         environment: published.environment.clone(),

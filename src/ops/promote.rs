@@ -11,7 +11,7 @@ use crate::identity::Identity;
 use crate::lifecycle::{Current, Record, commit_message};
 use crate::model::{ObjectId, Version};
 use crate::ops::publish::WriteOptions;
-use crate::ops::state::{RepoState, deployed, read_state};
+use crate::ops::state::{RepoState, deployed, read_reconciled, read_state};
 use crate::ops::write::{NewCommit, commit_and_move};
 use crate::store::Store;
 
@@ -95,7 +95,7 @@ pub fn promote(
     options: &WriteOptions,
 ) -> Result<Promoted, Error> {
     let force = options.force_reason()?;
-    let state = read_state(store)?;
+    let state = if options.dry_run { read_state(store)? } else { read_reconciled(store)?.0 };
     let (version, from, to_name, changes, held) = plan_promote(store, &state, source, to)?;
     let target = state.env_named(&to_name)?;
     if held && force.is_none() {

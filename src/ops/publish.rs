@@ -10,7 +10,7 @@ use crate::identity::Identity;
 use crate::lifecycle::{Record, commit_message};
 use crate::model::{ObjectId, Version};
 use crate::ops::reconcile::{reconcile, tag_message};
-use crate::ops::state::read_state;
+use crate::ops::state::{read_reconciled, read_state};
 use crate::ops::write::{NewCommit, commit_and_move};
 use crate::parse;
 use crate::store::Store;
@@ -65,7 +65,10 @@ pub struct Published {
 /// Publishes the draft. See the module documentation.
 pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Result<Published, Error> {
     let force = options.force_reason()?;
-    let state = read_state(store)?;
+    let (state, reconciled) = if options.dry_run { (read_state(store)?, Vec::new()) } else { read_reconciled(store)? };
+    if !options.dry_run {
+        crate::failpoint::hit("publish-after-reconcile");
+    }
     let (draft, base) = (state.draft(), state.base());
     if draft.tip.tree == base.tip.tree {
         return Err(Error::NothingToDo {
@@ -92,9 +95,8 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
     }
     let changes = crate::ops::diff::diff_snapshots(store, &store.snapshot(base.tip.id)?, &snapshot)?;
     let summary = diff::summary(&changes);
-    let planned = reconcile(store, &state, !options.dry_run)?;
+    let planned = reconcile(store, &state, false)?;
     let version = planned.next.expect("reconcile always names the next version");
-    let reconciled: Vec<Version> = planned.tagged.iter().map(|(v, _)| *v).collect();
     if options.dry_run {
         return Ok(Published {
             version,
@@ -106,7 +108,6 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
             dry_run: true,
         });
     }
-    crate::failpoint::hit("publish-after-reconcile");
     let actor = options.actor(identity);
     let record = Record {
         subject: format!("Publish {version}"),

@@ -26,18 +26,11 @@ pub struct Reconciled {
 
 /// Tags what is untagged on the second environment; `write` false only plans.
 pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconciled, Error> {
-    let tagged_commits = crate::ops::state::tags_by_commit(&state.versions);
-    let mut pending = Vec::new();
-    let mut next = Some(state.base().tip.id);
-    while let Some(id) = next {
-        if tagged_commits.contains_key(&id) {
-            break;
-        }
-        let info = store.commit_info(id)?;
-        next = info.parents.first().copied();
-        pending.push(info);
-    }
-    let mut highest = state.latest_version().unwrap_or(Version::FIRST);
+    // The state counts untagged publishes as versions; only real tags stop the walk.
+    let tags = store.versions()?;
+    let pending =
+        crate::ops::state::untagged_chain(store, state.base().tip.id, &crate::ops::state::tags_by_commit(&tags))?;
+    let mut highest = tags.keys().next_back().copied().unwrap_or(Version::FIRST);
     for info in &pending {
         if let Some(version) = info.message.version()
             && info.message.get(history::ACTION) == Some("publish")

@@ -8,7 +8,7 @@ use crate::identity::Identity;
 use crate::lifecycle::{Record, RollbackRefusal, commit_message, holds_after_rollback, rollback_target};
 use crate::model::{ObjectId, Version};
 use crate::ops::publish::WriteOptions;
-use crate::ops::state::{RepoState, deployed, read_state};
+use crate::ops::state::{RepoState, deployed, read_reconciled, read_state};
 use crate::ops::write::{NewCommit, commit_and_move};
 use crate::store::Store;
 
@@ -91,7 +91,7 @@ pub fn rollback(
     to: Option<Version>,
     options: &WriteOptions,
 ) -> Result<RolledBack, Error> {
-    let state = read_state(store)?;
+    let state = if options.dry_run { read_state(store)? } else { read_reconciled(store)?.0 };
     let mut plan = plan_rollback(store, &state, env, to)?;
     if options.dry_run {
         return Ok(plan);

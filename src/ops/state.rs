@@ -65,7 +65,16 @@ impl RepoState {
 pub fn read_state(store: &Store) -> Result<RepoState, Error> {
     let chain = store.chain()?;
     let tips = store.chain_tips(&chain)?;
-    let versions = store.versions()?;
+    let mut versions = store.versions()?;
+    // Publishes cut off before their tag (or racing with this read) count as the
+    // versions their trailers name; reconciliation will tag them.
+    for info in untagged_chain(store, tips[1].1, &tags_by_commit(&versions))? {
+        if let Some(version) = info.message.version()
+            && info.message.get(crate::history::ACTION) == Some("publish")
+        {
+            versions.entry(version).or_insert(TaggedVersion { version, commit: info.id, tree: info.tree });
+        }
+    }
     let version_trees: BTreeMap<Version, ObjectId> = versions.iter().map(|(v, t)| (*v, t.tree)).collect();
     let tags = tags_by_commit(&versions);
     let mut envs = Vec::new();
@@ -79,6 +88,39 @@ pub fn read_state(store: &Store) -> Result<RepoState, Error> {
         envs.push(EnvState { env, tip, current, holds });
     }
     Ok(RepoState { chain, envs, versions })
+}
+
+/// The second environment's first-parent chain from `tip` down to (not including) the
+/// newest commit a tag names, newest first.
+pub fn untagged_chain(
+    store: &Store,
+    tip: ObjectId,
+    tagged: &BTreeMap<ObjectId, Vec<Version>>,
+) -> Result<Vec<CommitInfo>, Error> {
+    let mut chain = Vec::new();
+    let mut next = Some(tip);
+    while let Some(id) = next {
+        if tagged.contains_key(&id) {
+            break;
+        }
+        let info = store.commit_info(id)?;
+        next = info.parents.first().copied();
+        chain.push(info);
+    }
+    Ok(chain)
+}
+
+/// Reads the state after reconciling the second environment (SPEC 3: every write first
+/// reconciles), so versions published but cut off before their tag, and forge merges,
+/// have their tags. Returns what reconciliation tagged.
+pub fn read_reconciled(store: &Store) -> Result<(RepoState, Vec<Version>), Error> {
+    let state = read_state(store)?;
+    let reconciled = crate::ops::reconcile::reconcile(store, &state, true)?;
+    let tagged: Vec<Version> = reconciled.tagged.iter().map(|(v, _)| *v).collect();
+    if tagged.is_empty() {
+        return Ok((state, tagged));
+    }
+    Ok((read_state(store)?, tagged))
 }
 
 pub fn tags_by_commit(versions: &BTreeMap<Version, TaggedVersion>) -> BTreeMap<ObjectId, Vec<Version>> {

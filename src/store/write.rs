@@ -197,12 +197,20 @@ impl Store {
         if let Some(found) = existing(self)? {
             return check(found);
         }
-        match self.create_tag(&name, commit, tagger, when, message) {
+        let object =
+            self.repo.find_object(oid(commit), None).map_err(Error::git(format!("find the commit to tag {name}")))?;
+        let signature = signature(tagger, when)?;
+        match self.repo.tag(&name, &object, &signature, message, false) {
             Ok(_) => Ok(true),
-            // Another process created it in the meantime.
+            // Another process created it in the meantime, or is creating it now.
             Err(error) => match existing(self)? {
                 Some(found) => check(found),
-                None => Err(error),
+                None if error.code() == git2::ErrorCode::Locked => Err(Error::Conflict {
+                    branch: format!("tag {name}"),
+                    expected: "nothing".into(),
+                    actual: "a concurrent update".into(),
+                }),
+                None => Err(Error::Git { step: format!("create tag {name}"), source: error }),
             },
         }
     }

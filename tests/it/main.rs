@@ -2,6 +2,9 @@
 
 mod common;
 
+mod concurrency;
+mod crash;
+
 mod demo;
 mod diff;
 mod diff_properties;
