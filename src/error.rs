@@ -163,6 +163,9 @@ pub enum Error {
     #[error("{message}")]
     NothingToDo { message: String, hint: String },
 
+    #[error("reverting {version} conflicts with the draft: {} conflict{}", .conflicts.len(), if .conflicts.len() == 1 { "" } else { "s" })]
+    MergeConflict { version: String, conflicts: Vec<crate::merge::Conflict> },
+
     #[error("{environment} is protected: confirm to write to it")]
     ConfirmationRequired { environment: String, hint: String },
 
@@ -203,6 +206,7 @@ impl Error {
             Error::DirtyWorktree { .. } => Code::DirtyWorktree,
             Error::NothingToDo { .. } => Code::NothingToDo,
             Error::ConfirmationRequired { .. } => Code::ConfirmationRequired,
+            Error::MergeConflict { .. } => Code::MergeConflict,
         }
     }
 
@@ -228,6 +232,7 @@ impl Error {
             | Error::ConfirmationRequired { hint, .. } => Some(hint.clone()),
             Error::Drift { environment, .. } => Some(format!("bring {environment} back to a version: `stagecraft rollback {environment} --to vN` or `stagecraft promote vN --to {environment}`")),
             Error::DirtyWorktree { .. } => Some("commit or stash your changes first (`git stash`), then run the command again".into()),
+            Error::MergeConflict { .. } => Some("nothing was written; edit those fields on the draft by hand, or restore the version with `stagecraft restore`".into()),
         }
     }
 
@@ -237,6 +242,9 @@ impl Error {
             Error::Invalid { diagnostics, .. } => (Vec::new(), diagnostics.clone()),
             Error::MissingBranch { chain, .. } => (vec![format!("the chain is {chain}")], Vec::new()),
             Error::DirtyWorktree { files } => (files.clone(), Vec::new()),
+            Error::MergeConflict { version, conflicts } => {
+                (conflicts.iter().map(|c| c.describe(version)).collect(), Vec::new())
+            }
             _ => (Vec::new(), Vec::new()),
         };
         let code = self.code();

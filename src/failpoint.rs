@@ -16,7 +16,7 @@ pub fn hit(name: &str) {
 }
 
 /// Every failpoint, for tests that walk them all.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 14] = [
     "publish-after-reconcile",
     "publish-after-commit",
     "publish-after-ref",
@@ -28,5 +28,7 @@ pub const ALL: [&str; 12] = [
     "discard-after-ref",
     "restore-after-commit",
     "restore-after-ref",
+    "revert-after-commit",
+    "revert-after-ref",
     "reconcile-after-tag",
 ];

@@ -1,6 +1,8 @@
-//! Edits of TOML text that keep everything else as it was (comments, key order,
-//! untouched lines), with `toml_edit`. For now: replacing one assistant's channel
-//! bindings (`restore --assistant`). Pure.
+//! Three-way merge of config trees for `revert` (SPEC 5), and other in-place edits of
+//! TOML text: works on fields, not lines, so edits to different fields of one file never
+//! conflict; a conflict is a value naming the field and its three values, not an error.
+//! Write-backs go through `toml_edit`, so comments, key order and untouched lines stay.
+//! Pure: no git, no files.
 
 use toml_edit::{DocumentMut, Item};
 
@@ -66,5 +68,361 @@ mod tests {
         assert!(!result.contains("+10000000000"), "{result}");
         let removed = replace_bindings(draft, "", "a").unwrap();
         assert!(!removed.contains("[live.a]") && removed.contains("[live.b]"), "{removed}");
+    }
+}
+
+/// One conflict of a three-way merge: the field (or text lines) that both sides changed,
+/// with its three values.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    /// The repository path of the file.
+    pub file: String,
+    /// The key path (`model.temperature`), or `lines` for text.
+    pub field: String,
+    /// For text: the first and last line in the draft, 1-based.
+    pub lines: Option<(usize, usize)>,
+    /// The value in the version being reverted (the merge base).
+    pub base: String,
+    /// The draft's value.
+    pub ours: String,
+    /// The value before that version (what the revert would bring back).
+    pub theirs: String,
+}
+
+impl Conflict {
+    /// `assistants/x/assistant.toml: model.temperature: base 0.5, draft 0.7, before v3 0.3`
+    pub fn describe(&self, version: &str) -> String {
+        let place = match self.lines {
+            Some((start, end)) if start == end => format!("{}:{start}", self.file),
+            Some((start, end)) => format!("{}:{start}-{end}", self.file),
+            None => format!("{}: {}", self.file, self.field),
+        };
+        let show =
+            |text: &str| if text.is_empty() { "(absent)".to_string() } else { text.trim_end().replace('\n', "⏎") };
+        format!(
+            "{place}: in {version} {}, in the draft {}, before {version} {}",
+            show(&self.base),
+            show(&self.ours),
+            show(&self.theirs)
+        )
+    }
+}
+
+/// Field-level three-way merge of TOML text: the changes base → theirs are applied to
+/// ours, in place (comments, key order and untouched lines stay). Changes of both sides
+/// to the same field (or a field and one inside it) conflict unless they agree; changes
+/// to different fields never conflict, even on adjacent lines. `keep` restricts which
+/// changed paths are applied (the others are left as ours has them).
+pub fn merge_toml(
+    file: &str,
+    base: &str,
+    ours: &str,
+    theirs: &str,
+    keep: &dyn Fn(&[String]) -> bool,
+) -> Result<String, Vec<Conflict>> {
+    let parse = |text: &str| text.parse::<toml::Table>().map_err(|e| e.message().to_string());
+    let unparsable = |which: &str, reason: String| {
+        vec![Conflict {
+            file: file.into(),
+            field: "(whole file)".into(),
+            lines: None,
+            base: String::new(),
+            ours: format!("{which} does not parse: {reason}"),
+            theirs: String::new(),
+        }]
+    };
+    let base_table = parse(base).map_err(|r| unparsable("the version", r))?;
+    let ours_table = parse(ours).map_err(|r| unparsable("the draft", r))?;
+    let theirs_table = parse(theirs).map_err(|r| unparsable("the earlier version", r))?;
+    let mut theirs_changes = Vec::new();
+    crate::diff::diff_tables(&base_table, &theirs_table, &mut Vec::new(), &mut theirs_changes);
+    let mut ours_changes = Vec::new();
+    crate::diff::diff_tables(&base_table, &ours_table, &mut Vec::new(), &mut ours_changes);
+    let mut document: DocumentMut =
+        ours.parse().map_err(|e: toml_edit::TomlError| unparsable("the draft", e.message().to_string()))?;
+    let mut conflicts = Vec::new();
+    let mut to_apply = Vec::new();
+    for (path, _, _, new_value) in theirs_changes.into_iter().filter(|(path, ..)| keep(path)) {
+        let related = ours_changes.iter().any(|(other, ..)| other.starts_with(&path) || path.starts_with(other));
+        if related {
+            let ours_value = lookup(&ours_table, &path);
+            if ours_value == new_value.as_ref() {
+                continue;
+            }
+            conflicts.push(Conflict {
+                file: file.into(),
+                field: path.join("."),
+                lines: None,
+                base: lookup(&base_table, &path).map(ToString::to_string).unwrap_or_default(),
+                ours: ours_value.map(ToString::to_string).unwrap_or_default(),
+                theirs: new_value.map(|v| v.to_string()).unwrap_or_default(),
+            });
+            continue;
+        }
+        to_apply.push((path, new_value));
+    }
+    if !conflicts.is_empty() {
+        return Err(conflicts);
+    }
+    // Sets first in order, then removals deepest and last index first.
+    to_apply.sort_by(|a, b| {
+        a.1.is_none().cmp(&b.1.is_none()).then_with(|| {
+            if a.1.is_none() { index_key(&b.0).cmp(&index_key(&a.0)) } else { index_key(&a.0).cmp(&index_key(&b.0)) }
+        })
+    });
+    for (path, value) in to_apply {
+        set_item(document.as_item_mut(), &path, value).map_err(|reason| {
+            vec![Conflict {
+                file: file.into(),
+                field: path.join("."),
+                lines: None,
+                base: String::new(),
+                ours: reason.to_string(),
+                theirs: String::new(),
+            }]
+        })?;
+    }
+    Ok(document.to_string())
+}
+
+fn index_key(path: &[String]) -> Vec<(u64, String)> {
+    path.iter().map(|p| (p.parse().unwrap_or(0), p.clone())).collect()
+}
+
+fn lookup<'t>(table: &'t toml::Table, path: &[String]) -> Option<&'t toml::Value> {
+    let (first, rest) = path.split_first()?;
+    let mut value = table.get(first)?;
+    for part in rest {
+        value = match value {
+            toml::Value::Table(t) => t.get(part)?,
+            toml::Value::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// Sets (or removes, with `None`) the item at `path` in a `toml_edit` document.
+fn set_item(item: &mut Item, path: &[String], value: Option<toml::Value>) -> Result<(), &'static str> {
+    let (first, rest) = path.split_first().ok_or("empty path")?;
+    if let Some(array) = item.as_array_mut() {
+        let index: usize = first.parse().map_err(|_| "not an array index")?;
+        if rest.is_empty() {
+            match value {
+                Some(value) => {
+                    let value = to_edit_value(&value)?;
+                    if index < array.len() {
+                        array.replace(index, value);
+                    } else {
+                        array.push(value);
+                    }
+                }
+                None if index < array.len() => {
+                    array.remove(index);
+                }
+                None => return Err("the element is missing"),
+            }
+            return Ok(());
+        }
+        let element = array.get_mut(index).ok_or("the element is missing")?;
+        let mut wrapped = Item::Value(element.clone());
+        set_item(&mut wrapped, rest, value)?;
+        *element = wrapped.into_value().map_err(|_| "not a value")?;
+        return Ok(());
+    }
+    if let Some(array) = item.as_array_of_tables_mut() {
+        let index: usize = first.parse().map_err(|_| "not an array index")?;
+        if rest.is_empty() {
+            match value {
+                Some(toml::Value::Table(table)) => {
+                    let new_table = to_edit_table(&table)?;
+                    if index < array.len() {
+                        *array.get_mut(index).ok_or("the element is missing")? = new_table;
+                    } else {
+                        array.push(new_table);
+                    }
+                }
+                Some(_) => return Err("an array of tables needs a table"),
+                None if index < array.len() => {
+                    array.remove(index);
+                }
+                None => return Err("the element is missing"),
+            }
+            return Ok(());
+        }
+        let table = array.get_mut(index).ok_or("the element is missing")?;
+        let mut wrapped = Item::Table(table.clone());
+        set_item(&mut wrapped, rest, value)?;
+        *table = wrapped.into_table().map_err(|_| "not a table")?;
+        return Ok(());
+    }
+    let table = item.as_table_like_mut().ok_or("a path goes through a scalar")?;
+    if rest.is_empty() {
+        match value {
+            None => {
+                table.remove(first).ok_or("the key is missing")?;
+            }
+            Some(toml::Value::Table(new_table))
+                if table.get(first).is_none_or(|i| i.is_table()) && !table.is_dotted() =>
+            {
+                let is_inline = table.get(first).is_some_and(|i| i.is_inline_table());
+                let item = if is_inline {
+                    Item::Value(to_edit_value(&toml::Value::Table(new_table))?)
+                } else {
+                    Item::Table(to_edit_table(&new_table)?)
+                };
+                table.insert(first, item);
+            }
+            Some(value) => {
+                let new_value = to_edit_value(&value)?;
+                match table.get_mut(first).and_then(Item::as_value_mut) {
+                    // Keep the comment and spacing around the old value.
+                    Some(old) => {
+                        let decor = old.decor().clone();
+                        *old = new_value;
+                        *old.decor_mut() = decor;
+                    }
+                    None => {
+                        table.insert(first, Item::Value(new_value));
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
+    if table.get(first).is_none() {
+        let mut new_table = toml_edit::Table::new();
+        new_table.set_implicit(true);
+        table.insert(first, Item::Table(new_table));
+    }
+    let child = table.get_mut(first).ok_or("the key is missing")?;
+    if let Some(inline) = child.as_inline_table_mut() {
+        let mut wrapped = Item::Table(inline.clone().into_table());
+        set_item(&mut wrapped, rest, value)?;
+        let table = wrapped.into_table().map_err(|_| "not a table")?;
+        *child = Item::Value(toml_edit::Value::InlineTable(table.into_inline_table()));
+        return Ok(());
+    }
+    set_item(child, rest, value)
+}
+
+fn to_edit_value(value: &toml::Value) -> Result<toml_edit::Value, &'static str> {
+    format!("{value}").parse::<toml_edit::Value>().map_err(|_| "the value cannot be written as TOML")
+}
+
+fn to_edit_table(table: &toml::Table) -> Result<toml_edit::Table, &'static str> {
+    let text = toml::to_string(table).map_err(|_| "the table cannot be written as TOML")?;
+    let document: DocumentMut = text.parse().map_err(|_| "the table cannot be written as TOML")?;
+    Ok(document.as_table().clone())
+}
+
+/// Line-based three-way merge of text (instructions, text files): the changes base →
+/// theirs applied to ours; overlapping changes conflict, with their lines in the draft.
+pub fn merge_text(file: &str, base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflict>> {
+    match diffy::merge(base, ours, theirs) {
+        Ok(merged) => Ok(merged),
+        Err(conflicted) => Err(conflicts_of(file, &conflicted)),
+    }
+}
+
+/// Reads the conflict blocks of diff3-style markers.
+fn conflicts_of(file: &str, conflicted: &str) -> Vec<Conflict> {
+    let mut conflicts = Vec::new();
+    let mut ours_line = 0;
+    let mut section: Option<usize> = None;
+    let mut parts = [String::new(), String::new(), String::new()];
+    let mut start = 0;
+    for line in conflicted.lines() {
+        match (section, line) {
+            (None, l) if l.starts_with("<<<<<<<") => {
+                section = Some(0);
+                start = ours_line + 1;
+                parts = Default::default();
+            }
+            (Some(0), l) if l.starts_with("|||||||") => section = Some(1),
+            (Some(0 | 1), l) if l.starts_with("=======") => section = Some(2),
+            (Some(2), l) if l.starts_with(">>>>>>>") => {
+                section = None;
+                let [ours, base, theirs] = std::mem::take(&mut parts);
+                conflicts.push(Conflict {
+                    file: file.into(),
+                    field: "lines".into(),
+                    lines: Some((start, ours_line.max(start))),
+                    base,
+                    ours,
+                    theirs,
+                });
+            }
+            (Some(index), l) => {
+                if index == 0 {
+                    ours_line += 1;
+                }
+                parts[index].push_str(l);
+                parts[index].push('\n');
+            }
+            (None, _) => ours_line += 1,
+        }
+    }
+    conflicts
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn changes_to_different_fields_never_conflict_even_on_adjacent_lines() {
+        let base = "# model\n[model]\nname = \"a\" # keep\ntemperature = 0.3\n";
+        let ours = "# model\n[model]\nname = \"b\" # keep\ntemperature = 0.3\n";
+        let theirs = "# model\n[model]\nname = \"a\" # keep\ntemperature = 0.7\n";
+        let merged = merge_toml("f.toml", base, ours, theirs, &|_| true).unwrap();
+        assert_eq!(merged, "# model\n[model]\nname = \"b\" # keep\ntemperature = 0.7\n");
+    }
+
+    #[test]
+    fn the_same_field_changed_on_both_sides_conflicts_with_three_values() {
+        let base = "[model]\ntemperature = 0.5\n";
+        let ours = "[model]\ntemperature = 0.7\n";
+        let theirs = "[model]\ntemperature = 0.3\n";
+        let conflicts = merge_toml("a.toml", base, ours, theirs, &|_| true).unwrap_err();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(
+            (
+                conflicts[0].field.as_str(),
+                conflicts[0].base.as_str(),
+                conflicts[0].ours.as_str(),
+                conflicts[0].theirs.as_str()
+            ),
+            ("model.temperature", "0.5", "0.7", "0.3")
+        );
+        // The same change on both sides is no conflict.
+        assert_eq!(merge_toml("a.toml", base, theirs, theirs, &|_| true).unwrap(), theirs);
+    }
+
+    #[test]
+    fn added_and_removed_keys_and_tables_are_applied_in_place() {
+        let base = "a = 1\n[t]\nx = 1\n";
+        let ours = "a = 1 # mine\n[t]\nx = 1\n[u]\ny = 2\n";
+        let theirs = "a = 1\nb = 2\n";
+        let merged = merge_toml("f.toml", base, ours, theirs, &|_| true).unwrap();
+        let parsed: toml::Table = merged.parse().unwrap();
+        assert_eq!(parsed.get("b").unwrap().as_integer(), Some(2));
+        assert!(parsed.get("t").is_none());
+        assert!(merged.contains("# mine") && merged.contains("[u]"), "{merged}");
+    }
+
+    #[test]
+    fn text_merges_by_line_and_reports_conflicting_lines() {
+        let base = "one\ntwo\nthree\nfour\n";
+        let ours = "one\ntwo\nthree\nFOUR\n";
+        let theirs = "ONE\ntwo\nthree\nfour\n";
+        assert_eq!(merge_text("i.md", base, ours, theirs).unwrap(), "ONE\ntwo\nthree\nFOUR\n");
+        let conflicts = merge_text("i.md", base, "one\nTWO\nthree\nfour\n", "one\n2\nthree\nfour\n").unwrap_err();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].lines, Some((2, 2)));
+        assert_eq!(
+            (conflicts[0].ours.as_str(), conflicts[0].base.as_str(), conflicts[0].theirs.as_str()),
+            ("TWO\n", "two\n", "2\n")
+        );
     }
 }

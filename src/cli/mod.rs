@@ -11,6 +11,7 @@ mod init;
 mod promote;
 mod publish;
 mod restore;
+mod revert;
 mod rollback;
 mod show;
 mod status;
@@ -58,6 +59,7 @@ enum Command {
     Promote(promote::Args),
     Rollback(rollback::Args),
     Restore(restore::Args),
+    Revert(revert::Args),
     History(history::Args),
     Show(show::Args),
     Demo(demo::Args),
@@ -175,6 +177,7 @@ pub fn main() -> u8 {
         Command::Promote(args) => promote::run(args, &context, &ui),
         Command::Rollback(args) => rollback::run(args, &context, &ui),
         Command::Restore(args) => restore::run(args, &context, &ui),
+        Command::Revert(args) => revert::run(args, &context, &ui),
         Command::History(args) => history::run(args, &context, &ui),
         Command::Show(args) => show::run(args, &context, &ui),
         Command::Demo(args) => demo::run(args, &context, &ui),

@@ -10,6 +10,7 @@ pub mod publish;
 pub mod reconcile;
 pub mod resolve;
 pub mod restore;
+pub mod revert;
 pub mod rollback;
 pub mod show;
 pub mod state;

@@ -122,6 +122,10 @@ fn every_other_write_survives_a_crash_between_its_writes() {
         let repo = crash(failpoint, published, &["restore", "v1"], &["restore", "v1"]);
         assert_eq!(repo.git(&["rev-parse", "draft^{tree}"]), repo.git(&["rev-parse", "v1^{tree}"]), "{failpoint}");
     }
+    for failpoint in ["revert-after-commit", "revert-after-ref"] {
+        let repo = crash(failpoint, published, &["revert", "v2"], &["revert", "v2"]);
+        assert_eq!(repo.git(&["rev-parse", "draft^{tree}"]), repo.git(&["rev-parse", "v1^{tree}"]), "{failpoint}");
+    }
 }
 
 #[test]

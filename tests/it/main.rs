@@ -11,5 +11,6 @@ mod diff_properties;
 mod init;
 mod lifecycle;
 mod load;
+mod revert;
 mod status;
 mod validate;

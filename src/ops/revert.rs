@@ -1,0 +1,193 @@
+//! `revert vN [--assistant ID] [--preview]`: removes the changes publish vN introduced
+//! from the draft by a three-way merge (SPEC 5): base = vN's tree, ours = the draft,
+//! theirs = the tree just before vN (the first parent of its publish commit). TOML merges
+//! by key path, text by line; a file vN added is deleted and one it deleted comes back,
+//! unless the draft changed it since (a conflict). Any conflict writes nothing. Nothing
+//! reaches an environment until the next publish.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diff;
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::lifecycle::{Record, commit_message};
+use crate::merge::{self, Conflict};
+use crate::model::{BlobReader, Entry, EntryKind, Snapshot, Version};
+use crate::ops::discard::DraftWritten;
+use crate::ops::publish::WriteOptions;
+use crate::ops::state::read_state;
+use crate::ops::write::{NewCommit, check_work_tree, commit_and_move};
+use crate::parse::{self, ASSISTANTS_DIR, CHANNELS_FILE};
+use crate::store::Store;
+
+pub fn revert(
+    store: &Store,
+    identity: &Identity,
+    version: Version,
+    assistant: Option<&str>,
+    options: &WriteOptions,
+) -> Result<DraftWritten, Error> {
+    let state = read_state(store)?;
+    let draft = state.draft();
+    let tagged = state.version(version)?;
+    let publish = store.commit_info(tagged.commit)?;
+    let Some(before) = publish.parents.first().copied().filter(|_| version != Version::FIRST) else {
+        return Err(Error::NotPromotable {
+            message: format!("cannot revert {version}: it is the initial version, there is nothing before it"),
+            hint: format!("to return the draft to {version}, use `stagecraft restore {version}`"),
+        });
+    };
+    let base = store.snapshot(tagged.commit)?;
+    let ours = store.snapshot(draft.tip.id)?;
+    let theirs = store.snapshot(before)?;
+    if let Some(id) = assistant {
+        let prefix = format!("{ASSISTANTS_DIR}{id}/");
+        if [&base, &ours, &theirs].iter().all(|s| s.under(&prefix).next().is_none()) {
+            return Err(Error::NotFound {
+                what: "assistant",
+                name: id.to_string(),
+                hint: "name an assistant that the version or the draft has".into(),
+            });
+        }
+    }
+    let merged = merge_trees(store, &base, &ours, &theirs, assistant)
+        .map_err(|conflicts| Error::MergeConflict { version: version.to_string(), conflicts })?;
+    if merged == ours {
+        return Err(Error::NothingToDo {
+            message: format!("reverting {version} changes nothing in the {}", draft.env),
+            hint: "its changes are already gone from the draft".into(),
+        });
+    }
+    let (_, diagnostics) = parse::load(&merged, &store.blobs(), &state.chain);
+    if !diagnostics.is_empty() {
+        return Err(Error::Invalid { origin: format!("the revert of {version}"), diagnostics });
+    }
+    let changes = crate::ops::diff::diff_snapshots(store, &ours, &merged)?;
+    let summary = diff::summary(&changes);
+    let mut written = DraftWritten {
+        action: "revert",
+        environment: draft.env.to_string(),
+        source: Some(version),
+        commit: None,
+        summary,
+        changes,
+        dry_run: true,
+    };
+    if options.dry_run {
+        return Ok(written);
+    }
+    let checked_out = check_work_tree(store, draft.env.as_str())?;
+    let tree = store.write_tree(&merged, &store.blobs())?;
+    let actor = options.actor(identity);
+    let scope = assistant.map(|id| format!(" ({id})")).unwrap_or_default();
+    let record = Record {
+        subject: format!("Revert {version}{scope} in {}", draft.env),
+        action: "revert",
+        environment: draft.env.as_str(),
+        actor: &actor,
+        version: None,
+        holds: None,
+        source: Some(version),
+        force: None,
+        description: options.message.as_deref(),
+        summary: &written.summary,
+    };
+    let message = commit_message(&record);
+    let commit = commit_and_move(
+        store,
+        draft.env.as_str(),
+        draft.tip.id,
+        NewCommit { tree, parents: &[draft.tip.id], message: &message },
+        identity,
+        "revert",
+    )?;
+    if checked_out {
+        store.sync_work_tree()?;
+    }
+    written.commit = Some(commit);
+    written.dry_run = false;
+    Ok(written)
+}
+
+/// The merged tree; new blobs are written to the object database.
+fn merge_trees(
+    store: &Store,
+    base: &Snapshot,
+    ours: &Snapshot,
+    theirs: &Snapshot,
+    assistant: Option<&str>,
+) -> Result<Snapshot, Vec<Conflict>> {
+    let in_scope = |path: &str| match assistant {
+        None => true,
+        Some(id) => path.starts_with(&format!("{ASSISTANTS_DIR}{id}/")) || path == CHANNELS_FILE,
+    };
+    let paths: BTreeSet<&String> =
+        base.entries().keys().chain(ours.entries().keys()).chain(theirs.entries().keys()).collect();
+    let blobs = store.blobs();
+    let read =
+        |path: &str, entry: &Entry| blobs.read(path, entry).map(|bytes| String::from_utf8(bytes).ok()).ok().flatten();
+    let mut result: BTreeMap<String, Entry> = ours.entries().clone();
+    let mut conflicts = Vec::new();
+    for path in paths.into_iter().filter(|p| in_scope(p)) {
+        let (b, o, t) = (base.get(path), ours.get(path), theirs.get(path));
+        if o == t || b == t {
+            continue;
+        }
+        // With --assistant, channels.toml is merged field by field so that only that
+        // assistant's bindings change.
+        let scoped_channels = path == CHANNELS_FILE && assistant.is_some();
+        if b == o && !scoped_channels {
+            match t {
+                Some(entry) => result.insert(path.clone(), *entry),
+                None => result.remove(path),
+            };
+            continue;
+        }
+        let texts = (b.and_then(|e| read(path, e)), o.and_then(|e| read(path, e)), t.and_then(|e| read(path, e)));
+        let merged = match (b, o, t, texts) {
+            (Some(_), Some(_), Some(_), (Some(base_text), Some(ours_text), Some(theirs_text))) => {
+                if path.ends_with(".toml") {
+                    let keep = |field: &[String]| match assistant {
+                        Some(id) if path == CHANNELS_FILE => field.get(1).is_some_and(|a| a == id),
+                        _ => true,
+                    };
+                    merge::merge_toml(path, &base_text, &ours_text, &theirs_text, &keep)
+                } else {
+                    merge::merge_text(path, &base_text, &ours_text, &theirs_text)
+                }
+            }
+            (_, _, _, (base_text, ours_text, theirs_text)) => {
+                let describe = |entry: Option<&Entry>, text: Option<String>| match (entry, text) {
+                    (None, _) => String::new(),
+                    (Some(_), Some(text)) => text,
+                    (Some(entry), None) => format!("<binary, blob {}>", entry.id.short()),
+                };
+                Err(vec![Conflict {
+                    file: path.clone(),
+                    field: "(whole file)".into(),
+                    lines: None,
+                    base: describe(b, base_text),
+                    ours: describe(o, ours_text),
+                    theirs: describe(t, theirs_text),
+                }])
+            }
+        };
+        match merged {
+            Ok(text) => match store.write_blob(text.as_bytes()) {
+                Ok(id) => {
+                    result.insert(path.clone(), Entry { id, kind: o.map_or(EntryKind::File, |e| e.kind) });
+                }
+                Err(error) => conflicts.push(Conflict {
+                    file: path.clone(),
+                    field: "(whole file)".into(),
+                    lines: None,
+                    base: String::new(),
+                    ours: error.to_string(),
+                    theirs: String::new(),
+                }),
+            },
+            Err(mut found) => conflicts.append(&mut found),
+        }
+    }
+    if conflicts.is_empty() { Ok(Snapshot::new(result)) } else { Err(conflicts) }
+}
