@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::Error;
 use crate::history::{self, Message};
 use crate::model::{ObjectId, Version};
-use crate::ops::state::{RepoState, read_state, tags_by_commit};
+use crate::ops::state::{RepoState, read_state};
 use crate::parse::{ASSISTANTS_DIR, CHANNELS_FILE};
 use crate::store::{CommitInfo, Store};
 use crate::wire::{HistoryEntry, HistoryPage};
@@ -122,20 +122,16 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
     Ok(HistoryPage { entries, next: next_cursor })
 }
 
-/// What entries are built from: the chain, the versions and their trees.
+/// What entries are built from: the chain, and (for merges made outside stagecraft,
+/// loaded then) the versions and their trees.
 struct EntryContext<'s> {
     state: &'s RepoState,
-    tags: BTreeMap<ObjectId, Vec<Version>>,
-    by_tree: BTreeMap<ObjectId, Version>,
+    by_tree: std::cell::OnceCell<BTreeMap<ObjectId, Version>>,
 }
 
 impl<'s> EntryContext<'s> {
     fn new(state: &'s RepoState) -> EntryContext<'s> {
-        let mut by_tree = BTreeMap::new();
-        for tagged in state.versions.values() {
-            by_tree.insert(tagged.tree, tagged.version);
-        }
-        EntryContext { state, tags: tags_by_commit(&state.versions), by_tree }
+        EntryContext { state, by_tree: std::cell::OnceCell::new() }
     }
 
     fn entry(&self, store: &Store, info: &CommitInfo, branch: usize, key: &Key) -> Result<HistoryEntry, Error> {
@@ -178,19 +174,27 @@ impl<'s> EntryContext<'s> {
     /// A merge's version by the rule of SPEC 1: its tag, its unchanged parent's version,
     /// a version with the same tree.
     fn merge_version(&self, store: &Store, info: &CommitInfo) -> Result<Option<Version>, Error> {
-        if let Some(version) = self.tags.get(&info.id).and_then(|tags| tags.iter().max()) {
+        let index = &self.state.index;
+        if let Some(version) = index.tags_of(store, info.id)?.iter().max() {
             return Ok(Some(*version));
         }
         if let Some(parent) = info.parents.first() {
             let parent = store.commit_info(*parent)?;
-            if parent.tree == info.tree
-                && let Some(version) =
-                    parent.message.version().or_else(|| self.tags.get(&parent.id).and_then(|t| t.iter().max().copied()))
-            {
-                return Ok(Some(version));
+            if parent.tree == info.tree {
+                let own = match parent.message.version() {
+                    Some(version) => Some(version),
+                    None => index.tags_of(store, parent.id)?.iter().max().copied(),
+                };
+                if let Some(version) = own {
+                    return Ok(Some(version));
+                }
             }
         }
-        Ok(self.by_tree.get(&info.tree).copied())
+        if self.by_tree.get().is_none() {
+            let by_tree = index.all(store)?.values().map(|t| (t.tree, t.version)).collect();
+            let _ = self.by_tree.set(by_tree);
+        }
+        Ok(self.by_tree.get().and_then(|m| m.get(&info.tree)).copied())
     }
 }
 

@@ -48,7 +48,7 @@ pub fn plan_promote(
     let version = if let Ok(version) = source.parse::<Version>()
         && source.starts_with('v')
     {
-        state.version(version)?;
+        state.version(store, version)?;
         version
     } else {
         let env = state.env_named(source)?;
@@ -80,7 +80,7 @@ pub fn plan_promote(
             hint: "nothing to promote".into(),
         });
     }
-    let tagged = state.version(version)?;
+    let tagged = state.version(store, version)?;
     let changes = crate::ops::diff::diff_commits(store, target.tip.id, tagged.commit)?;
     let held = target.holds.contains(&version);
     Ok((version, previous.env.to_string(), target.env.to_string(), changes, held))
@@ -141,7 +141,7 @@ pub fn promote(
         description: options.message.as_deref(),
         summary: &summary,
     };
-    let tagged = state.version(version)?;
+    let tagged = state.version(store, version)?;
     let commit = commit_and_move(
         store,
         target.env.as_str(),

@@ -81,7 +81,13 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
     if !diagnostics.is_empty() {
         return Err(Error::Invalid { origin: format!("{} ({})", draft.env, draft.tip.id.short()), diagnostics });
     }
-    if let Some(held) = base.holds.iter().find(|v| state.versions.get(v).is_some_and(|t| t.tree == draft.tip.tree))
+    let mut held_equal = None;
+    for held in &base.holds {
+        if state.version(store, *held)?.tree == draft.tip.tree {
+            held_equal = Some(*held);
+        }
+    }
+    if let Some(held) = held_equal
         && force.is_none()
     {
         return Err(Error::Held {

@@ -26,11 +26,8 @@ pub struct Reconciled {
 
 /// Tags what is untagged on the second environment; `write` false only plans.
 pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconciled, Error> {
-    // The state counts untagged publishes as versions; only real tags stop the walk.
-    let tags = store.versions()?;
-    let pending =
-        crate::ops::state::untagged_chain(store, state.base().tip.id, &crate::ops::state::tags_by_commit(&tags))?;
-    let mut highest = tags.keys().next_back().copied().unwrap_or(Version::FIRST);
+    let pending = crate::ops::state::untagged_chain(store, state.base().tip.id, &state.index)?;
+    let mut highest = store.latest_tagged_version()?.unwrap_or(Version::FIRST);
     for info in &pending {
         if let Some(version) = info.message.version()
             && info.message.get(history::ACTION) == Some("publish")

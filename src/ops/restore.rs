@@ -26,7 +26,7 @@ pub fn restore(
 ) -> Result<DraftWritten, Error> {
     let state = read_state(store)?;
     let draft = state.draft();
-    let tagged = state.version(version)?;
+    let tagged = state.version(store, version)?;
     let draft_snapshot = store.snapshot(draft.tip.id)?;
     let version_snapshot = store.snapshot(tagged.commit)?;
     let new_snapshot = match assistant {

@@ -29,7 +29,7 @@ pub fn revert(
 ) -> Result<DraftWritten, Error> {
     let state = read_state(store)?;
     let draft = state.draft();
-    let tagged = state.version(version)?;
+    let tagged = state.version(store, version)?;
     let publish = store.commit_info(tagged.commit)?;
     let Some(before) = publish.parents.first().copied().filter(|_| version != Version::FIRST) else {
         return Err(Error::NotPromotable {

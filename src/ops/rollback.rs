@@ -64,7 +64,7 @@ pub fn plan_rollback(store: &Store, state: &RepoState, env: &str, to: Option<Ver
             hint: Some(format!("stagecraft rollback {} --to vN", target.env)),
         },
     })?;
-    let tagged = state.version(version)?;
+    let tagged = state.version(store, version)?;
     let changes = crate::ops::diff::diff_commits(store, target.tip.id, tagged.commit)?;
     let holds = holds_after_rollback(&target.holds, current, version);
     let mut summary = diff::summary(&changes);
@@ -116,7 +116,7 @@ pub fn rollback(
         description: options.message.as_deref(),
         summary: &plan.summary,
     };
-    let tree = state.version(plan.version)?.tree;
+    let tree = state.version(store, plan.version)?.tree;
     let commit = commit_and_move(
         store,
         target.env.as_str(),

@@ -9,7 +9,7 @@ use crate::wire::VersionInfo;
 
 pub fn show(store: &Store, version: Version) -> Result<VersionInfo, Error> {
     let state = read_state(store)?;
-    let tagged = state.version(version)?;
+    let tagged = state.version(store, version)?;
     let tag = store.tag_info(version)?;
     let commit = store.commit_info(tagged.commit)?;
     let (actor, time, text) = match tag {

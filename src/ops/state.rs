@@ -1,9 +1,16 @@
 //! Reads what the lifecycle decides on: every environment's tip, current version (SPEC 1)
-//! and hold set, the versions (tags), and which versions an environment has deployed.
+//! and hold set, the versions, and which versions an environment has deployed.
+//!
+//! Reading a state costs a few commits, not the length of the history: the tips' own
+//! trailers answer the usual questions (current version, holds), a version is looked up
+//! by its tag name, and the full index of versions (every `vN` tag, peeled) is loaded
+//! only when a question needs it (a tip made outside stagecraft, a tree lookup).
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
+use crate::history;
 use crate::lifecycle::{self, CommitFacts, Current};
 use crate::model::{Chain, EnvName, ObjectId, Version};
 use crate::store::{CommitInfo, Store, TaggedVersion};
@@ -19,11 +26,68 @@ pub struct EnvState {
 }
 
 /// The repository now.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RepoState {
     pub chain: Chain,
     pub envs: Vec<EnvState>,
-    pub versions: BTreeMap<Version, TaggedVersion>,
+    pub index: VersionIndex,
+}
+
+/// The versions of the repository: tags, plus publishes on the second environment whose
+/// tag is not written yet (cut off, or racing with this read), which count as the
+/// version their trailer names. Loaded in full only on demand.
+#[derive(Debug, Default)]
+pub struct VersionIndex {
+    pending: BTreeMap<Version, TaggedVersion>,
+    all: OnceCell<BTreeMap<Version, TaggedVersion>>,
+    by_commit: OnceCell<BTreeMap<ObjectId, Vec<Version>>>,
+}
+
+impl VersionIndex {
+    /// Every version (loads every tag once).
+    pub fn all(&self, store: &Store) -> Result<&BTreeMap<Version, TaggedVersion>, Error> {
+        if let Some(all) = self.all.get() {
+            return Ok(all);
+        }
+        let mut all = store.versions()?;
+        for (version, tagged) in &self.pending {
+            all.entry(*version).or_insert(*tagged);
+        }
+        Ok(self.all.get_or_init(|| all))
+    }
+
+    /// One version, by its tag (no full load).
+    pub fn get(&self, store: &Store, version: Version) -> Result<Option<TaggedVersion>, Error> {
+        if let Some(all) = self.all.get() {
+            return Ok(all.get(&version).copied());
+        }
+        match store.tagged_version(version)? {
+            Some(tagged) => Ok(Some(tagged)),
+            None => Ok(self.pending.get(&version).copied()),
+        }
+    }
+
+    /// The versions whose tag names `commit`.
+    pub fn tags_of(&self, store: &Store, commit: ObjectId) -> Result<Vec<Version>, Error> {
+        if let Some(by_commit) = self.by_commit.get() {
+            return Ok(by_commit.get(&commit).cloned().unwrap_or_default());
+        }
+        let mut by_commit: BTreeMap<ObjectId, Vec<Version>> = BTreeMap::new();
+        for tagged in self.all(store)?.values() {
+            by_commit.entry(tagged.commit).or_default().push(tagged.version);
+        }
+        Ok(self.by_commit.get_or_init(|| by_commit).get(&commit).cloned().unwrap_or_default())
+    }
+
+    /// Every version's tree.
+    pub fn trees(&self, store: &Store) -> Result<BTreeMap<Version, ObjectId>, Error> {
+        Ok(self.all(store)?.iter().map(|(v, t)| (*v, t.tree)).collect())
+    }
+
+    /// The newest version.
+    pub fn latest(&self, store: &Store) -> Result<Option<Version>, Error> {
+        Ok(self.all(store)?.keys().next_back().copied())
+    }
 }
 
 impl RepoState {
@@ -37,9 +101,6 @@ impl RepoState {
     pub fn base(&self) -> &EnvState {
         &self.envs[1]
     }
-    pub fn latest_version(&self) -> Option<Version> {
-        self.versions.keys().next_back().copied()
-    }
     /// The environment named `name`, or `not_found` naming the chain.
     pub fn env_named(&self, name: &str) -> Result<&EnvState, Error> {
         self.envs.iter().find(|e| e.env.as_str() == name).ok_or_else(|| Error::NotFound {
@@ -49,14 +110,15 @@ impl RepoState {
         })
     }
     /// The version named `vN`, or `not_found` naming the latest.
-    pub fn version(&self, version: Version) -> Result<&TaggedVersion, Error> {
-        self.versions.get(&version).ok_or_else(|| Error::NotFound {
+    pub fn version(&self, store: &Store, version: Version) -> Result<TaggedVersion, Error> {
+        if let Some(tagged) = self.index.get(store, version)? {
+            return Ok(tagged);
+        }
+        let latest = self.index.latest(store)?.map_or("none".into(), |v| v.to_string());
+        Err(Error::NotFound {
             what: "version",
             name: version.to_string(),
-            hint: format!(
-                "the latest version is {}; `stagecraft history` lists them",
-                self.latest_version().map_or("none".into(), |v| v.to_string())
-            ),
+            hint: format!("the latest version is {latest}; `stagecraft history` lists them"),
         })
     }
 }
@@ -65,45 +127,44 @@ impl RepoState {
 pub fn read_state(store: &Store) -> Result<RepoState, Error> {
     let chain = store.chain()?;
     let tips = store.chain_tips(&chain)?;
-    let mut versions = store.versions()?;
-    // Publishes cut off before their tag (or racing with this read) count as the
-    // versions their trailers name; reconciliation will tag them.
-    for info in untagged_chain(store, tips[1].1, &tags_by_commit(&versions))? {
+    let mut index = VersionIndex::default();
+    for info in untagged_chain(store, tips[1].1, &index)? {
         if let Some(version) = info.message.version()
-            && info.message.get(crate::history::ACTION) == Some("publish")
+            && info.message.get(history::ACTION) == Some("publish")
         {
-            versions.entry(version).or_insert(TaggedVersion { version, commit: info.id, tree: info.tree });
+            index.pending.entry(version).or_insert(TaggedVersion { version, commit: info.id, tree: info.tree });
         }
     }
-    let version_trees: BTreeMap<Version, ObjectId> = versions.iter().map(|(v, t)| (*v, t.tree)).collect();
-    let tags = tags_by_commit(&versions);
     let mut envs = Vec::new();
-    for (index, (env, tip)) in tips.into_iter().enumerate() {
+    for (position, (env, tip)) in tips.into_iter().enumerate() {
         let tip = store.commit_info(tip)?;
-        let (current, holds) = if index == 0 {
+        let (current, holds) = if position == 0 {
             (Current::Drift, Vec::new())
         } else {
-            (current_version(store, &tip, &tags, &version_trees)?, holds(store, &tip)?)
+            (current_version(store, &tip, &index)?, holds(store, &tip)?)
         };
         envs.push(EnvState { env, tip, current, holds });
     }
-    Ok(RepoState { chain, envs, versions })
+    Ok(RepoState { chain, envs, index })
 }
 
 /// The second environment's first-parent chain from `tip` down to (not including) the
-/// newest commit a tag names, newest first.
-pub fn untagged_chain(
-    store: &Store,
-    tip: ObjectId,
-    tagged: &BTreeMap<ObjectId, Vec<Version>>,
-) -> Result<Vec<CommitInfo>, Error> {
+/// newest commit a tag names, newest first. A publish commit is checked against the tag
+/// of its own trailer, so the usual case (a tagged tip) reads one commit and one ref.
+pub fn untagged_chain(store: &Store, tip: ObjectId, index: &VersionIndex) -> Result<Vec<CommitInfo>, Error> {
     let mut chain = Vec::new();
     let mut next = Some(tip);
     while let Some(id) = next {
-        if tagged.contains_key(&id) {
+        let info = store.commit_info(id)?;
+        let tagged = match info.message.version() {
+            Some(version) if matches!(info.message.get(history::ACTION), Some("publish" | "init")) => {
+                store.tagged_version(version)?.is_some_and(|t| t.commit == id)
+            }
+            _ => !index.tags_of(store, id)?.is_empty(),
+        };
+        if tagged {
             break;
         }
-        let info = store.commit_info(id)?;
         next = info.parents.first().copied();
         chain.push(info);
     }
@@ -123,44 +184,33 @@ pub fn read_reconciled(store: &Store) -> Result<(RepoState, Vec<Version>), Error
     Ok((read_state(store)?, tagged))
 }
 
-pub fn tags_by_commit(versions: &BTreeMap<Version, TaggedVersion>) -> BTreeMap<ObjectId, Vec<Version>> {
-    let mut tags: BTreeMap<ObjectId, Vec<Version>> = BTreeMap::new();
-    for tagged in versions.values() {
-        tags.entry(tagged.commit).or_default().push(tagged.version);
-    }
-    tags
-}
-
-fn facts(info: &CommitInfo, tags: &BTreeMap<ObjectId, Vec<Version>>) -> CommitFacts {
-    CommitFacts {
-        id: info.id,
-        tree: info.tree,
-        trailer_version: info.message.version(),
-        tags: tags.get(&info.id).cloned().unwrap_or_default(),
-    }
+/// A commit's own version: its trailer, else the tags on it (looked up only then).
+fn facts(store: &Store, info: &CommitInfo, index: &VersionIndex) -> Result<CommitFacts, Error> {
+    let trailer_version = info.message.version();
+    let tags = if trailer_version.is_some() { Vec::new() } else { index.tags_of(store, info.id)? };
+    Ok(CommitFacts { id: info.id, tree: info.tree, trailer_version, tags })
 }
 
 /// Gathers the first-parent facts SPEC 1 needs (down to the first commit with a version
 /// of its own, or whose tree differs from its parent's) and decides.
-pub fn current_version(
-    store: &Store,
-    tip: &CommitInfo,
-    tags: &BTreeMap<ObjectId, Vec<Version>>,
-    version_trees: &BTreeMap<Version, ObjectId>,
-) -> Result<Current, Error> {
-    let mut chain = vec![facts(tip, tags)];
+pub fn current_version(store: &Store, tip: &CommitInfo, index: &VersionIndex) -> Result<Current, Error> {
+    let mut chain = vec![facts(store, tip, index)?];
     let mut current = tip.clone();
     while chain.last().is_some_and(|last| last.trailer_version.is_none() && last.tags.is_empty()) {
         let Some(parent) = current.parents.first() else { break };
         let parent = store.commit_info(*parent)?;
         let same_tree = parent.tree == current.tree;
-        chain.push(facts(&parent, tags));
+        chain.push(facts(store, &parent, index)?);
         if !same_tree {
             break;
         }
         current = parent;
     }
-    Ok(lifecycle::current_version(&chain, version_trees))
+    // Rules 1 and 2 need no version trees; only rule 3 loads them.
+    match lifecycle::current_version(&chain, &BTreeMap::new()) {
+        Current::Drift => Ok(lifecycle::current_version(&chain, &index.trees(store)?)),
+        decided => Ok(decided),
+    }
 }
 
 /// The hold set from the newest commit on the first-parent chain that carries one.
@@ -179,22 +229,21 @@ pub fn holds(store: &Store, tip: &CommitInfo) -> Result<Vec<Version>, Error> {
 /// commits on its first-parent history (their own trailer or tag, else a version with
 /// the same tree).
 pub fn deployed(store: &Store, state: &RepoState, env: &EnvName) -> Result<BTreeSet<Version>, Error> {
-    let tags = tags_by_commit(&state.versions);
-    let mut by_tree: BTreeMap<ObjectId, Version> = BTreeMap::new();
-    for tagged in state.versions.values() {
-        by_tree.insert(tagged.tree, tagged.version);
-    }
+    let mut by_tree: Option<BTreeMap<ObjectId, Version>> = None;
     let mut deployed = BTreeSet::new();
     let mut next = Some(state.env(env).tip.id);
     while let Some(id) = next {
         let info = store.commit_info(id)?;
-        let own = facts(&info, &tags);
+        let own = facts(store, &info, &state.index)?;
         match own.trailer_version.or_else(|| own.tags.iter().max().copied()) {
             Some(version) => {
                 deployed.insert(version);
             }
             None => {
-                if let Some(version) = by_tree.get(&info.tree) {
+                if by_tree.is_none() {
+                    by_tree = Some(state.index.all(store)?.values().map(|t| (t.tree, t.version)).collect());
+                }
+                if let Some(version) = by_tree.as_ref().and_then(|m| m.get(&info.tree)) {
                     deployed.insert(*version);
                 }
             }

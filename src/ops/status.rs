@@ -1,8 +1,6 @@
 //! `status`: each environment's tip, current version (SPEC 1), who and when, holds and
 //! drift, and what a publish of the draft would change.
 
-use std::collections::BTreeSet;
-
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
@@ -58,22 +56,9 @@ fn draft_status(store: &Store, chain: &Chain, draft_tip: ObjectId, base_tip: Obj
     let changed = changed_paths(&store.snapshot(base_tip)?, &store.snapshot(draft_tip)?);
     let config = changed.iter().filter(|path| is_config_path(path)).count();
     let other = changed.len() - config;
-    let assistants: BTreeSet<&str> =
-        changed.iter().filter_map(|path| path.strip_prefix("assistants/")?.split('/').next()).collect();
-    let mut parts = Vec::new();
-    if config > 0 {
-        let scope = if assistants.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", assistants.into_iter().collect::<Vec<_>>().join(", "))
-        };
-        parts.push(format!("{config} config file{}{scope}", plural(config)));
-    }
-    if other > 0 {
-        parts.push(format!("{other} other file{}", plural(other)));
-    }
+    let summary = crate::diff::summary(&crate::ops::diff::diff_commits(store, base_tip, draft_tip)?);
     Ok(DraftStatus {
-        summary: format!("unpublished changes: {} changed since {base}", parts.join(", ")),
+        summary: format!("unpublished changes since {base}: {summary}"),
         base,
         changed: true,
         changed_config_files: config,
@@ -92,8 +77,4 @@ fn changed_paths(old: &Snapshot, new: &Snapshot) -> Vec<String> {
     paths.extend(new.entries().keys().filter(|path| old.get(path).is_none()).cloned());
     paths.sort();
     paths
-}
-
-fn plural(count: usize) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }

@@ -192,6 +192,30 @@ impl Store {
         Ok(versions)
     }
 
+    /// The highest `vN` tag (lists tag names, peels none).
+    pub fn latest_tagged_version(&self) -> Result<Option<Version>, Error> {
+        let names = self.repo.tag_names(Some("v*")).map_err(Error::git("list tags"))?;
+        Ok(names
+            .iter()
+            .filter_map(|name| name.ok().flatten())
+            .filter_map(|name| name.parse::<Version>().ok().filter(|v| v.to_string() == name))
+            .max())
+    }
+
+    /// The version tag `vN`, looked up by name.
+    pub fn tagged_version(&self, version: Version) -> Result<Option<TaggedVersion>, Error> {
+        let name = version.tag();
+        match self.repo.find_reference(&format!("refs/tags/{name}")) {
+            Ok(reference) => {
+                let commit =
+                    reference.peel_to_commit().map_err(Error::git(format!("read the commit of tag {name}")))?;
+                Ok(Some(TaggedVersion { version, commit: object_id(commit.id()), tree: object_id(commit.tree_id()) }))
+            }
+            Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(error) => Err(Error::Git { step: format!("read tag {name}"), source: error }),
+        }
+    }
+
     /// The environment chain and protected environments, from the trailers of the commit
     /// tagged `v1`.
     pub fn chain(&self) -> Result<Chain, Error> {

@@ -11,6 +11,7 @@ mod diff_properties;
 mod init;
 mod lifecycle;
 mod load;
+mod merge_properties;
 mod revert;
 mod status;
 mod validate;

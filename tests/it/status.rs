@@ -35,7 +35,8 @@ fn status_json_and_unpublished_changes() {
     assert_eq!(json["draft"]["changed_other_files"], 1);
     let text = repo.stagecraft(&["status"]).success();
     assert!(
-        text.stdout.ends_with("unpublished changes: 1 config file (support-bot), 1 other file changed since sandbox\n"),
+        text.stdout
+            .ends_with("unpublished changes since sandbox: support-bot: instructions +1 −66 lines · 1 other file\n"),
         "{text}"
     );
 }

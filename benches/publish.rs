@@ -1,0 +1,92 @@
+//! Publish benchmark (issue: lifecycle): one publish on a repository of 50 assistants
+//! (2,000-line instructions, 200 tools each), after a one-line change on the draft.
+//! Measured: `ops::publish` only (reconcile, validate the draft, diff, commit, compare-
+//! and-swap, tag); the draft commit before each publish is not timed.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use stagecraft::identity::{Identity, Person, When};
+use stagecraft::model::{Entry, EntryKind, Snapshot};
+use stagecraft::ops::publish::{WriteOptions, publish};
+use stagecraft::ops::{InitOptions, InitSource, init};
+use stagecraft::store::{Store, memory_tree};
+
+fn files() -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![("channels.toml".to_string(), b"# none\n".to_vec())];
+    for a in 0..50 {
+        let dir = format!("assistants/bot-{a:02}");
+        files.push((
+            format!("{dir}/assistant.toml"),
+            format!("name = \"Bot {a}\"\n[model]\nname = \"m\"\n").into_bytes(),
+        ));
+        files.push((
+            format!("{dir}/instructions.md"),
+            (0..2000).map(|l| format!("Rule {l}: be kind.\n")).collect::<String>().into_bytes(),
+        ));
+        for t in 0..200 {
+            files.push((
+                format!("{dir}/tools/tool_{t:03}.toml"),
+                format!("description = \"Tool {t}\"\n[parameters]\ntype = \"object\"\n").into_bytes(),
+            ));
+        }
+    }
+    files
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let person = Person { name: "bench".into(), email: "bench@example.com".into() };
+    let when = When { seconds: 1_700_000_000, offset_minutes: 0 };
+    let identity = Identity { author: person.clone(), author_time: when, committer: person, committer_time: when };
+    let content = files();
+    let (snapshot, blobs) = memory_tree(content.iter().map(|(p, b)| (p.clone(), b.as_slice())));
+    let repo_path = dir.path().join("repo");
+    init(
+        InitOptions {
+            dir: repo_path.clone(),
+            source: InitSource::Memory { origin: "bench".into(), snapshot, blobs },
+            environments: None,
+            protected: None,
+            bare: true,
+        },
+        &identity,
+    )
+    .expect("init");
+    let store = Store::open(&repo_path).expect("open");
+    let mut round = 0u64;
+    c.bench_function("publish on 50 assistants", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                round += 1;
+                edit_draft(&store, &identity, round);
+                let start = Instant::now();
+                publish(&store, &identity, &WriteOptions::default()).expect("publish");
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+}
+
+/// Commits a one-line change of one assistant's instructions on the draft.
+fn edit_draft(store: &Store, identity: &Identity, round: u64) {
+    let tip = store.branch_tip("draft").expect("draft").expect("draft exists");
+    let snapshot = store.snapshot(tip).expect("snapshot");
+    let path = format!("assistants/bot-{:02}/instructions.md", round % 50);
+    let text = format!("Round {round}.\n{}", (1..2000).map(|l| format!("Rule {l}: be kind.\n")).collect::<String>());
+    let blob = store.write_blob(text.as_bytes()).expect("blob");
+    let mut entries = snapshot.entries().clone();
+    entries.insert(path, Entry { id: blob, kind: EntryKind::File });
+    let tree = store.write_tree(&Snapshot::new(entries), &store.blobs()).expect("tree");
+    let commit = store.write_commit(tree, &[tip], "edit", identity).expect("commit");
+    store.update_branch("draft", commit, tip, "bench").expect("move draft");
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);
