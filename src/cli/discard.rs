@@ -21,7 +21,17 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     options.dry_run = true;
     let plan = discard(&store, &identity, &options)?;
     show_diff(ui, context, &plan.changes, "draft", "after discard");
-    let done = if args.write.dry_run { plan } else { discard(&store, &identity, &args.write.options(false))? };
+    let done = if args.write.dry_run {
+        plan
+    } else {
+        {
+            let mut options = args.write.options(false);
+            let draft = store.chain()?.draft().to_string();
+            options.confirmed =
+                super::write::confirmed(&store, &draft, args.write.yes, &format!("write to {draft} (protected)?"))?;
+            discard(&store, &identity, &options)?
+        }
+    };
     report_draft(ui, &done);
     Ok(0)
 }

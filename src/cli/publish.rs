@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, report, short, show_diff};
+use super::write::{WriteArgs, confirmed, report, short, show_diff};
 use crate::error::Error;
 use crate::ops::publish::publish;
 use crate::wire::Written;
@@ -20,15 +20,25 @@ pub struct Args {
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
+    let base = store.chain()?.base().to_string();
     // On a terminal, show the diff first; a dry run is that and nothing more.
     let published = if args.write.dry_run || (!ui.json && ui.stdout_is_terminal()) {
         let mut options = args.write.options(args.force);
         options.dry_run = true;
         let plan = publish(&store, &identity, &options)?;
         show_diff(ui, context, &plan.changes, &plan.environment, "draft");
-        if args.write.dry_run { plan } else { publish(&store, &identity, &args.write.options(args.force))? }
+        if args.write.dry_run {
+            plan
+        } else {
+            let mut options = args.write.options(args.force);
+            options.confirmed =
+                confirmed(&store, &base, args.write.yes, &format!("publish {} to {base} (protected)?", plan.version))?;
+            publish(&store, &identity, &options)?
+        }
     } else {
-        publish(&store, &identity, &args.write.options(args.force))?
+        let mut options = args.write.options(args.force);
+        options.confirmed = confirmed(&store, &base, args.write.yes, &format!("publish to {base} (protected)?"))?;
+        publish(&store, &identity, &options)?
     };
     let written = Written {
         action: "publish".into(),

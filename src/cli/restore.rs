@@ -33,7 +33,13 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let done = if args.write.dry_run || args.preview {
         plan
     } else {
-        restore(&store, &identity, args.version, args.assistant.as_deref(), &args.write.options(false))?
+        {
+            let mut options = args.write.options(false);
+            let draft = store.chain()?.draft().to_string();
+            options.confirmed =
+                super::write::confirmed(&store, &draft, args.write.yes, &format!("write to {draft} (protected)?"))?;
+            restore(&store, &identity, args.version, args.assistant.as_deref(), &options)?
+        }
     };
     report_draft(ui, &done);
     Ok(0)

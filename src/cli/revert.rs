@@ -49,7 +49,13 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let done = if preview {
         plan
     } else {
-        revert(&store, &identity, args.version, args.assistant.as_deref(), &args.write.options(false))?
+        {
+            let mut options = args.write.options(false);
+            let draft = store.chain()?.draft().to_string();
+            options.confirmed =
+                super::write::confirmed(&store, &draft, args.write.yes, &format!("write to {draft} (protected)?"))?;
+            revert(&store, &identity, args.version, args.assistant.as_deref(), &options)?
+        }
     };
     report_draft(ui, &done);
     Ok(0)

@@ -61,6 +61,20 @@ pub fn confirm(question: &str, environment: &str) -> Result<(), Error> {
     if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") { Ok(()) } else { Err(refused()) }
 }
 
+/// `--yes`, or the answer at the prompt when `env` is protected (off a terminal without
+/// `--yes`, the write is refused with `confirmation_required`).
+pub fn confirmed(store: &crate::store::Store, env: &str, yes: bool, question: &str) -> Result<bool, Error> {
+    if yes {
+        return Ok(true);
+    }
+    let chain = store.chain()?;
+    let protected = chain.environments().iter().any(|e| e.as_str() == env && chain.is_protected(e));
+    if protected {
+        confirm(question, env)?;
+    }
+    Ok(protected)
+}
+
 /// One or two lines for people, and the JSON object.
 pub fn report(ui: &Ui, written: &Written, human: &str) {
     ui.json(written);

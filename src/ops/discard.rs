@@ -50,6 +50,7 @@ pub fn discard(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
     if options.dry_run {
         return Ok(written);
     }
+    crate::ops::write::check_confirmed(&state.chain, &draft.env, options.confirmed)?;
     let checked_out = check_work_tree(store, draft.env.as_str())?;
     let actor = options.actor(identity);
     let record = Record {

@@ -114,6 +114,7 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
             dry_run: true,
         });
     }
+    crate::ops::write::check_confirmed(&state.chain, &base.env, options.confirmed)?;
     let actor = options.actor(identity);
     let record = Record {
         subject: format!("Publish {version}"),

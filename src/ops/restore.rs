@@ -54,6 +54,7 @@ pub fn restore(
     if options.dry_run {
         return Ok(written);
     }
+    crate::ops::write::check_confirmed(&state.chain, &draft.env, options.confirmed)?;
     let checked_out = check_work_tree(store, draft.env.as_str())?;
     let tree = store.write_tree(&new_snapshot, &store.blobs())?;
     let actor = options.actor(identity);

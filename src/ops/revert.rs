@@ -76,6 +76,7 @@ pub fn revert(
     if options.dry_run {
         return Ok(written);
     }
+    crate::ops::write::check_confirmed(&state.chain, &draft.env, options.confirmed)?;
     let checked_out = check_work_tree(store, draft.env.as_str())?;
     let tree = store.write_tree(&merged, &store.blobs())?;
     let actor = options.actor(identity);

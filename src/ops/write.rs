@@ -43,3 +43,15 @@ pub fn check_work_tree(store: &Store, draft: &str) -> Result<bool, Error> {
     }
     Ok(true)
 }
+
+/// A write into a protected environment needs the caller's confirmation (`--yes`, or
+/// `"confirm": true`).
+pub fn check_confirmed(chain: &crate::model::Chain, env: &crate::model::EnvName, confirmed: bool) -> Result<(), Error> {
+    if chain.is_protected(env) && !confirmed {
+        return Err(Error::ConfirmationRequired {
+            environment: env.to_string(),
+            hint: format!("{env} is protected: pass --yes to confirm"),
+        });
+    }
+    Ok(())
+}

@@ -301,3 +301,65 @@ fn history_merges_every_environment_newest_first_with_pages() {
     assert_eq!(show["on_hold"], serde_json::json!(["pre-release"]));
     assert_eq!(show["description"], "warmer");
 }
+
+#[test]
+fn every_write_works_on_a_bare_repository() {
+    let env = crate::common::TestEnv::new();
+    env.stagecraft_in(
+        env.path(),
+        &["init", "srv.git", "--bare", "--from", crate::common::example_repo().to_str().unwrap()],
+    )
+    .success();
+    let server = env.path().join("srv.git");
+    env.git_in(env.path(), &["clone", "-q", "-b", "draft", "srv.git", "work"]);
+    let work = env.path().join("work");
+    let path = work.join("assistants/support-bot/instructions.md");
+    std::fs::write(&path, "Be brief.\n").unwrap();
+    env.git_in(&work, &["commit", "-q", "-am", "brief"]);
+    env.git_in(&work, &["push", "-q", "origin", "draft"]);
+    let run = |args: &[&str]| env.stagecraft_in(&server, args);
+    run(&["publish", "-m", "brief"]).success();
+    run(&["promote", "v2", "--to", "pre-release"]).success();
+    run(&["rollback", "pre-release"]).success();
+    run(&["revert", "v2"]).success();
+    run(&["discard"]).success();
+    run(&["restore", "v1"]).success();
+    let history = run(&["history", "--json"]).success().json();
+    let actions: Vec<&str> =
+        history["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["restore", "discard", "revert", "rollback", "promote", "publish", "edit", "init"]);
+    assert_eq!(env.git_in(&server, &["rev-parse", "draft^{tree}"]), env.git_in(&server, &["rev-parse", "v1^{tree}"]));
+}
+
+#[test]
+fn a_protected_second_environment_needs_a_confirmation_to_publish() {
+    let env = crate::common::TestEnv::new();
+    env.stagecraft_in(env.path(), &["init", "repo", "--environments", "draft,production", "--protected", "production"])
+        .success();
+    let repo = env.path().join("repo");
+    std::fs::write(repo.join("README.md"), "Edited.\n").unwrap();
+    env.git_in(&repo, &["commit", "-q", "-am", "edit"]);
+    let refused = env.stagecraft_in(&repo, &["publish"]);
+    assert_eq!(refused.code, 2, "{refused}");
+    assert!(refused.stderr.contains("confirm"), "{refused}");
+    assert_eq!(env.git_in(&repo, &["tag"]), "v1\n");
+    env.stagecraft_in(&repo, &["publish", "--yes"]).success();
+    assert_eq!(env.git_in(&repo, &["tag"]), "v1\nv2\n");
+}
+
+#[test]
+fn merges_made_on_a_forge_have_history_entries() {
+    let repo = TestRepo::from_example();
+    repo.git(&["checkout", "-q", "-b", "feature", "draft"]);
+    repo.commit_file("assistants/support-bot/instructions.md", "Merged on the forge.\n");
+    repo.git(&["checkout", "-q", "live"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Hotfix straight to live", "feature"]);
+    repo.git(&["checkout", "-q", "draft"]);
+    let page = repo.stagecraft(&["history", "live", "--json"]).success().json();
+    let entry = &page["entries"][0];
+    assert_eq!(entry["action"], "merge");
+    assert_eq!(entry["drift"], true);
+    assert_eq!(entry["version"], serde_json::Value::Null);
+    assert_eq!(entry["description"], "Hotfix straight to live");
+    assert_eq!(entry["summary"], "changed assistants/support-bot/instructions.md");
+}
