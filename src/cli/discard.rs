@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, report, short, show_diff};
+use super::write::{WriteArgs, draft_write, report, short};
 use crate::error::Error;
 use crate::ops::discard::{DraftWritten, discard};
 use crate::wire::Written;
@@ -17,23 +17,7 @@ pub struct Args {
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    let mut options = args.write.options(false);
-    options.dry_run = true;
-    let plan = discard(&store, &identity, &options)?;
-    show_diff(ui, context, &plan.changes, "draft", "after discard");
-    let done = if args.write.dry_run {
-        plan
-    } else {
-        {
-            let mut options = args.write.options(false);
-            let draft = store.chain()?.draft().to_string();
-            options.confirmed =
-                super::write::confirmed(&store, &draft, args.write.yes, &format!("write to {draft} (protected)?"))?;
-            discard(&store, &identity, &options)?
-        }
-    };
-    report_draft(ui, &done);
-    Ok(0)
+    draft_write(ui, context, &store, &args.write, false, "after discard", |options| discard(&store, &identity, options))
 }
 
 /// The result of discard, restore and revert.

@@ -1,9 +1,8 @@
 //! `stagecraft restore vN [--assistant ID] [-m TEXT] [--preview]`
 
 use super::Context;
-use super::discard::report_draft;
 use super::ui::Ui;
-use super::write::{WriteArgs, show_diff};
+use super::write::{WriteArgs, draft_write};
 use crate::error::Error;
 use crate::model::Version;
 use crate::ops::restore::restore;
@@ -26,21 +25,7 @@ pub struct Args {
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    let mut options = args.write.options(false);
-    options.dry_run = true;
-    let plan = restore(&store, &identity, args.version, args.assistant.as_deref(), &options)?;
-    show_diff(ui, context, &plan.changes, "draft", &format!("draft with {}", args.version));
-    let done = if args.write.dry_run || args.preview {
-        plan
-    } else {
-        {
-            let mut options = args.write.options(false);
-            let draft = store.chain()?.draft().to_string();
-            options.confirmed =
-                super::write::confirmed(&store, &draft, args.write.yes, &format!("write to {draft} (protected)?"))?;
-            restore(&store, &identity, args.version, args.assistant.as_deref(), &options)?
-        }
-    };
-    report_draft(ui, &done);
-    Ok(0)
+    draft_write(ui, context, &store, &args.write, args.preview, &format!("draft with {}", args.version), |options| {
+        restore(&store, &identity, args.version, args.assistant.as_deref(), options)
+    })
 }

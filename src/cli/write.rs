@@ -84,3 +84,41 @@ pub fn report(ui: &Ui, written: &Written, human: &str) {
 pub fn short(commit: &Option<crate::model::ObjectId>) -> String {
     commit.map(|c| c.short()).unwrap_or_default()
 }
+
+/// discard, restore and revert: the plan and its diff (on a terminal, or always for a
+/// preview), then, unless previewing, the confirmation a protected draft needs and the
+/// write; then the result.
+pub fn draft_write(
+    ui: &Ui,
+    context: &Context,
+    store: &crate::store::Store,
+    args: &WriteArgs,
+    preview: bool,
+    to_label: &str,
+    operation: impl Fn(&WriteOptions) -> Result<crate::ops::discard::DraftWritten, Error>,
+) -> Result<u8, Error> {
+    let mut options = args.options(false);
+    options.dry_run = true;
+    let plan = operation(&options)?;
+    let preview = preview || args.dry_run;
+    if preview && !ui.json && !ui.stdout_is_terminal() {
+        let labels = Labels { from: "draft".into(), to: to_label.to_string(), from_commit: None, to_commit: None };
+        ui.print(&render::render(
+            &plan.changes,
+            &labels,
+            Format::Unified,
+            Options { width: context.width(), color: false },
+        ));
+    }
+    show_diff(ui, context, &plan.changes, "draft", to_label);
+    let done = if preview {
+        plan
+    } else {
+        let mut options = args.options(false);
+        let draft = store.chain()?.draft().to_string();
+        options.confirmed = confirmed(store, &draft, args.yes, &format!("write to {draft} (protected)?"))?;
+        operation(&options)?
+    };
+    super::discard::report_draft(ui, &done);
+    Ok(0)
+}

@@ -7,10 +7,10 @@ use crate::diff::{self, ChangeSet};
 use crate::error::Error;
 use crate::identity::Identity;
 use crate::lifecycle::{Record, commit_message};
-use crate::model::{ObjectId, Version};
+use crate::model::{ObjectId, Snapshot, Version};
 use crate::ops::publish::WriteOptions;
-use crate::ops::state::read_state;
-use crate::ops::write::{NewCommit, check_work_tree, commit_and_move};
+use crate::ops::state::{RepoState, read_state};
+use crate::ops::write::{NewCommit, check_confirmed, check_work_tree, commit_and_move};
 use crate::store::Store;
 
 /// What a draft write (discard, restore, revert) did or would do.
@@ -36,42 +36,84 @@ pub fn discard(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
         });
     }
     let changes = crate::ops::diff::diff_commits(store, draft.tip.id, base.tip.id)?;
-    let summary = diff::summary(&changes);
-    let source = base.current.version();
-    let mut written = DraftWritten {
+    let change = DraftChange {
         action: "discard",
-        environment: draft.env.to_string(),
-        source,
-        commit: None,
-        summary,
+        subject: format!("Discard the {} changes", draft.env),
+        source: base.current.version(),
+        tree: NewTree::Existing(base.tip.tree),
         changes,
+    };
+    write_draft(store, &state, identity, options, change)
+}
+
+/// The new state of the draft that discard, restore and revert end with.
+pub struct DraftChange<'a> {
+    pub action: &'static str,
+    pub subject: String,
+    /// The version acted on (`Stagecraft-Source`).
+    pub source: Option<Version>,
+    pub tree: NewTree<'a>,
+    /// Draft → new tree.
+    pub changes: ChangeSet,
+}
+
+/// The tree a draft write commits.
+pub enum NewTree<'a> {
+    /// A tree already in the repository.
+    Existing(ObjectId),
+    /// A snapshot whose blobs are in the repository; its trees are written first.
+    Snapshot(&'a Snapshot),
+}
+
+/// Reports a draft change (`dry_run`) or writes it: confirmation for a protected draft,
+/// the work tree check, one commit, the compare-and-swap, the work tree update.
+pub fn write_draft(
+    store: &Store,
+    state: &RepoState,
+    identity: &Identity,
+    options: &WriteOptions,
+    change: DraftChange<'_>,
+) -> Result<DraftWritten, Error> {
+    let draft = state.draft();
+    let mut written = DraftWritten {
+        action: change.action,
+        environment: draft.env.to_string(),
+        source: change.source,
+        commit: None,
+        summary: diff::summary(&change.changes),
+        changes: change.changes,
         dry_run: true,
     };
     if options.dry_run {
         return Ok(written);
     }
-    crate::ops::write::check_confirmed(&state.chain, &draft.env, options.confirmed)?;
+    check_confirmed(&state.chain, &draft.env, options.confirmed)?;
     let checked_out = check_work_tree(store, draft.env.as_str())?;
+    let tree = match change.tree {
+        NewTree::Existing(tree) => tree,
+        NewTree::Snapshot(snapshot) => store.write_tree(snapshot, &store.blobs())?,
+    };
     let actor = options.actor(identity);
     let record = Record {
-        subject: format!("Discard the {} changes", draft.env),
-        action: "discard",
+        subject: change.subject,
+        action: change.action,
         environment: draft.env.as_str(),
         actor: &actor,
         version: None,
         holds: None,
-        source,
+        source: change.source,
         force: None,
         description: options.message.as_deref(),
         summary: &written.summary,
     };
+    let message = commit_message(&record);
     let commit = commit_and_move(
         store,
         draft.env.as_str(),
         draft.tip.id,
-        NewCommit { tree: base.tip.tree, parents: &[draft.tip.id], message: &commit_message(&record) },
+        NewCommit { tree, parents: &[draft.tip.id], message: &message },
         identity,
-        "discard",
+        change.action,
     )?;
     if checked_out {
         store.sync_work_tree()?;

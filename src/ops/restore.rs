@@ -5,15 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::diff;
 use crate::error::Error;
 use crate::identity::Identity;
-use crate::lifecycle::{Record, commit_message};
 use crate::model::{Entry, Snapshot, Version};
-use crate::ops::discard::DraftWritten;
+use crate::ops::discard::{DraftChange, DraftWritten, NewTree, write_draft};
 use crate::ops::publish::WriteOptions;
 use crate::ops::state::read_state;
-use crate::ops::write::{NewCommit, check_work_tree, commit_and_move};
 use crate::parse::{ASSISTANTS_DIR, CHANNELS_FILE};
 use crate::store::Store;
 
@@ -41,50 +38,15 @@ pub fn restore(
             hint: "the draft is already that version".into(),
         });
     }
-    let summary = diff::summary(&changes);
-    let mut written = DraftWritten {
-        action: "restore",
-        environment: draft.env.to_string(),
-        source: Some(version),
-        commit: None,
-        summary,
-        changes,
-        dry_run: true,
-    };
-    if options.dry_run {
-        return Ok(written);
-    }
-    crate::ops::write::check_confirmed(&state.chain, &draft.env, options.confirmed)?;
-    let checked_out = check_work_tree(store, draft.env.as_str())?;
-    let tree = store.write_tree(&new_snapshot, &store.blobs())?;
-    let actor = options.actor(identity);
     let scope = assistant.map(|id| format!(" ({id})")).unwrap_or_default();
-    let record = Record {
-        subject: format!("Restore {version}{scope} into {}", draft.env),
+    let change = DraftChange {
         action: "restore",
-        environment: draft.env.as_str(),
-        actor: &actor,
-        version: None,
-        holds: None,
+        subject: format!("Restore {version}{scope} into {}", draft.env),
         source: Some(version),
-        force: None,
-        description: options.message.as_deref(),
-        summary: &written.summary,
+        tree: NewTree::Snapshot(&new_snapshot),
+        changes,
     };
-    let commit = commit_and_move(
-        store,
-        draft.env.as_str(),
-        draft.tip.id,
-        NewCommit { tree, parents: &[draft.tip.id], message: &commit_message(&record) },
-        identity,
-        "restore",
-    )?;
-    if checked_out {
-        store.sync_work_tree()?;
-    }
-    written.commit = Some(commit);
-    written.dry_run = false;
-    Ok(written)
+    write_draft(store, &state, identity, options, change)
 }
 
 /// The draft with one assistant's directory and channel bindings taken from the version.

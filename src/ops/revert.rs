@@ -7,16 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diff;
 use crate::error::Error;
 use crate::identity::Identity;
-use crate::lifecycle::{Record, commit_message};
 use crate::merge::{self, Conflict};
 use crate::model::{BlobReader, Entry, EntryKind, Snapshot, Version};
-use crate::ops::discard::DraftWritten;
+use crate::ops::discard::{DraftChange, DraftWritten, NewTree, write_draft};
 use crate::ops::publish::WriteOptions;
 use crate::ops::state::read_state;
-use crate::ops::write::{NewCommit, check_work_tree, commit_and_move};
 use crate::parse::{self, ASSISTANTS_DIR, CHANNELS_FILE};
 use crate::store::Store;
 
@@ -63,51 +60,15 @@ pub fn revert(
         return Err(Error::Invalid { origin: format!("the revert of {version}"), diagnostics });
     }
     let changes = crate::ops::diff::diff_snapshots(store, &ours, &merged)?;
-    let summary = diff::summary(&changes);
-    let mut written = DraftWritten {
-        action: "revert",
-        environment: draft.env.to_string(),
-        source: Some(version),
-        commit: None,
-        summary,
-        changes,
-        dry_run: true,
-    };
-    if options.dry_run {
-        return Ok(written);
-    }
-    crate::ops::write::check_confirmed(&state.chain, &draft.env, options.confirmed)?;
-    let checked_out = check_work_tree(store, draft.env.as_str())?;
-    let tree = store.write_tree(&merged, &store.blobs())?;
-    let actor = options.actor(identity);
     let scope = assistant.map(|id| format!(" ({id})")).unwrap_or_default();
-    let record = Record {
-        subject: format!("Revert {version}{scope} in {}", draft.env),
+    let change = DraftChange {
         action: "revert",
-        environment: draft.env.as_str(),
-        actor: &actor,
-        version: None,
-        holds: None,
+        subject: format!("Revert {version}{scope} in {}", draft.env),
         source: Some(version),
-        force: None,
-        description: options.message.as_deref(),
-        summary: &written.summary,
+        tree: NewTree::Snapshot(&merged),
+        changes,
     };
-    let message = commit_message(&record);
-    let commit = commit_and_move(
-        store,
-        draft.env.as_str(),
-        draft.tip.id,
-        NewCommit { tree, parents: &[draft.tip.id], message: &message },
-        identity,
-        "revert",
-    )?;
-    if checked_out {
-        store.sync_work_tree()?;
-    }
-    written.commit = Some(commit);
-    written.dry_run = false;
-    Ok(written)
+    write_draft(store, &state, identity, options, change)
 }
 
 /// The merged tree; new blobs are written to the object database.
