@@ -4,10 +4,8 @@ use super::Context;
 use super::ui::Ui;
 use crate::diff::render::{self, Format, Options};
 use crate::error::Error;
-use crate::model::Chain;
 use crate::ops;
 use crate::ops::resolve::looks_like_path;
-use crate::store::Store;
 
 /// Show the field-level diff between two states (default: base → draft, what a publish would change)
 #[derive(Debug, clap::Args)]
@@ -45,20 +43,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 fn run_diff(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let only_paths =
         args.from.as_deref().is_some_and(looks_like_path) && args.to.as_deref().is_some_and(looks_like_path);
-    let store = match Store::open(&context.repo_path()) {
-        Ok(store) => Some(store),
-        Err(Error::NotARepository { .. }) if only_paths => None,
-        Err(error) => return Err(error),
-    };
-    let chain = match (&args.environments, &store) {
-        (Some(list), _) => Chain::new(Chain::parse_list(list)?, Vec::new())?,
-        (None, Some(store)) => match store.chain() {
-            Ok(chain) => chain,
-            Err(Error::NotStagecraft { .. }) if only_paths => Chain::default_chain(),
-            Err(error) => return Err(error),
-        },
-        (None, None) => Chain::default_chain(),
-    };
+    let (store, chain) = context.store_and_chain(only_paths, args.environments.as_deref())?;
     let from = args.from.clone().unwrap_or_else(|| chain.base().to_string());
     let to = args.to.clone().unwrap_or_else(|| chain.draft().to_string());
     let diffed = ops::diff(store.as_ref(), &chain, &from, &to, args.assistant.as_deref(), &context.cwd)?;

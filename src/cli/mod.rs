@@ -25,6 +25,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 use crate::identity::{self, Identity, IdentityInputs, When};
+use crate::model::Chain;
 use crate::store::Store;
 use ui::Ui;
 
@@ -118,6 +119,32 @@ impl Context {
 
     pub fn open_store(&self) -> Result<Store, Error> {
         Store::open(&self.repo_path())
+    }
+
+    /// For commands that may read only directories (`validate`, `diff`): the repository
+    /// when there is one, and the chain: `--environments`, else the repository's, else
+    /// (when `only_paths` and no stagecraft repository is around) the default chain.
+    pub fn store_and_chain(
+        &self,
+        only_paths: bool,
+        environments: Option<&str>,
+    ) -> Result<(Option<Store>, Chain), Error> {
+        let store = match Store::open(&self.repo_path()) {
+            Ok(store) => Some(store),
+            Err(Error::NotARepository { .. }) if only_paths => None,
+            Err(error) => return Err(error),
+        };
+        let chain = match (environments, &store) {
+            (Some(list), _) => Chain::new(Chain::parse_list(list)?, Vec::new())?,
+            (None, Some(store)) => match store.chain() {
+                Ok(chain) => chain,
+                // Directories inside a repository that stagecraft does not manage.
+                Err(Error::NotStagecraft { .. }) if only_paths => Chain::default_chain(),
+                Err(error) => return Err(error),
+            },
+            (None, None) => Chain::default_chain(),
+        };
+        Ok((store, chain))
     }
 
     /// The identity of a write (SPEC 3): `--author`, the environment, then git config

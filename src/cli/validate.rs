@@ -3,10 +3,8 @@
 use super::Context;
 use super::ui::Ui;
 use crate::error::Error;
-use crate::model::Chain;
 use crate::ops;
 use crate::ops::resolve::looks_like_path;
-use crate::store::Store;
 use crate::wire::Validated;
 
 /// Validate a ref (default: the draft) or a directory; every error at once, exit 1 if any
@@ -23,21 +21,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let target_is_dir = args.target.as_deref().is_some_and(|target| {
         looks_like_path(target) || (context.cwd.join(target).is_dir() && !looks_like_version(target))
     });
-    let store = match Store::open(&context.repo_path()) {
-        Ok(store) => Some(store),
-        Err(Error::NotARepository { .. }) if target_is_dir => None,
-        Err(error) => return Err(error),
-    };
-    let chain = match (&args.environments, &store) {
-        (Some(list), _) => Chain::new(Chain::parse_list(list)?, Vec::new())?,
-        (None, Some(store)) => match store.chain() {
-            Ok(chain) => chain,
-            // A directory inside a repository that stagecraft does not manage.
-            Err(Error::NotStagecraft { .. }) if target_is_dir => Chain::default_chain(),
-            Err(error) => return Err(error),
-        },
-        (None, None) => Chain::default_chain(),
-    };
+    let (store, chain) = context.store_and_chain(target_is_dir, args.environments.as_deref())?;
     let target = args.target.clone().unwrap_or_else(|| chain.draft().to_string());
     let tree = ops::resolve_tree(store.as_ref(), &chain, &target, &context.cwd)?;
     let (_, validated) = ops::validate(&tree, &chain)?;
