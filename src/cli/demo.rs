@@ -42,10 +42,14 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         "{}\n{}\nNext:\n\
          \x20 alias stagecraft={exe}\n\
          \x20 cd {dir}\n\
-         \x20 stagecraft validate                      # every assistant, tool and channel checked\n\
-         \x20 $EDITOR assistants/support-bot/instructions.md && git commit -am \"Warmer greeting\"\n\
-         \x20 stagecraft validate draft                # the draft as committed\n\
-         \x20 stagecraft status                        # the draft now has unpublished changes\n",
+         \x20 sed -i 's/temperature = 0.3/temperature = 0.5/' assistants/support-bot/assistant.toml\n\
+         \x20 git commit -qam \"Warmer answers\"\n\
+         \x20 stagecraft diff                          # what a publish would change, field by field\n\
+         \x20 stagecraft publish -m \"warmer answers\"   # v2 on sandbox\n\
+         \x20 stagecraft promote v2 --to pre-release\n\
+         \x20 stagecraft promote v2 --to live --yes    # live is protected\n\
+         \x20 stagecraft rollback live --yes           # back to v1; v2 goes on hold in live\n\
+         \x20 stagecraft history                       # who did what, when\n",
         super::init::render(&initialized),
         super::status::render(&status),
         dir = dir.display(),

@@ -8,6 +8,7 @@ mod crash;
 mod demo;
 mod diff;
 mod diff_properties;
+mod help;
 mod init;
 mod lifecycle;
 mod load;

@@ -57,6 +57,7 @@ impl TestEnv {
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", &date)
             .env("TZ", "UTC")
+            .env("COLUMNS", "100")
             .env("LC_ALL", "C");
         command
     }
