@@ -155,7 +155,7 @@ pub enum Error {
     NotPromotable { message: String, hint: String },
 
     #[error("{environment} is in drift: its tip {commit} matches no version")]
-    Drift { environment: String, commit: String },
+    Drift { environment: String, commit: String, hint: String },
 
     #[error("the draft's work tree has uncommitted changes")]
     DirtyWorktree { files: Vec<String> },
@@ -230,7 +230,7 @@ impl Error {
             | Error::NotPromotable { hint, .. }
             | Error::NothingToDo { hint, .. }
             | Error::ConfirmationRequired { hint, .. } => Some(hint.clone()),
-            Error::Drift { environment, .. } => Some(format!("bring {environment} back to a version: `stagecraft rollback {environment} --to vN` or `stagecraft promote vN --to {environment}`")),
+            Error::Drift { hint, .. } => Some(hint.clone()),
             Error::DirtyWorktree { .. } => Some("commit or stash your changes first (`git stash`), then run the command again".into()),
             Error::MergeConflict { .. } => Some("nothing was written; edit those fields on the draft by hand, or restore the version with `stagecraft restore`".into()),
         }

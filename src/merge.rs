@@ -6,6 +6,8 @@
 
 use toml_edit::{DocumentMut, Item};
 
+type FieldChange = (Vec<String>, crate::diff::ChangeKind, Option<toml::Value>, Option<toml::Value>);
+
 /// `draft`'s channels.toml with every `[<env>.<assistant>]` table taken from `version`'s
 /// (added, replaced, or removed when the version has none); all else untouched.
 pub fn replace_bindings(draft: &str, version: &str, assistant: &str) -> Result<String, String> {
@@ -138,12 +140,31 @@ pub fn merge_toml(
     crate::diff::diff_tables(&base_table, &theirs_table, &mut Vec::new(), &mut theirs_changes);
     let mut ours_changes = Vec::new();
     crate::diff::diff_tables(&base_table, &ours_table, &mut Vec::new(), &mut ours_changes);
+    // Arrays merge as whole values: element indices shift when either side inserts or
+    // removes, so element-by-element changes of one side say nothing about the other's.
+    let tables = [&base_table, &ours_table, &theirs_table];
+    let collapse = |changes: Vec<FieldChange>, side: &toml::Table| {
+        let mut collapsed: Vec<(Vec<String>, Option<toml::Value>)> = Vec::new();
+        for (path, ..) in changes {
+            let cut = (1..=path.len())
+                .find(|len| tables.iter().any(|t| matches!(lookup(t, &path[..*len]), Some(toml::Value::Array(_)))))
+                .unwrap_or(path.len());
+            let path = path[..cut].to_vec();
+            if !collapsed.iter().any(|(p, _)| *p == path) {
+                let value = lookup(side, &path).cloned();
+                collapsed.push((path, value));
+            }
+        }
+        collapsed
+    };
+    let theirs_changes = collapse(theirs_changes, &theirs_table);
+    let ours_changes = collapse(ours_changes, &ours_table);
     let mut document: DocumentMut =
         ours.parse().map_err(|e: toml_edit::TomlError| unparsable("the draft", e.message().to_string()))?;
     let mut conflicts = Vec::new();
     let mut to_apply = Vec::new();
-    for (path, _, _, new_value) in theirs_changes.into_iter().filter(|(path, ..)| keep(path)) {
-        let related = ours_changes.iter().any(|(other, ..)| other.starts_with(&path) || path.starts_with(other));
+    for (path, new_value) in theirs_changes.into_iter().filter(|(path, _)| keep(path)) {
+        let related = ours_changes.iter().any(|(other, _)| other.starts_with(&path) || path.starts_with(other));
         if related {
             let ours_value = lookup(&ours_table, &path);
             if ours_value == new_value.as_ref() {
@@ -321,7 +342,21 @@ fn to_edit_table(table: &toml::Table) -> Result<toml_edit::Table, &'static str> 
 pub fn merge_text(file: &str, base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflict>> {
     match diffy::merge(base, ours, theirs) {
         Ok(merged) => Ok(merged),
-        Err(conflicted) => Err(conflicts_of(file, &conflicted)),
+        Err(conflicted) => {
+            let conflicts = conflicts_of(file, &conflicted);
+            if conflicts.is_empty() {
+                // Markers glued to a last line without a newline: report the whole file.
+                return Err(vec![Conflict {
+                    file: file.into(),
+                    field: "lines".into(),
+                    lines: None,
+                    base: base.into(),
+                    ours: ours.into(),
+                    theirs: theirs.into(),
+                }]);
+            }
+            Err(conflicts)
+        }
     }
 }
 
@@ -412,6 +447,23 @@ mod merge_tests {
     }
 
     #[test]
+    fn arrays_merge_as_whole_values() {
+        let base = "topics = [1, 2, 9]\n";
+        // Theirs removed 9; ours removed 1: both touched the array, differently.
+        let conflicts = merge_toml("f.toml", base, "topics = [2, 9]\n", "topics = [1, 2]\n", &|_| true).unwrap_err();
+        assert_eq!(conflicts[0].field, "topics");
+        // Only theirs touched it: theirs' array, whole.
+        assert_eq!(
+            merge_toml("f.toml", base, "topics = [1, 2, 9] # mine\nx = 1\n", "topics = [1, 2]\n", &|_| true).unwrap(),
+            "topics = [1, 2] # mine\nx = 1\n"
+        );
+        // Arrays of tables too.
+        let turns = "[[turn]]\nuser = \"a\"\n[[turn]]\nuser = \"b\"\n";
+        let merged = merge_toml("t.toml", turns, turns, "[[turn]]\nuser = \"a\"\n", &|_| true).unwrap();
+        assert_eq!(merged.parse::<toml::Table>().unwrap()["turn"].as_array().unwrap().len(), 1, "{merged}");
+    }
+
+    #[test]
     fn text_merges_by_line_and_reports_conflicting_lines() {
         let base = "one\ntwo\nthree\nfour\n";
         let ours = "one\ntwo\nthree\nFOUR\n";
@@ -424,5 +476,7 @@ mod merge_tests {
             (conflicts[0].ours.as_str(), conflicts[0].base.as_str(), conflicts[0].theirs.as_str()),
             ("TWO\n", "two\n", "2\n")
         );
+        // Without a final newline, a conflict is still one.
+        assert!(merge_text("i.md", "a\nb", "a\nB", "a\nc").is_err());
     }
 }

@@ -49,13 +49,11 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         commit: published.commit.map(|c| c.to_hex()),
         summary: published.summary.clone(),
         holds: None,
-        reconciled: published.reconciled.iter().map(|v| v.number()).collect(),
+        reconciled: published.reconciled.tagged.iter().map(|t| t.version.number()).collect(),
         dry_run: published.dry_run,
     };
     let mut human = String::new();
-    for version in &published.reconciled {
-        human.push_str(&format!("tagged {version}, merged into {} without stagecraft\n", published.environment));
-    }
+    human.push_str(&super::write::reconciled_lines(&published.reconciled, &published.environment));
     if published.dry_run {
         human.push_str(&format!(
             "would publish {} to {}: {}\n(dry run: nothing written)\n",

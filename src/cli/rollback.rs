@@ -23,6 +23,16 @@ pub struct Args {
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
+    // Plan on the reconciled state, as the write will (a dry run writes nothing, not even tags).
+    let reconciled_notes = if args.write.dry_run {
+        String::new()
+    } else {
+        let (state, reconciled) = crate::ops::state::read_reconciled(&store)?;
+        super::write::reconciled_lines(&reconciled, state.base().env.as_str())
+    };
+    if !reconciled_notes.is_empty() {
+        ui.text(&reconciled_notes);
+    }
     let mut options = args.write.options(false);
     options.dry_run = true;
     let plan = rollback(&store, &identity, &args.environment, args.to, &options)?;

@@ -122,3 +122,30 @@ pub fn draft_write(
     super::discard::report_draft(ui, &done);
     Ok(0)
 }
+
+/// What reconciliation did before a write, for people: tags written and merges skipped.
+pub fn reconciled_lines(reconciled: &crate::ops::reconcile::Reconciled, base: &str) -> String {
+    let mut out = String::new();
+    for tagged in &reconciled.tagged {
+        if tagged.repaired {
+            out.push_str(&format!(
+                "tagged {} ({}): a publish cut off before its tag\n",
+                tagged.version,
+                tagged.commit.short()
+            ));
+        } else {
+            out.push_str(&format!(
+                "tagged {} ({}): merged into {base} outside stagecraft\n",
+                tagged.version,
+                tagged.commit.short()
+            ));
+        }
+    }
+    for (commit, reason) in &reconciled.skipped {
+        out.push_str(&format!(
+            "skipped {} merged into {base}: it does not validate ({reason}); it is no version\n",
+            commit.short()
+        ));
+    }
+    out
+}

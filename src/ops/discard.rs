@@ -88,7 +88,15 @@ pub fn write_draft(
         return Ok(written);
     }
     check_confirmed(&state.chain, &draft.env, options.confirmed)?;
-    let checked_out = check_work_tree(store, draft.env.as_str())?;
+    let listed;
+    let new_snapshot = match change.tree {
+        NewTree::Existing(tree) => {
+            listed = store.tree_snapshot(tree)?;
+            &listed
+        }
+        NewTree::Snapshot(snapshot) => snapshot,
+    };
+    let checked_out = check_work_tree(store, draft.env.as_str(), new_snapshot)?;
     let tree = match change.tree {
         NewTree::Existing(tree) => tree,
         NewTree::Snapshot(snapshot) => store.write_tree(snapshot, &store.blobs())?,

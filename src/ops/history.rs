@@ -5,7 +5,7 @@
 //! `limit + branches` commits. The ordering assumes commit times do not increase going
 //! back along a first-parent chain (true unless clocks were wrong).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::error::Error;
 use crate::history::{self, Message};
@@ -76,34 +76,53 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
     };
     let limit = if query.all { usize::MAX } else { query.limit.unwrap_or(DEFAULT_LIMIT).max(1) };
     let context = EntryContext::new(&state);
-    let mut heads: BTreeMap<Key, (usize, CommitInfo)> = BTreeMap::new();
-    let push =
-        |heads: &mut BTreeMap<Key, (usize, CommitInfo)>, branch: usize, id: Option<ObjectId>| -> Result<(), Error> {
-            let mut next = id;
-            while let Some(id) = next {
-                let info = store.commit_info(id)?;
-                let key = Key { newer: std::cmp::Reverse(info.committer_time.seconds), branch, commit: id };
-                if before.as_ref().is_some_and(|before| key <= *before) {
+    // One head per branch, so (time, branch) orders and identifies the heads.
+    let mut heads: BTreeMap<(std::cmp::Reverse<i64>, usize), CommitInfo> = BTreeMap::new();
+    let push = |heads: &mut BTreeMap<(std::cmp::Reverse<i64>, usize), CommitInfo>,
+                branch: usize,
+                id: Option<ObjectId>,
+                resuming: bool|
+     -> Result<(), Error> {
+        let mut next = id;
+        let mut passed_cursor = false;
+        while let Some(id) = next {
+            let info = store.commit_info(id)?;
+            let time = info.committer_time.seconds;
+            if resuming && let Some(before) = &before {
+                // Skip what earlier pages showed: on the cursor's branch, down to the
+                // cursor's commit; on the others, what sorts before it.
+                let shown = if branch == before.branch {
+                    !passed_cursor && time >= before.newer.0
+                } else {
+                    (std::cmp::Reverse(time), branch) < (before.newer, before.branch)
+                };
+                if branch == before.branch && id == before.commit {
+                    passed_cursor = true;
                     next = info.parents.first().copied();
                     continue;
                 }
-                heads.insert(key, (branch, info));
-                return Ok(());
+                if shown {
+                    next = info.parents.first().copied();
+                    continue;
+                }
             }
-            Ok(())
-        };
+            heads.insert((std::cmp::Reverse(time), branch), info);
+            return Ok(());
+        }
+        Ok(())
+    };
     for &branch in &branches {
-        push(&mut heads, branch, Some(state.envs[branch].tip.id))?;
+        push(&mut heads, branch, Some(state.envs[branch].tip.id), true)?;
     }
     let mut entries = Vec::new();
-    let mut inits_seen = BTreeSet::new();
     let mut next_cursor = None;
-    while let Some((key, (branch, info))) = heads.pop_first() {
-        push(&mut heads, branch, info.parents.first().copied())?;
-        let is_init = info.message.get(history::ACTION) == Some("init");
-        if is_init && !inits_seen.insert(info.id) {
+    while let Some(((newer, branch), info)) = heads.pop_first() {
+        push(&mut heads, branch, info.parents.first().copied(), false)?;
+        // The init commit is on every branch: it is listed once, from the first one.
+        if info.message.get(history::ACTION) == Some("init") && branch != branches[0] {
             continue;
         }
+        let key = Key { newer, branch, commit: info.id };
         let entry = context.entry(store, &info, branch, &key)?;
         if query.action.as_ref().is_some_and(|action| &entry.action != action) {
             continue;

@@ -63,7 +63,7 @@ pub fn plan_promote(
         }
         match env.current {
             Current::Drift => {
-                return Err(Error::Drift { environment: env.env.to_string(), commit: env.tip.id.short() });
+                return Err(drift(state, env));
             }
             current => current.version().expect("not drift"),
         }
@@ -160,4 +160,19 @@ pub fn promote(
         released_hold: held,
         dry_run: false,
     })
+}
+
+/// The drift error of an environment, with the way back that applies to it.
+pub fn drift(state: &RepoState, env: &crate::ops::state::EnvState) -> Error {
+    let name = env.env.as_str();
+    let hint = if &env.env == state.chain.base() {
+        format!(
+            "bring {name} back to a version with `stagecraft rollback {name} --to vN`, or publish the draft over it"
+        )
+    } else {
+        format!(
+            "bring {name} back to a version with `stagecraft rollback {name} --to vN` or `stagecraft promote vN --to {name}`"
+        )
+    };
+    Error::Drift { environment: name.to_string(), commit: env.tip.id.short(), hint }
 }

@@ -57,15 +57,17 @@ pub struct Published {
     pub commit: Option<ObjectId>,
     pub summary: String,
     pub changes: ChangeSet,
-    /// Versions that reconciliation tagged first (forge merges, cut-off publishes).
-    pub reconciled: Vec<Version>,
+    /// What reconciliation did first: versions tagged (forge merges, cut-off
+    /// publishes) and forge merges skipped because they do not validate.
+    pub reconciled: crate::ops::reconcile::Reconciled,
     pub dry_run: bool,
 }
 
 /// Publishes the draft. See the module documentation.
 pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Result<Published, Error> {
     let force = options.force_reason()?;
-    let (state, reconciled) = if options.dry_run { (read_state(store)?, Vec::new()) } else { read_reconciled(store)? };
+    let (state, reconciled) =
+        if options.dry_run { (read_state(store)?, Default::default()) } else { read_reconciled(store)? };
     if !options.dry_run {
         crate::failpoint::hit("publish-after-reconcile");
     }

@@ -17,11 +17,20 @@ use crate::store::Store;
 #[derive(Debug, Clone, Default)]
 pub struct Reconciled {
     /// Tags written, oldest first.
-    pub tagged: Vec<(Version, ObjectId)>,
+    pub tagged: Vec<Tagged>,
     /// Forge merges that do not validate, and why.
     pub skipped: Vec<(ObjectId, String)>,
     /// The number the next publish takes.
     pub next: Option<Version>,
+}
+
+/// A version tag reconciliation wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tagged {
+    pub version: Version,
+    pub commit: ObjectId,
+    /// True for a publish cut off before its tag; false for a merge made outside stagecraft.
+    pub repaired: bool,
 }
 
 /// Tags what is untagged on the second environment; `write` false only plans.
@@ -48,7 +57,7 @@ pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconc
                     .unwrap_or_else(|| info.author.clone());
                 let message = tag_message(&info.message);
                 if store.ensure_tag(version, info.id, &actor, info.committer_time, &message)? {
-                    result.tagged.push((version, info.id));
+                    result.tagged.push(Tagged { version, commit: info.id, repaired: true });
                     failpoint::hit("reconcile-after-tag");
                 }
             }
@@ -83,7 +92,7 @@ pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconc
             store.ensure_tag(version, info.id, &info.author, info.committer_time, &message)?;
             failpoint::hit("reconcile-after-tag");
         }
-        result.tagged.push((version, info.id));
+        result.tagged.push(Tagged { version, commit: info.id, repaired: false });
     }
     result.next = Some(highest.next());
     Ok(result)

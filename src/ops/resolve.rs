@@ -114,15 +114,8 @@ pub fn resolve_target(store: Option<&Store>, chain: &Chain, spec: &str, cwd: &Pa
     if let Ok(version) = spec.parse::<Version>()
         && spec.starts_with('v')
     {
-        let versions = store.versions()?;
-        let Some(tagged) = versions.get(&version) else {
-            let latest = versions.keys().last().map_or("none".to_string(), ToString::to_string);
-            return Err(Error::NotFound {
-                what: "version",
-                name: spec.to_string(),
-                hint: format!("the latest version is {latest}; `stagecraft history` lists them"),
-            });
-        };
+        // Through the state, so that a publish whose tag is not written yet counts.
+        let tagged = crate::ops::state::read_state(store)?.version(store, version)?;
         return Ok(Target::Commit { origin: format!("{version} ({})", tagged.commit.short()), commit: tagged.commit });
     }
     if path.is_dir() {

@@ -106,19 +106,19 @@ fn merge_trees(
             continue;
         }
         let texts = (b.and_then(|e| read(path, e)), o.and_then(|e| read(path, e)), t.and_then(|e| read(path, e)));
-        let merged = match (b, o, t, texts) {
-            (Some(_), Some(_), Some(_), (Some(base_text), Some(ours_text), Some(theirs_text))) => {
+        let merged = match (assistant, b, o, t, texts) {
+            (Some(id), ..) if scoped_channels => {
+                let text = |entry: Option<&Entry>| entry.and_then(|e| read(path, e)).unwrap_or_default();
+                merge_bindings(id, &text(b), &text(o), &text(t))
+            }
+            (_, Some(_), Some(_), Some(_), (Some(base_text), Some(ours_text), Some(theirs_text))) => {
                 if path.ends_with(".toml") {
-                    let keep = |field: &[String]| match assistant {
-                        Some(id) if path == CHANNELS_FILE => field.get(1).is_some_and(|a| a == id),
-                        _ => true,
-                    };
-                    merge::merge_toml(path, &base_text, &ours_text, &theirs_text, &keep)
+                    merge::merge_toml(path, &base_text, &ours_text, &theirs_text, &|_| true)
                 } else {
                     merge::merge_text(path, &base_text, &ours_text, &theirs_text)
                 }
             }
-            (_, _, _, (base_text, ours_text, theirs_text)) => {
+            (_, _, _, _, (base_text, ours_text, theirs_text)) => {
                 let describe = |entry: Option<&Entry>, text: Option<String>| match (entry, text) {
                     (None, _) => String::new(),
                     (Some(_), Some(text)) => text,
@@ -152,4 +152,31 @@ fn merge_trees(
         }
     }
     if conflicts.is_empty() { Ok(Snapshot::new(result)) } else { Err(conflicts) }
+}
+
+/// One assistant's bindings in `channels.toml` (`--assistant`): taken from before the
+/// version when the draft has not changed them since, a conflict when both changed them.
+fn merge_bindings(assistant: &str, base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflict>> {
+    let bindings = |text: &str| -> BTreeMap<String, toml::Value> {
+        let table: toml::Table = text.parse().unwrap_or_default();
+        table.iter().filter_map(|(env, value)| Some((env.clone(), value.as_table()?.get(assistant)?.clone()))).collect()
+    };
+    let (base_bindings, ours_bindings, theirs_bindings) = (bindings(base), bindings(ours), bindings(theirs));
+    let conflict = |reason: String| {
+        vec![Conflict {
+            file: CHANNELS_FILE.into(),
+            field: format!("bindings of {assistant}"),
+            lines: None,
+            base: format!("{base_bindings:?}"),
+            ours: reason,
+            theirs: format!("{theirs_bindings:?}"),
+        }]
+    };
+    if ours_bindings == theirs_bindings || theirs_bindings == base_bindings {
+        return Ok(ours.to_string());
+    }
+    if ours_bindings != base_bindings {
+        return Err(conflict(format!("{ours_bindings:?}")));
+    }
+    merge::replace_bindings(ours, theirs, assistant).map_err(conflict)
 }

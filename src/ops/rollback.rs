@@ -59,10 +59,7 @@ pub fn plan_rollback(store: &Store, state: &RepoState, env: &str, to: Option<Ver
                 deployed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             ),
         },
-        RollbackRefusal::DriftNeedsTarget => Error::Usage {
-            message: format!("{} is in drift: name the version to roll back to", target.env),
-            hint: Some(format!("stagecraft rollback {} --to vN", target.env)),
-        },
+        RollbackRefusal::DriftNeedsTarget => crate::ops::promote::drift(state, target),
     })?;
     let tagged = state.version(store, version)?;
     let changes = crate::ops::diff::diff_commits(store, target.tip.id, tagged.commit)?;

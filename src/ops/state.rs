@@ -135,6 +135,9 @@ pub fn read_state(store: &Store) -> Result<RepoState, Error> {
             index.pending.entry(version).or_insert(TaggedVersion { version, commit: info.id, tree: info.tree });
         }
     }
+    // The walk may have loaded the index before the pending publishes were known.
+    index.all = OnceCell::new();
+    index.by_commit = OnceCell::new();
     let mut envs = Vec::new();
     for (position, (env, tip)) in tips.into_iter().enumerate() {
         let tip = store.commit_info(tip)?;
@@ -173,15 +176,14 @@ pub fn untagged_chain(store: &Store, tip: ObjectId, index: &VersionIndex) -> Res
 
 /// Reads the state after reconciling the second environment (SPEC 3: every write first
 /// reconciles), so versions published but cut off before their tag, and forge merges,
-/// have their tags. Returns what reconciliation tagged.
-pub fn read_reconciled(store: &Store) -> Result<(RepoState, Vec<Version>), Error> {
+/// have their tags. Returns what reconciliation did.
+pub fn read_reconciled(store: &Store) -> Result<(RepoState, crate::ops::reconcile::Reconciled), Error> {
     let state = read_state(store)?;
     let reconciled = crate::ops::reconcile::reconcile(store, &state, true)?;
-    let tagged: Vec<Version> = reconciled.tagged.iter().map(|(v, _)| *v).collect();
-    if tagged.is_empty() {
-        return Ok((state, tagged));
+    if reconciled.tagged.is_empty() {
+        return Ok((state, reconciled));
     }
-    Ok((read_state(store)?, tagged))
+    Ok((read_state(store)?, reconciled))
 }
 
 /// A commit's own version: its trailer, else the tags on it (looked up only then).

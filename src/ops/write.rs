@@ -32,12 +32,16 @@ pub fn commit_and_move(
     Ok(id)
 }
 
-/// Refuses to move a checked-out draft whose work tree has uncommitted changes.
-pub fn check_work_tree(store: &Store, draft: &str) -> Result<bool, Error> {
+/// Refuses to move a checked-out draft whose work tree has uncommitted changes, or
+/// untracked files that the new tree would overwrite. Returns whether the draft is
+/// checked out (and its work tree must follow).
+pub fn check_work_tree(store: &Store, draft: &str, new_tree: &crate::model::Snapshot) -> Result<bool, Error> {
     if !store.is_checked_out(draft) {
         return Ok(false);
     }
-    let dirty = store.dirty_files()?;
+    let mut dirty = store.dirty_files()?;
+    let in_the_way = store.untracked_files()?.into_iter().filter(|path| new_tree.get(path).is_some());
+    dirty.extend(in_the_way.map(|path| format!("{path} (untracked, would be overwritten)")));
     if !dirty.is_empty() {
         return Err(Error::DirtyWorktree { files: dirty });
     }

@@ -302,8 +302,11 @@ impl Store {
     /// The tagger, time and message of the annotated tag `vN` (`None` for a lightweight tag).
     pub fn tag_info(&self, version: Version) -> Result<Option<(Person, When, String)>, Error> {
         let name = version.tag();
-        let reference =
-            self.repo.find_reference(&format!("refs/tags/{name}")).map_err(Error::git(format!("read tag {name}")))?;
+        let reference = match self.repo.find_reference(&format!("refs/tags/{name}")) {
+            Ok(reference) => reference,
+            Err(error) if error.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(error) => return Err(Error::Git { step: format!("read tag {name}"), source: error }),
+        };
         let Ok(tag) = reference.peel_to_tag() else { return Ok(None) };
         let Some(tagger) = tag.tagger() else { return Ok(None) };
         let person = Person {
@@ -322,9 +325,12 @@ impl Store {
 
     /// The snapshot of a commit's tree: every path and blob id, no content read.
     pub fn snapshot(&self, commit: ObjectId) -> Result<Snapshot, Error> {
-        let commit =
-            self.repo.find_commit(oid(commit)).map_err(Error::git(format!("read commit {}", commit.short())))?;
-        let tree = commit.tree().map_err(Error::git("read a commit's tree"))?;
+        self.tree_snapshot(self.tree_id(commit)?)
+    }
+
+    /// The snapshot of a tree.
+    pub fn tree_snapshot(&self, tree: ObjectId) -> Result<Snapshot, Error> {
+        let tree = self.repo.find_tree(oid(tree)).map_err(Error::git(format!("read tree {}", tree.short())))?;
         let mut entries = BTreeMap::new();
         tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             let kind = match (entry.kind(), entry.filemode()) {

@@ -226,6 +226,18 @@ impl Store {
         }
     }
 
+    /// Untracked files in the work tree (not ignored), by path.
+    pub fn untracked_files(&self) -> Result<Vec<String>, Error> {
+        let mut options = git2::StatusOptions::new();
+        options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
+        let statuses = self.repo.statuses(Some(&mut options)).map_err(Error::git("read the work tree's status"))?;
+        Ok(statuses
+            .iter()
+            .filter(|s| s.status().contains(git2::Status::WT_NEW))
+            .filter_map(|s| s.path().ok().map(str::to_string))
+            .collect())
+    }
+
     /// Tracked files with uncommitted changes (staged or not) in the work tree.
     pub fn dirty_files(&self) -> Result<Vec<String>, Error> {
         let mut options = git2::StatusOptions::new();

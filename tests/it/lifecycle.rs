@@ -239,10 +239,8 @@ fn a_forge_merge_into_sandbox_is_tagged_by_the_next_publish() {
     repo.git(&["checkout", "-q", "draft"]);
     edit_temperature(&repo, "0.5");
     let run = repo.stagecraft(&["publish"]).success();
-    assert!(
-        run.stdout.starts_with("tagged v2, merged into sandbox without stagecraft\npublished v3 to sandbox"),
-        "{run}"
-    );
+    assert!(run.stdout.starts_with("tagged v2 ("), "{run}");
+    assert!(run.stdout.contains("): merged into sandbox outside stagecraft\npublished v3 to sandbox"), "{run}");
     assert_eq!(repo.git(&["rev-parse", "v2^{commit}"]), repo.git(&["rev-parse", "sandbox^1"]));
     assert_eq!(repo.git(&["log", "-1", "--format=%an", "v2"]).trim(), "Test User");
 }
@@ -362,4 +360,112 @@ fn merges_made_on_a_forge_have_history_entries() {
     assert_eq!(entry["version"], serde_json::Value::Null);
     assert_eq!(entry["description"], "Hotfix straight to live");
     assert_eq!(entry["summary"], "changed assistants/support-bot/instructions.md");
+}
+
+#[test]
+fn pages_list_every_entry_once_even_when_commits_share_a_second() {
+    let repo = TestRepo::from_example();
+    let same_second = "@1767300000 +0000";
+    let git = |args: &[&str]| {
+        let output = repo
+            .env
+            .command("git", &repo.root)
+            .args(args)
+            .env("GIT_AUTHOR_DATE", same_second)
+            .env("GIT_COMMITTER_DATE", same_second)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    for n in 0..5 {
+        std::fs::write(repo.root.join("assistants/support-bot/instructions.md"), format!("Edit {n}.\n")).unwrap();
+        git(&["commit", "-q", "-am", &format!("edit {n}")]);
+    }
+    let publish = repo
+        .env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
+        .args(["publish"])
+        .env("GIT_AUTHOR_DATE", same_second)
+        .env("GIT_COMMITTER_DATE", same_second)
+        .output()
+        .unwrap();
+    assert!(publish.status.success());
+    let all = repo.stagecraft(&["history", "--all", "--json"]).success().json();
+    let expected: Vec<String> =
+        all["entries"].as_array().unwrap().iter().map(|e| format!("{} {}", e["action"], e["id"])).collect();
+    assert_eq!(expected.len(), 7, "5 edits, the publish, init: {expected:?}");
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = vec!["history", "--limit", "2", "--json"];
+        if let Some(cursor) = &cursor {
+            args.extend(["--before", cursor.as_str()]);
+        }
+        let page = repo.stagecraft(&args).success().json();
+        paged.extend(page["entries"].as_array().unwrap().iter().map(|e| format!("{} {}", e["action"], e["id"])));
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, expected);
+}
+
+#[test]
+fn a_publish_whose_tag_is_missing_still_counts_as_its_version() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    repo.stagecraft(&["publish"]).success();
+    edit_temperature(&repo, "0.6");
+    repo.stagecraft(&["publish"]).success();
+    repo.stagecraft(&["rollback", "sandbox"]).success();
+    edit_temperature(&repo, "0.7");
+    repo.stagecraft(&["publish", "--force", "-m", "again"]).success();
+    // As if the publish had been cut off before its tag.
+    repo.git(&["tag", "-d", "v4"]);
+    let show = repo.stagecraft(&["show", "v4", "--json"]).success().json();
+    assert_eq!(show["deployed"], serde_json::json!(["sandbox"]));
+    assert_eq!(repo.stagecraft(&["diff", "v2", "v4", "--exit-code"]).code, 1);
+    assert_eq!(repo.stagecraft(&["status", "--json"]).success().json()["environments"][1]["version"], 4);
+}
+
+#[test]
+fn an_untracked_file_in_the_way_refuses_a_draft_write() {
+    let repo = TestRepo::from_example();
+    repo.commit_file("NOTES.md", "published notes\n");
+    repo.stagecraft(&["publish"]).success();
+    repo.git(&["rm", "-q", "NOTES.md"]);
+    repo.git(&["commit", "-q", "-m", "drop notes"]);
+    std::fs::write(repo.root.join("NOTES.md"), "my precious untracked work\n").unwrap();
+    let run = repo.stagecraft(&["restore", "v2"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("NOTES.md (untracked, would be overwritten)"), "{run}");
+    assert_eq!(std::fs::read_to_string(repo.root.join("NOTES.md")).unwrap(), "my precious untracked work\n");
+    // An untracked file elsewhere is no obstacle.
+    std::fs::remove_file(repo.root.join("NOTES.md")).unwrap();
+    std::fs::write(repo.root.join("scratch.txt"), "x").unwrap();
+    repo.stagecraft(&["restore", "v2"]).success();
+    assert_eq!(std::fs::read_to_string(repo.root.join("scratch.txt")).unwrap(), "x");
+}
+
+#[test]
+fn a_forge_merge_on_sandbox_can_be_promoted_and_an_invalid_one_is_reported() {
+    let repo = TestRepo::from_example();
+    repo.git(&["checkout", "-q", "sandbox"]);
+    repo.commit_file("README.md", "Merged on the forge.\n");
+    repo.git(&["checkout", "-q", "draft"]);
+    let run = repo.stagecraft(&["promote", "sandbox", "--to", "pre-release"]).success();
+    assert!(
+        run.stdout.contains("): merged into sandbox outside stagecraft\npromoted v2 from sandbox to pre-release"),
+        "{run}"
+    );
+    // An invalid merge is reported and gets no number.
+    repo.git(&["checkout", "-q", "sandbox"]);
+    repo.commit_file("assistants/BAD/assistant.toml", "nme = 1\n");
+    repo.git(&["checkout", "-q", "draft"]);
+    edit_temperature(&repo, "0.5");
+    let run = repo.stagecraft(&["publish"]).success();
+    assert!(run.stdout.contains("merged into sandbox: it does not validate ("), "{run}");
+    assert!(run.stdout.contains("published v3 to sandbox"), "{run}");
+    assert_eq!(repo.git(&["tag"]), "v1\nv2\nv3\n");
 }

@@ -130,3 +130,37 @@ fn revert_one_assistant_only() {
     assert!(repo.git(&["show", "draft:channels.toml"]).contains("+14155550140"));
     assert_eq!(repo.git(&["rev-parse", "draft^{tree}"]), repo.git(&["rev-parse", "v1^{tree}"]));
 }
+
+#[test]
+fn revert_one_assistant_restores_a_binding_its_version_removed() {
+    let repo = TestRepo::from_example();
+    let channels = std::fs::read_to_string(repo.root.join("channels.toml")).unwrap();
+    let start = channels.find("[draft.restaurant-booking]").unwrap();
+    let end = channels[start + 1..].find("\n[").map_or(channels.len(), |i| start + 2 + i);
+    repo.commit_file("channels.toml", &format!("{}{}", &channels[..start], &channels[end..]));
+    repo.stagecraft(&["publish"]).success();
+    repo.stagecraft(&["revert", "v2", "--assistant", "restaurant-booking"]).success();
+    assert!(repo.git(&["show", "draft:channels.toml"]).contains("[draft.restaurant-booking]"));
+}
+
+#[test]
+fn arrays_changed_on_both_sides_conflict_instead_of_losing_a_change() {
+    let repo = TestRepo::from_example();
+    let path = "assistants/support-bot/guardrails/topics.toml";
+    repo.commit_file(path, "kind = \"blocked_topics\"\ntopics = [\"a\", \"b\", \"c\"]\n");
+    repo.stagecraft(&["publish"]).success();
+    repo.commit_file(path, "kind = \"blocked_topics\"\ntopics = [\"a\", \"b\", \"c\", \"religion\"]\n");
+    repo.stagecraft(&["publish"]).success();
+    // The draft then drops the first topic: the indices of v3's change moved.
+    repo.commit_file(path, "kind = \"blocked_topics\"\ntopics = [\"b\", \"c\", \"religion\"]\n");
+    let run = repo.stagecraft(&["revert", "v3", "--json"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(run.json()["error"]["code"], "merge_conflict");
+    // Only v3 touched the array: its removal applies whole.
+    repo.commit_file(path, "kind = \"blocked_topics\"\ntopics = [\"a\", \"b\", \"c\", \"religion\"] # keep\n");
+    repo.stagecraft(&["revert", "v3"]).success();
+    assert_eq!(
+        repo.git(&["show", &format!("draft:{path}")]),
+        "kind = \"blocked_topics\"\ntopics = [\"a\", \"b\", \"c\"] # keep\n"
+    );
+}
