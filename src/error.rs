@@ -115,6 +115,9 @@ pub enum Error {
     #[error("{origin} does not validate: {} error{}", .diagnostics.len(), if .diagnostics.len() == 1 { "" } else { "s" })]
     Invalid { origin: String, diagnostics: Vec<Diagnostic> },
 
+    #[error("{file} does not validate: {} error{}", .diagnostics.len(), if .diagnostics.len() == 1 { "" } else { "s" })]
+    InvalidConfig { file: String, diagnostics: Vec<Diagnostic> },
+
     #[error("no {what} `{name}`")]
     NotFound { what: &'static str, name: String, hint: String },
 
@@ -189,7 +192,7 @@ impl Error {
 
     pub fn code(&self) -> Code {
         match self {
-            Error::Invalid { .. } => Code::ValidationFailed,
+            Error::Invalid { .. } | Error::InvalidConfig { .. } => Code::ValidationFailed,
             Error::NotFound { .. }
             | Error::NotARepository { .. }
             | Error::NotStagecraft { .. }
@@ -214,6 +217,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Invalid { .. } => Some("fix the errors above, then validate again with `stagecraft validate`".into()),
+            Error::InvalidConfig { .. } => Some("fix the config, then check it again with `stagecraft serve --check`".into()),
             Error::NotFound { hint, .. } | Error::UnsupportedFormat { hint, .. } => Some(hint.clone()),
             Error::NotARepository { .. } => Some("run stagecraft inside a config repository, pass `--repo PATH`, or create one with `stagecraft init`".into()),
             Error::NotStagecraft { .. } => Some("create a config repository with `stagecraft init`, or point `--repo` at one".into()),
@@ -239,7 +243,9 @@ impl Error {
     /// The report front ends print: code, message, detail lines, hint.
     pub fn report(&self) -> Report {
         let (details, diagnostics) = match self {
-            Error::Invalid { diagnostics, .. } => (Vec::new(), diagnostics.clone()),
+            Error::Invalid { diagnostics, .. } | Error::InvalidConfig { diagnostics, .. } => {
+                (Vec::new(), diagnostics.clone())
+            }
             Error::MissingBranch { chain, .. } => (vec![format!("the chain is {chain}")], Vec::new()),
             Error::DirtyWorktree { files } => (files.clone(), Vec::new()),
             Error::MergeConflict { version, conflicts } => {

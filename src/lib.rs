@@ -17,6 +17,7 @@
 //! - Every ref update is a compare-and-swap on the old value.
 //! - The chain of environments is read from the commit tagged `v1`.
 
+pub mod config;
 pub mod diff;
 pub mod error;
 pub mod failpoint;
@@ -30,6 +31,7 @@ pub mod validate;
 pub mod wire;
 
 pub mod cli;
+pub mod daemon;
 pub mod example;
 pub mod ops;
 pub mod store;

@@ -13,6 +13,7 @@ mod publish;
 mod restore;
 mod revert;
 mod rollback;
+mod serve;
 mod show;
 mod status;
 pub mod ui;
@@ -62,6 +63,7 @@ enum Command {
     Restore(restore::Args),
     Revert(revert::Args),
     History(history::Args),
+    Serve(serve::Args),
     Show(show::Args),
     Demo(demo::Args),
 }
@@ -102,6 +104,11 @@ impl Context {
             return usize::from(width);
         }
         self.var("COLUMNS").and_then(|c| c.parse().ok()).filter(|w| *w >= 40).unwrap_or(100)
+    }
+
+    /// Any environment variable, for the secret references of the daemon's config.
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
     }
 
     pub fn var(&self, name: &str) -> Option<String> {
@@ -206,6 +213,7 @@ pub fn main() -> u8 {
         Command::Restore(args) => restore::run(args, &context, &ui),
         Command::Revert(args) => revert::run(args, &context, &ui),
         Command::History(args) => history::run(args, &context, &ui),
+        Command::Serve(args) => serve::run(args, &context, &ui),
         Command::Show(args) => show::run(args, &context, &ui),
         Command::Demo(args) => demo::run(args, &context, &ui),
     };

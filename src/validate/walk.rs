@@ -55,6 +55,14 @@ impl<'t> FileCheck<'t> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// Records a finding at `span` without the source line, for values that must not be
+    /// echoed (a secret written where a reference belongs).
+    pub fn error_hiding_source(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        let mut diagnostic = self.at(span, message.into(), hint);
+        diagnostic.snippet = None;
+        self.diagnostics.push(diagnostic);
+    }
+
     /// Builds a diagnostic at `span` without recording it.
     pub fn at(&self, span: Range<usize>, message: String, hint: Option<String>) -> Diagnostic {
         let start = span.start.min(self.text.len());
@@ -131,6 +139,18 @@ impl<'t> FileCheck<'t> {
             None
         } else {
             Some(text)
+        }
+    }
+
+    /// A boolean value.
+    pub fn boolean(&mut self, table: &Table<'_>, key: &str) -> Option<bool> {
+        let value = table.get(key)?;
+        match value.get_ref() {
+            DeValue::Boolean(flag) => Some(*flag),
+            _ => {
+                self.wrong_type(value, key, "true or false");
+                None
+            }
         }
     }
 

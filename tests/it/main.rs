@@ -14,5 +14,6 @@ mod lifecycle;
 mod load;
 mod merge_properties;
 mod revert;
+mod serve;
 mod status;
 mod validate;

@@ -143,6 +143,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// The transcript of a process run outside the helpers.
+    pub fn from_output(output: Output, tmp: &Path) -> Run {
+        Run::new(output, tmp)
+    }
+
     fn new(output: Output, tmp: &Path) -> Run {
         let redact = |bytes: &[u8]| {
             let text = String::from_utf8_lossy(bytes).to_string();

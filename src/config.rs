@@ -1,0 +1,602 @@
+//! The daemon's configuration, `stagecraft.toml` (SPEC 7): parsed with every finding at
+//! once (file:line:col, "did you mean" for unknown keys), durations like `"30s"`, and
+//! secrets kept as references (`env:NAME`, `file:/path`) that the daemon resolves at
+//! start, so that no secret is ever written in the file, a log or an error. Pure: the
+//! text and the repository's chain come in; nothing is read here.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::identity::Person;
+use crate::model::{Chain, EnvName, ids::is_valid_id};
+use crate::validate::walk::{FileCheck, Table};
+use crate::validate::{Diagnostic, did_you_mean, sort, suggestion};
+
+/// A secret value: `Debug` prints `REDACTED` and there is no `Display`, so it cannot
+/// reach a log or an error message by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    /// The value, for the one place that uses it (signing, comparing).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(REDACTED)")
+    }
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `env:NAME`: an environment variable.
+    Env(String),
+    /// `file:/path`: a file's content, trimmed.
+    File(PathBuf),
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "env:{name}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+/// The roles of API tokens, weakest first (SPEC 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Publisher,
+    Releaser,
+    Admin,
+}
+
+impl Role {
+    pub const NAMES: [&'static str; 4] = ["viewer", "publisher", "releaser", "admin"];
+}
+
+/// `stagecraft.toml`, checked. Defaults as SPEC 7 says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    pub repository: RepositoryConfig,
+    /// Protected beyond the chain's own.
+    pub protected: Vec<EnvName>,
+    pub require_tests: Vec<EnvName>,
+    /// `None`: `<git dir>/stagecraft/state.db`.
+    pub state_path: Option<PathBuf>,
+    pub delivery: DeliveryConfig,
+    pub server: ServerConfig,
+    pub runtimes: Vec<RuntimeConfig>,
+    pub receivers: Vec<ReceiverConfig>,
+    pub tokens: Vec<TokenConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepositoryConfig {
+    /// `None`: the current directory.
+    pub path: Option<PathBuf>,
+    /// Remote mode when set.
+    pub remote: Option<String>,
+    pub fetch_interval: Duration,
+    /// The committer of API writes; `None`: from the environment or git config.
+    pub identity: Option<Person>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryConfig {
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_read: bool,
+    pub public_metrics: bool,
+}
+
+/// One `[[runtime]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeConfig {
+    pub name: String,
+    pub environment: EnvName,
+    pub url: String,
+    /// One or more (during a rotation): Standard Webhooks secrets `whsec_<base64>`.
+    pub secrets: Vec<SecretRef>,
+    /// Assistant ids, or `*` for all.
+    pub assistants: Vec<String>,
+    pub test_url: Option<String>,
+}
+
+/// One `[receiver.<forge>]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiverConfig {
+    pub forge: String,
+    pub secret: SecretRef,
+}
+
+/// One `[[token]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenConfig {
+    pub name: String,
+    /// The hex SHA-256 of the bearer token, lowercase.
+    pub sha256: String,
+    pub role: Role,
+}
+
+impl Default for DaemonConfig {
+    /// The daemon without a config file: the repository in the current directory,
+    /// 127.0.0.1:8080, no runtimes, no tokens (reads on loopback only, writes refused).
+    fn default() -> DaemonConfig {
+        DaemonConfig {
+            repository: RepositoryConfig {
+                path: None,
+                remote: None,
+                fetch_interval: Duration::from_secs(30),
+                identity: None,
+            },
+            protected: Vec::new(),
+            require_tests: Vec::new(),
+            state_path: None,
+            delivery: DeliveryConfig {
+                retry_min: Duration::from_secs(1),
+                retry_max: Duration::from_secs(300),
+                timeout: Duration::from_secs(15),
+            },
+            server: ServerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                public_read: false,
+                public_metrics: false,
+            },
+            runtimes: Vec::new(),
+            receivers: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+const TOP: [&str; 8] = ["repository", "environments", "state", "delivery", "server", "runtime", "receiver", "token"];
+const FORGES: [&str; 3] = ["github", "gitlab", "gitea"];
+
+/// Parses and checks `stagecraft.toml`. `chain` is the repository's, when it is known;
+/// without it environment names are checked against nothing.
+pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Vec<Diagnostic>) {
+    let mut config = DaemonConfig::default();
+    let mut check = FileCheck::new(file, text);
+    let Some(doc) = check.parse() else {
+        return (config, check.diagnostics);
+    };
+    let root = doc.get_ref();
+    check.unknown_keys(root, &TOP, "stagecraft.toml");
+    if let Some((repository, _)) = check.table(root, "repository") {
+        check.unknown_keys(repository, &["path", "remote", "fetch_interval", "identity"], "[repository]");
+        config.repository.path = check.string(repository, "path").map(|(p, _)| PathBuf::from(p));
+        if let Some((remote, span)) = check.string(repository, "remote") {
+            let known = ["https://", "http://", "ssh://", "file://", "git@"];
+            if known.iter().any(|prefix| remote.starts_with(prefix)) || remote.contains(':') {
+                config.repository.remote = Some(remote);
+            } else {
+                check.error(
+                    span,
+                    format!("`remote` `{remote}` is not a git URL"),
+                    Some("use https://…, ssh://…, git@host:path or file://…".into()),
+                );
+            }
+        }
+        if let Some(interval) = duration(&mut check, repository, "fetch_interval") {
+            config.repository.fetch_interval = interval;
+        }
+        if let Some((identity, span)) = check.string(repository, "identity") {
+            match Person::parse(&identity) {
+                Some(person) => config.repository.identity = Some(person),
+                None => {
+                    check.error(span, format!("`identity` must look like \"Name <email>\", found `{identity}`"), None)
+                }
+            }
+        }
+    }
+    if let Some((environments, _)) = check.table(root, "environments") {
+        check.unknown_keys(environments, &["protected", "require_tests"], "[environments]");
+        config.protected = env_list(&mut check, environments, "protected", chain);
+        config.require_tests = env_list(&mut check, environments, "require_tests", chain);
+    }
+    if let Some((state, _)) = check.table(root, "state") {
+        check.unknown_keys(state, &["path"], "[state]");
+        config.state_path = check.string(state, "path").map(|(p, _)| PathBuf::from(p));
+    }
+    if let Some((delivery, delivery_span)) = check.table(root, "delivery") {
+        check.unknown_keys(delivery, &["retry_min", "retry_max", "timeout"], "[delivery]");
+        if let Some(value) = duration(&mut check, delivery, "retry_min") {
+            config.delivery.retry_min = value;
+        }
+        if let Some(value) = duration(&mut check, delivery, "retry_max") {
+            config.delivery.retry_max = value;
+        }
+        if let Some(value) = duration(&mut check, delivery, "timeout") {
+            config.delivery.timeout = value;
+        }
+        if config.delivery.retry_min > config.delivery.retry_max {
+            check.error(
+                delivery_span,
+                "`retry_min` is longer than `retry_max`",
+                Some("retries back off from retry_min doubling up to retry_max".into()),
+            );
+        }
+    }
+    if let Some((server, _)) = check.table(root, "server") {
+        check.unknown_keys(server, &["listen", "public_read", "public_metrics"], "[server]");
+        if let Some((listen, span)) = check.string(server, "listen") {
+            match listen.parse::<SocketAddr>() {
+                Ok(address) => config.server.listen = address,
+                Err(_) => check.error(
+                    span,
+                    format!("`listen` `{listen}` is not an address and port"),
+                    Some("write it as 127.0.0.1:8080 or [::1]:8080".into()),
+                ),
+            }
+        }
+        config.server.public_read = check.boolean(server, "public_read").unwrap_or(false);
+        config.server.public_metrics = check.boolean(server, "public_metrics").unwrap_or(false);
+    }
+    config.runtimes = runtimes(&mut check, root, chain);
+    if let Some((receivers, _)) = check.table(root, "receiver") {
+        for (forge, value) in receivers.iter() {
+            let forge = forge.get_ref().to_string();
+            let Some(table) = value.get_ref().as_table() else {
+                check.error(value.span(), format!("`receiver.{forge}` must be a table"), None);
+                continue;
+            };
+            if !FORGES.contains(&forge.as_str()) {
+                check.error(
+                    value.span(),
+                    format!("unknown forge `{forge}`"),
+                    Some(suggestion(&forge, &FORGES, "forge")),
+                );
+                continue;
+            }
+            check.unknown_keys(table, &["secret"], &format!("[receiver.{forge}]"));
+            match secret(&mut check, table, "secret") {
+                Some(secret) => config.receivers.push(ReceiverConfig { forge, secret }),
+                None if table.get("secret").is_none() => {
+                    check.missing(value.span(), "secret", &format!("[receiver.{forge}]"), "add `secret = \"env:NAME\"`")
+                }
+                None => {}
+            }
+        }
+    }
+    config.tokens = tokens(&mut check, root);
+    let mut diagnostics = check.diagnostics;
+    sort(&mut diagnostics);
+    (config, diagnostics)
+}
+
+fn runtimes(check: &mut FileCheck<'_>, root: &Table<'_>, chain: Option<&Chain>) -> Vec<RuntimeConfig> {
+    let mut runtimes = Vec::new();
+    let Some(value) = root.get("runtime") else { return runtimes };
+    let Some(array) = value.get_ref().as_array() else {
+        check.error(
+            value.span(),
+            "`runtime` must be an array of tables",
+            Some("write each runtime as a `[[runtime]]` section".into()),
+        );
+        return runtimes;
+    };
+    let mut names = BTreeSet::new();
+    for item in array.iter() {
+        let Some(table) = item.get_ref().as_table() else {
+            check.error(item.span(), "each `runtime` must be a table", None);
+            continue;
+        };
+        check.unknown_keys(table, &["name", "environment", "url", "secret", "assistants", "test_url"], "a [[runtime]]");
+        let name = check.required_text(table, item.span(), "name", "a [[runtime]]", 64);
+        if let Some(name) = &name {
+            if !is_valid_id(name) {
+                let span = table.get("name").map(|v| v.span()).unwrap_or(item.span());
+                check.error(
+                    span,
+                    format!("runtime name `{name}` is not a valid id"),
+                    Some("use a-z, 0-9, `-` and `_`".into()),
+                );
+            } else if !names.insert(name.clone()) {
+                let span = table.get("name").map(|v| v.span()).unwrap_or(item.span());
+                check.error(
+                    span,
+                    format!("runtime `{name}` is defined twice"),
+                    Some("give each runtime its own name".into()),
+                );
+            }
+        }
+        let environment = match table.get("environment") {
+            None => {
+                check.missing(item.span(), "environment", "a [[runtime]]", "add `environment = \"live\"`");
+                None
+            }
+            Some(_) => {
+                let (env, span) = check.string(table, "environment").unzip();
+                env.and_then(|env| environment(check, &env, span.unwrap_or(item.span()), chain))
+            }
+        };
+        let url = match check.string(table, "url") {
+            Some((url, span)) if !url.starts_with("http://") && !url.starts_with("https://") => {
+                check.error(span, format!("`url` must be an http or https URL, found `{url}`"), None);
+                None
+            }
+            Some((url, _)) => Some(url),
+            None if table.get("url").is_none() => {
+                check.missing(
+                    item.span(),
+                    "url",
+                    "a [[runtime]]",
+                    "add `url = \"https://…\"`, where the runtime receives deliveries",
+                );
+                None
+            }
+            None => None,
+        };
+        let secrets = match table.get("secret") {
+            None => {
+                check.missing(
+                    item.span(),
+                    "secret",
+                    "a [[runtime]]",
+                    "add `secret = \"env:NAME\"` (a Standard Webhooks secret, whsec_…)",
+                );
+                None
+            }
+            Some(value) if value.get_ref().as_array().is_some() => {
+                let items = check.strings(table, "secret", false, true).unwrap_or_default();
+                let refs: Vec<SecretRef> =
+                    items.into_iter().filter_map(|(text, span)| secret_ref(check, &text, span)).collect();
+                (!refs.is_empty()).then_some(refs)
+            }
+            Some(_) => secret(check, table, "secret").map(|s| vec![s]),
+        };
+        let assistants = match check.strings(table, "assistants", false, true) {
+            Some(items) => {
+                for (id, span) in &items {
+                    if id != "*" && !is_valid_id(id) {
+                        check.error(span.clone(), format!("`{id}` is not an assistant id or `*`"), None);
+                    }
+                }
+                items.into_iter().map(|(id, _)| id).collect()
+            }
+            None => vec!["*".to_string()],
+        };
+        let test_url = check.string(table, "test_url").map(|(u, _)| u);
+        if let (Some(name), Some(environment), Some(url), Some(secrets)) = (name, environment, url, secrets) {
+            runtimes.push(RuntimeConfig { name, environment, url, secrets, assistants, test_url });
+        }
+    }
+    runtimes
+}
+
+fn tokens(check: &mut FileCheck<'_>, root: &Table<'_>) -> Vec<TokenConfig> {
+    let mut tokens = Vec::new();
+    let Some(value) = root.get("token") else { return tokens };
+    let Some(array) = value.get_ref().as_array() else {
+        check.error(
+            value.span(),
+            "`token` must be an array of tables",
+            Some("write each token as a `[[token]]` section".into()),
+        );
+        return tokens;
+    };
+    let mut names = BTreeSet::new();
+    for item in array.iter() {
+        let Some(table) = item.get_ref().as_table() else { continue };
+        check.unknown_keys(table, &["name", "sha256", "role"], "a [[token]]");
+        let name = check.required_text(table, item.span(), "name", "a [[token]]", 64);
+        if let Some(name) = &name
+            && !names.insert(name.clone())
+        {
+            let span = table.get("name").map(|v| v.span()).unwrap_or(item.span());
+            check.error(span, format!("token `{name}` is defined twice"), None);
+        }
+        let sha256 = match check.string(table, "sha256") {
+            Some((hash, span)) if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                check.error(
+                    span,
+                    "`sha256` must be 64 hex digits: the SHA-256 of the token, never the token itself",
+                    Some("compute it with `printf %s \"$TOKEN\" | sha256sum`".into()),
+                );
+                None
+            }
+            Some((hash, _)) => Some(hash.to_ascii_lowercase()),
+            None if table.get("sha256").is_none() => {
+                check.missing(item.span(), "sha256", "a [[token]]", "add `sha256 = \"<hex>\"`");
+                None
+            }
+            None => None,
+        };
+        let role = match check.string(table, "role") {
+            Some((role, span)) => match role.as_str() {
+                "viewer" => Some(Role::Viewer),
+                "publisher" => Some(Role::Publisher),
+                "releaser" => Some(Role::Releaser),
+                "admin" => Some(Role::Admin),
+                _ => {
+                    check.error(span, format!("unknown role `{role}`"), Some(suggestion(&role, &Role::NAMES, "role")));
+                    None
+                }
+            },
+            None if table.get("role").is_none() => {
+                check.missing(
+                    item.span(),
+                    "role",
+                    "a [[token]]",
+                    "add `role = \"viewer\"` (viewer, publisher, releaser or admin)",
+                );
+                None
+            }
+            None => None,
+        };
+        if let (Some(name), Some(sha256), Some(role)) = (name, sha256, role) {
+            tokens.push(TokenConfig { name, sha256, role });
+        }
+    }
+    tokens
+}
+
+/// `"30s"`, `"5m"`, `"250ms"`.
+fn duration(check: &mut FileCheck<'_>, table: &Table<'_>, key: &str) -> Option<Duration> {
+    let (text, span) = check.string(table, key)?;
+    match humantime::parse_duration(&text) {
+        Ok(value) if !value.is_zero() => Some(value),
+        Ok(_) => {
+            check.error(span, format!("`{key}` must be longer than zero"), None);
+            None
+        }
+        Err(error) => {
+            check.error(
+                span,
+                format!("`{key}` `{text}` is not a duration: {error}"),
+                Some("write it like \"30s\", \"5m\" or \"250ms\"".into()),
+            );
+            None
+        }
+    }
+}
+
+fn secret(check: &mut FileCheck<'_>, table: &Table<'_>, key: &str) -> Option<SecretRef> {
+    let (text, span) = check.string(table, key)?;
+    secret_ref(check, &text, span)
+}
+
+fn secret_ref(check: &mut FileCheck<'_>, text: &str, span: std::ops::Range<usize>) -> Option<SecretRef> {
+    if let Some(name) = text.strip_prefix("env:").filter(|n| !n.is_empty()) {
+        return Some(SecretRef::Env(name.to_string()));
+    }
+    if let Some(path) = text.strip_prefix("file:").filter(|p| p.starts_with('/')) {
+        return Some(SecretRef::File(PathBuf::from(path)));
+    }
+    // Never echo what may be a secret written in the file.
+    check.error_hiding_source(
+        span,
+        "a secret must be a reference, `env:NAME` or `file:/absolute/path`, never the secret itself",
+        Some("move the secret into an environment variable or a file readable by the daemon only".into()),
+    );
+    None
+}
+
+fn env_list(check: &mut FileCheck<'_>, table: &Table<'_>, key: &str, chain: Option<&Chain>) -> Vec<EnvName> {
+    check
+        .strings(table, key, false, false)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(name, span)| environment(check, &name, span, chain))
+        .collect()
+}
+
+fn environment(
+    check: &mut FileCheck<'_>,
+    name: &str,
+    span: std::ops::Range<usize>,
+    chain: Option<&Chain>,
+) -> Option<EnvName> {
+    match chain {
+        Some(chain) if !chain.contains(name) => {
+            let names: Vec<&str> = chain.environments().iter().map(EnvName::as_str).collect();
+            let hint = match did_you_mean(name, names.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`? the chain is {}", chain.display_arrows()),
+                None => format!("the chain is {}", chain.display_arrows()),
+            };
+            check.error(span, format!("environment `{name}` is not in the repository's chain"), Some(hint));
+            None
+        }
+        _ => match EnvName::new(name) {
+            Ok(env) => Some(env),
+            Err(error) => {
+                check.error(span, error.to_string(), None);
+                None
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+[repository]
+path = "/var/lib/stagecraft/repo"
+remote = "https://git.example.com/acme/assistants.git"
+fetch_interval = "30s"
+identity = "stagecraft <stagecraft@example.com>"
+[environments]
+protected = ["live"]
+require_tests = ["live"]
+[state]
+path = "/var/lib/stagecraft/state.db"
+[delivery]
+retry_min = "1s"
+retry_max = "5m"
+timeout = "15s"
+[server]
+listen = "127.0.0.1:8080"
+public_read = false
+public_metrics = false
+[[runtime]]
+name = "live-eu"
+environment = "live"
+url = "http://127.0.0.1:9000/stagecraft"
+secret = "env:LIVE_EU_SECRET"
+assistants = ["*"]
+test_url = "http://127.0.0.1:9000/test"
+[receiver.github]
+secret = "env:GITHUB_WEBHOOK_SECRET"
+[[token]]
+name = "ci"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+role = "publisher"
+"#;
+
+    #[test]
+    fn the_spec_example_parses_to_its_values() {
+        let (config, diagnostics) = parse("stagecraft.toml", FULL, Some(&Chain::default_chain()));
+        assert_eq!(diagnostics, []);
+        assert_eq!(config.repository.fetch_interval, Duration::from_secs(30));
+        assert_eq!(config.delivery.retry_max, Duration::from_secs(300));
+        assert_eq!(config.runtimes[0].secrets, [SecretRef::Env("LIVE_EU_SECRET".into())]);
+        assert_eq!(config.tokens[0].role, Role::Publisher);
+        assert_eq!(config.receivers[0].forge, "github");
+        assert_eq!(config.protected[0].as_str(), "live");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let text = "[repository]\nfetch_intervall = \"30s\"\n[delivery]\nretry_min = \"soon\"\n[[runtime]]\nname = \"eu\"\nenvironment = \"prod\"\nurl = \"http://x\"\nsecret = \"whsec_c2VjcmV0\"\n[[token]]\nname = \"ci\"\nsha256 = \"abc\"\nrole = \"releasr\"\n";
+        let (_, diagnostics) = parse("stagecraft.toml", text, Some(&Chain::default_chain()));
+        let lines: Vec<String> = diagnostics.iter().map(|d| format!("{}:{} {}", d.line, d.column, d.message)).collect();
+        assert_eq!(
+            lines,
+            [
+                "2:1 unknown key `fetch_intervall` in [repository]",
+                "4:13 `retry_min` `soon` is not a duration: expected number at 0",
+                "7:15 environment `prod` is not in the repository's chain",
+                "9:10 a secret must be a reference, `env:NAME` or `file:/absolute/path`, never the secret itself",
+                "12:10 `sha256` must be 64 hex digits: the SHA-256 of the token, never the token itself",
+                "13:8 unknown role `releasr`",
+            ]
+        );
+        assert!(!format!("{diagnostics:?}").contains("whsec_c2VjcmV0"), "a secret written in the file is never echoed");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("whsec_abc".into())), "Secret(REDACTED)");
+    }
+}

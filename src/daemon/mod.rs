@@ -1,0 +1,114 @@
+//! The daemon (`stagecraft serve`, SPEC 7–8). For now: loading and checking its
+//! configuration (`serve --check`): the file parsed against the repository's chain, and
+//! every secret reference resolved, so that a missing variable or file is a clear error
+//! at start, never a panic or an empty secret.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+
+use crate::config::{self, DaemonConfig, Secret, SecretRef};
+use crate::error::Error;
+use crate::model::Chain;
+use crate::store::Store;
+use crate::validate::Diagnostic;
+
+/// A checked configuration with its secrets resolved.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    /// The file read, or `None` without one (the defaults of SPEC 7).
+    pub file: Option<PathBuf>,
+    pub config: DaemonConfig,
+    /// The repository's chain, when the repository exists already.
+    pub chain: Option<Chain>,
+    /// Per runtime, in order, its secrets (several during a rotation).
+    pub runtime_secrets: Vec<Vec<Secret>>,
+    /// Per receiver, in order.
+    pub receiver_secrets: Vec<Secret>,
+}
+
+/// Reads `file` (when given), checks it against the repository it names and resolves
+/// its secrets. `lookup` reads an environment variable.
+pub fn load_config(
+    file: Option<&Path>,
+    cwd: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<LoadedConfig, Error> {
+    let shown = file.map_or_else(|| "stagecraft.toml".to_string(), |f| f.display().to_string());
+    let text = match file {
+        Some(file) => Some(std::fs::read_to_string(file).map_err(Error::io("read the config", file))?),
+        None => None,
+    };
+    // First pass without a chain to learn the repository's path.
+    let (first, _) = match &text {
+        Some(text) => config::parse(&shown, text, None),
+        None => (DaemonConfig::default(), Vec::new()),
+    };
+    let repository = first.repository.path.as_ref().map_or_else(|| cwd.to_path_buf(), |p| cwd.join(p));
+    let chain = Store::open(&repository).ok().and_then(|store| store.chain().ok());
+    let (config, diagnostics) = match &text {
+        Some(text) => config::parse(&shown, text, chain.as_ref()),
+        None => (DaemonConfig::default(), Vec::new()),
+    };
+    if !diagnostics.is_empty() {
+        return Err(Error::InvalidConfig { file: shown, diagnostics });
+    }
+    let mut problems = Vec::new();
+    let mut resolve = |owner: String, reference: &SecretRef, webhook: bool| -> Secret {
+        match resolve_secret(reference, lookup, webhook) {
+            Ok(secret) => secret,
+            Err(reason) => {
+                problems.push(Diagnostic::whole(
+                    &shown,
+                    format!("{owner}: secret {reference}: {reason}"),
+                    Some(secret_hint(reference)),
+                ));
+                Secret::new(String::new())
+            }
+        }
+    };
+    let runtime_secrets: Vec<Vec<Secret>> = config
+        .runtimes
+        .iter()
+        .map(|rt| rt.secrets.iter().map(|r| resolve(format!("runtime `{}`", rt.name), r, true)).collect())
+        .collect();
+    let receiver_secrets: Vec<Secret> =
+        config.receivers.iter().map(|rc| resolve(format!("receiver `{}`", rc.forge), &rc.secret, false)).collect();
+    if !problems.is_empty() {
+        return Err(Error::InvalidConfig { file: shown, diagnostics: problems });
+    }
+    Ok(LoadedConfig { file: file.map(Path::to_path_buf), config, chain, runtime_secrets, receiver_secrets })
+}
+
+/// The secret behind a reference; a Standard Webhooks secret must be `whsec_<base64>`.
+fn resolve_secret(
+    reference: &SecretRef,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    webhook: bool,
+) -> Result<Secret, String> {
+    let value = match reference {
+        SecretRef::Env(name) => lookup(name).ok_or("the variable is not set")?,
+        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read the file: {e}"))?,
+    };
+    let value = value.trim().to_string();
+    if value.is_empty() {
+        return Err("it is empty".into());
+    }
+    if webhook {
+        let encoded = value.strip_prefix("whsec_").ok_or("a Standard Webhooks secret starts with `whsec_`")?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| "the part after `whsec_` is not base64")?;
+        if key.len() < 16 {
+            return Err("the key is shorter than 16 bytes".into());
+        }
+    }
+    Ok(Secret::new(value))
+}
+
+fn secret_hint(reference: &SecretRef) -> String {
+    match reference {
+        SecretRef::Env(name) => format!("set {name} in the daemon's environment (for systemd: EnvironmentFile=)"),
+        SecretRef::File(path) => format!("create {} readable by the daemon's user only", path.display()),
+    }
+}
