@@ -28,6 +28,7 @@ pub mod merge;
 pub mod model;
 pub mod parse;
 pub mod validate;
+pub mod webhook;
 pub mod wire;
 
 pub mod cli;

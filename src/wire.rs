@@ -3,6 +3,7 @@
 //! front ends; changing a field is a breaking change. Pure: no I/O.
 
 use serde::Serialize;
+use serde_json::Value as Json;
 
 /// `stagecraft status --json`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -158,4 +159,19 @@ pub struct VersionInfo {
     pub deployed: Vec<String>,
     /// Environments where it is on hold.
     pub on_hold: Vec<String>,
+}
+
+/// TOML to JSON; date-times become their TOML text.
+pub fn toml_to_json(value: &toml::Value) -> Json {
+    match value {
+        toml::Value::String(text) => Json::String(text.clone()),
+        toml::Value::Integer(number) => Json::from(*number),
+        toml::Value::Float(number) => {
+            serde_json::Number::from_f64(*number).map_or_else(|| Json::String(number.to_string()), Json::Number)
+        }
+        toml::Value::Boolean(flag) => Json::Bool(*flag),
+        toml::Value::Datetime(datetime) => Json::String(datetime.to_string()),
+        toml::Value::Array(items) => Json::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => Json::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+    }
 }

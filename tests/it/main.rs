@@ -17,3 +17,4 @@ mod revert;
 mod serve;
 mod status;
 mod validate;
+mod webhook;

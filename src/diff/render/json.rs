@@ -5,6 +5,7 @@ use serde_json::{Value as Json, json};
 use super::super::text::Hunk;
 use super::super::{Change, ChangeSet, Value};
 use super::Labels;
+use crate::wire::toml_to_json;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -55,20 +56,5 @@ fn value(value: &Value) -> Json {
         Value::Toml(toml) => json!({"type": "value", "value": toml_to_json(toml)}),
         Value::Text(text) => json!({"type": "text", "text": text}),
         Value::Binary { size, id } => json!({"type": "binary", "size": size, "blob": id.to_hex()}),
-    }
-}
-
-/// TOML to JSON; date-times become their TOML text.
-pub fn toml_to_json(value: &toml::Value) -> Json {
-    match value {
-        toml::Value::String(text) => Json::String(text.clone()),
-        toml::Value::Integer(number) => Json::from(*number),
-        toml::Value::Float(number) => {
-            serde_json::Number::from_f64(*number).map_or_else(|| Json::String(number.to_string()), Json::Number)
-        }
-        toml::Value::Boolean(flag) => Json::Bool(*flag),
-        toml::Value::Datetime(datetime) => Json::String(datetime.to_string()),
-        toml::Value::Array(items) => Json::Array(items.iter().map(toml_to_json).collect()),
-        toml::Value::Table(table) => Json::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
     }
 }

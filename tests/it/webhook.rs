@@ -1,0 +1,33 @@
+//! The delivery `data` of the example's assistants: the public shape runtimes receive.
+
+use stagecraft::model::{BlobReader, Chain, EnvName};
+use stagecraft::webhook::{Origin, assistant_config, data};
+
+#[test]
+fn the_delivered_config_of_every_example_assistant() {
+    let (snapshot, blobs) = stagecraft::example::snapshot();
+    let (config, diagnostics) = stagecraft::parse::load(&snapshot, &blobs, &Chain::default_chain());
+    assert_eq!(diagnostics, []);
+    let live = EnvName::new("live").unwrap();
+    for (id, assistant) in &config.assistants {
+        let file = |path: &str| {
+            let full = format!("assistants/{id}/files/{path}");
+            snapshot.get(&full).and_then(|entry| blobs.read(&full, entry).ok())
+        };
+        let origin = Origin {
+            environment: "live",
+            commit: "0123456789abcdef0123456789abcdef01234567",
+            version: Some(3),
+            sequence: 12,
+        };
+        let value =
+            data(&origin, id.as_str(), Some(assistant_config(assistant, &file)), config.channels.binding(&live, id));
+        // Every file knowledge source carries its content.
+        for item in value["config"]["knowledge"].as_array().unwrap() {
+            if item["kind"] == "file" {
+                assert_eq!(item["content"]["encoding"], "utf-8", "{item}");
+            }
+        }
+        insta::assert_json_snapshot!(format!("delivered-{id}"), value);
+    }
+}
