@@ -3,6 +3,8 @@
 //! every secret reference resolved, so that a missing variable or file is a clear error
 //! at start, never a panic or an empty secret.
 
+pub mod state;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;

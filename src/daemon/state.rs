@@ -1,0 +1,247 @@
+//! The daemon's durable delivery state (SPEC 7–8), in SQLite (WAL, `synchronous=FULL`):
+//! per environment the sequence counter and the tip it was assigned to; per runtime and
+//! assistant the pending delivery (only the newest: a newer state supersedes an older
+//! one in the same transaction that records it) and the last acknowledged config. A
+//! tip's sequence is recorded in the same transaction as its pending deliveries, and an
+//! acknowledgement only after its 2xx, so after `kill -9` nothing pending is lost and
+//! nothing acknowledged is sent again. Behind a small trait, so another database can
+//! back it when several daemons serve one forge.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Error;
+
+/// A delivery to record with a new tip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub runtime: String,
+    pub assistant: String,
+    pub webhook_id: String,
+    /// `assistant.config.updated` or `assistant.config.deleted`.
+    pub event: String,
+    /// The exact body: retries send these bytes.
+    pub body: Vec<u8>,
+    /// What the runtime will hold once it acknowledges (the `ETag` of the data).
+    pub config_hash: String,
+}
+
+/// A delivery not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDelivery {
+    pub runtime: String,
+    pub assistant: String,
+    pub environment: String,
+    pub sequence: u64,
+    pub webhook_id: String,
+    pub event: String,
+    pub body: Vec<u8>,
+    pub config_hash: String,
+}
+
+/// The state a daemon keeps between runs.
+pub trait DeliveryStore {
+    /// The environment's sequence and the commit it was assigned to (0 and `None` at first).
+    fn tip(&self, environment: &str) -> Result<(u64, Option<String>), Error>;
+    /// Records a new tip of `environment` and its deliveries in one transaction; each
+    /// supersedes the pending delivery of the same runtime and assistant. Returns the
+    /// new sequence.
+    fn record_tip(&mut self, environment: &str, commit: &str, deliveries: &[NewDelivery]) -> Result<u64, Error>;
+    /// Pending deliveries of a runtime, oldest first.
+    fn pending(&self, runtime: &str) -> Result<Vec<PendingDelivery>, Error>;
+    /// Records acknowledgements (after their 2xx), together in one transaction; a
+    /// delivery superseded in the meantime stays pending.
+    fn acknowledge(&mut self, acks: &[PendingDelivery]) -> Result<(), Error>;
+    /// The config hash a runtime last acknowledged for an assistant.
+    fn acknowledged(&self, runtime: &str, assistant: &str) -> Result<Option<String>, Error>;
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    connection: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating) the database at `path`, its directory included.
+    pub fn open(path: &Path) -> Result<SqliteStore, Error> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::io("create the directory of", parent))?;
+        }
+        let connection = Connection::open(path).map_err(|e| sqlite("open the state database", e))?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 CREATE TABLE IF NOT EXISTS tips (
+                     environment TEXT PRIMARY KEY, sequence INTEGER NOT NULL, commit_id TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS pending (
+                     runtime TEXT NOT NULL, assistant TEXT NOT NULL, environment TEXT NOT NULL,
+                     sequence INTEGER NOT NULL, webhook_id TEXT NOT NULL, event TEXT NOT NULL,
+                     body BLOB NOT NULL, config_hash TEXT NOT NULL,
+                     PRIMARY KEY (runtime, assistant));
+                 CREATE TABLE IF NOT EXISTS acknowledged (
+                     runtime TEXT NOT NULL, assistant TEXT NOT NULL, config_hash TEXT NOT NULL,
+                     webhook_id TEXT NOT NULL, PRIMARY KEY (runtime, assistant));",
+            )
+            .map_err(|e| sqlite("prepare the state database", e))?;
+        Ok(SqliteStore { connection })
+    }
+}
+
+fn sqlite(step: &str, error: rusqlite::Error) -> Error {
+    Error::Io {
+        step: "use",
+        path: format!("the state database ({step})"),
+        source: std::io::Error::other(error.to_string()),
+    }
+}
+
+impl DeliveryStore for SqliteStore {
+    fn tip(&self, environment: &str) -> Result<(u64, Option<String>), Error> {
+        let row = self
+            .connection
+            .query_row("SELECT sequence, commit_id FROM tips WHERE environment = ?1", params![environment], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()
+            .map_err(|e| sqlite("read a tip", e))?;
+        Ok(row.map_or((0, None), |(sequence, commit)| (sequence as u64, Some(commit))))
+    }
+
+    fn record_tip(&mut self, environment: &str, commit: &str, deliveries: &[NewDelivery]) -> Result<u64, Error> {
+        let transaction = self.connection.transaction().map_err(|e| sqlite("begin", e))?;
+        let current: i64 = transaction
+            .query_row("SELECT sequence FROM tips WHERE environment = ?1", params![environment], |row| row.get(0))
+            .optional()
+            .map_err(|e| sqlite("read a tip", e))?
+            .unwrap_or(0);
+        let sequence = current + 1;
+        transaction
+            .execute("INSERT INTO tips (environment, sequence, commit_id) VALUES (?1, ?2, ?3) ON CONFLICT(environment) DO UPDATE SET sequence = ?2, commit_id = ?3", params![environment, sequence, commit])
+            .map_err(|e| sqlite("record a tip", e))?;
+        for delivery in deliveries {
+            transaction
+                .execute(
+                    "INSERT INTO pending (runtime, assistant, environment, sequence, webhook_id, event, body, config_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT(runtime, assistant) DO UPDATE SET environment = ?3, sequence = ?4, webhook_id = ?5, event = ?6, body = ?7, config_hash = ?8",
+                    params![delivery.runtime, delivery.assistant, environment, sequence, delivery.webhook_id, delivery.event, delivery.body, delivery.config_hash],
+                )
+                .map_err(|e| sqlite("record a delivery", e))?;
+        }
+        transaction.commit().map_err(|e| sqlite("commit", e))?;
+        Ok(sequence as u64)
+    }
+
+    fn pending(&self, runtime: &str) -> Result<Vec<PendingDelivery>, Error> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT runtime, assistant, environment, sequence, webhook_id, event, body, config_hash FROM pending WHERE runtime = ?1 ORDER BY sequence, assistant")
+            .map_err(|e| sqlite("read pending deliveries", e))?;
+        let rows = statement
+            .query_map(params![runtime], |row| {
+                Ok(PendingDelivery {
+                    runtime: row.get(0)?,
+                    assistant: row.get(1)?,
+                    environment: row.get(2)?,
+                    sequence: row.get::<_, i64>(3)? as u64,
+                    webhook_id: row.get(4)?,
+                    event: row.get(5)?,
+                    body: row.get(6)?,
+                    config_hash: row.get(7)?,
+                })
+            })
+            .map_err(|e| sqlite("read pending deliveries", e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| sqlite("read pending deliveries", e))
+    }
+
+    fn acknowledge(&mut self, acks: &[PendingDelivery]) -> Result<(), Error> {
+        let transaction = self.connection.transaction().map_err(|e| sqlite("begin", e))?;
+        for ack in acks {
+            transaction
+                .execute(
+                    "INSERT INTO acknowledged (runtime, assistant, config_hash, webhook_id) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(runtime, assistant) DO UPDATE SET config_hash = ?3, webhook_id = ?4",
+                    params![ack.runtime, ack.assistant, ack.config_hash, ack.webhook_id],
+                )
+                .map_err(|e| sqlite("record an acknowledgement", e))?;
+            // Only the delivery acknowledged leaves; a newer one that superseded it stays.
+            transaction
+                .execute(
+                    "DELETE FROM pending WHERE runtime = ?1 AND assistant = ?2 AND webhook_id = ?3",
+                    params![ack.runtime, ack.assistant, ack.webhook_id],
+                )
+                .map_err(|e| sqlite("clear a delivery", e))?;
+        }
+        transaction.commit().map_err(|e| sqlite("commit", e))
+    }
+
+    fn acknowledged(&self, runtime: &str, assistant: &str) -> Result<Option<String>, Error> {
+        self.connection
+            .query_row(
+                "SELECT config_hash FROM acknowledged WHERE runtime = ?1 AND assistant = ?2",
+                params![runtime, assistant],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| sqlite("read an acknowledgement", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(runtime: &str, assistant: &str, id: &str, hash: &str) -> NewDelivery {
+        NewDelivery {
+            runtime: runtime.into(),
+            assistant: assistant.into(),
+            webhook_id: id.into(),
+            event: "assistant.config.updated".into(),
+            body: id.as_bytes().to_vec(),
+            config_hash: hash.into(),
+        }
+    }
+
+    #[test]
+    fn tips_deliveries_and_acknowledgements_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stagecraft/state.db");
+        {
+            let mut store = SqliteStore::open(&path).unwrap();
+            assert_eq!(store.tip("live").unwrap(), (0, None));
+            let sequence = store
+                .record_tip("live", "c1", &[delivery("eu", "bot", "msg_1", "h1"), delivery("us", "bot", "msg_2", "h1")])
+                .unwrap();
+            assert_eq!(sequence, 1);
+            let pending = store.pending("eu").unwrap();
+            assert_eq!(pending.len(), 1);
+            store.acknowledge(&pending).unwrap();
+        }
+        // As after kill -9: everything committed is there.
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.tip("live").unwrap(), (1, Some("c1".into())));
+        assert_eq!(store.pending("eu").unwrap(), []);
+        assert_eq!(store.acknowledged("eu", "bot").unwrap(), Some("h1".into()));
+        assert_eq!(store.pending("us").unwrap()[0].body, b"msg_2");
+        assert_eq!(store.record_tip("live", "c2", &[]).unwrap(), 2);
+        assert_eq!(store.record_tip("sandbox", "c9", &[]).unwrap(), 1, "a counter per environment");
+    }
+
+    #[test]
+    fn a_newer_state_supersedes_the_pending_one_and_a_late_ack_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+        store.record_tip("live", "c1", &[delivery("eu", "bot", "msg_1", "h1")]).unwrap();
+        let in_flight = store.pending("eu").unwrap();
+        store.record_tip("live", "c2", &[delivery("eu", "bot", "msg_2", "h2")]).unwrap();
+        let pending = store.pending("eu").unwrap();
+        assert_eq!(pending.len(), 1, "coalesced to the newest state");
+        assert_eq!((pending[0].webhook_id.as_str(), pending[0].sequence), ("msg_2", 2));
+        // The old delivery's 2xx arrives late: recorded, and the newer one stays pending.
+        store.acknowledge(&in_flight).unwrap();
+        assert_eq!(store.acknowledged("eu", "bot").unwrap(), Some("h1".into()));
+        assert_eq!(store.pending("eu").unwrap()[0].webhook_id, "msg_2");
+    }
+}
