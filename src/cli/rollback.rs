@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, confirm, report, short, show_diff};
+use super::write::{WriteArgs, confirmed, report, short, show_diff};
 use crate::error::Error;
 use crate::model::Version;
 use crate::ops::rollback::rollback;
@@ -23,16 +23,7 @@ pub struct Args {
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    // Plan on the reconciled state, as the write will (a dry run writes nothing, not even tags).
-    let reconciled_notes = if args.write.dry_run {
-        String::new()
-    } else {
-        let (state, reconciled) = crate::ops::state::read_reconciled(&store)?;
-        super::write::reconciled_lines(&reconciled, state.base().env.as_str())
-    };
-    if !reconciled_notes.is_empty() {
-        ui.text(&reconciled_notes);
-    }
+    super::write::reconcile_before_planning(ui, &store, args.write.dry_run)?;
     let mut options = args.write.options(false);
     options.dry_run = true;
     let plan = rollback(&store, &identity, &args.environment, args.to, &options)?;
@@ -40,14 +31,13 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let done = if args.write.dry_run {
         plan
     } else {
-        let chain = store.chain()?;
         let mut options = args.write.options(false);
-        if !options.confirmed
-            && chain.environments().iter().any(|e| e.as_str() == plan.environment && chain.is_protected(e))
-        {
-            confirm(&format!("roll back {} to {} (protected)?", plan.environment, plan.version), &plan.environment)?;
-            options.confirmed = true;
-        }
+        options.confirmed = confirmed(
+            &store,
+            &plan.environment,
+            args.write.yes,
+            &format!("roll back {} to {} (protected)?", plan.environment, plan.version),
+        )?;
         rollback(&store, &identity, &args.environment, args.to, &options)?
     };
     let written = Written {

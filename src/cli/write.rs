@@ -123,6 +123,21 @@ pub fn draft_write(
     Ok(0)
 }
 
+/// Before planning a write (unless it is a dry run, which writes nothing, not even
+/// tags): reconciles the second environment, as the write will, so that the plan shown
+/// and the write agree; says what reconciliation did.
+pub fn reconcile_before_planning(ui: &Ui, store: &crate::store::Store, dry_run: bool) -> Result<(), Error> {
+    if dry_run {
+        return Ok(());
+    }
+    let (state, reconciled) = crate::ops::state::read_reconciled(store)?;
+    let notes = reconciled_lines(&reconciled, state.base().env.as_str());
+    if !notes.is_empty() {
+        ui.text(&notes);
+    }
+    Ok(())
+}
+
 /// What reconciliation did before a write, for people: tags written and merges skipped.
 pub fn reconciled_lines(reconciled: &crate::ops::reconcile::Reconciled, base: &str) -> String {
     let mut out = String::new();
