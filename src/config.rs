@@ -285,33 +285,20 @@ pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Ve
 
 fn runtimes(check: &mut FileCheck<'_>, root: &Table<'_>, chain: Option<&Chain>) -> Vec<RuntimeConfig> {
     let mut runtimes = Vec::new();
-    let Some(value) = root.get("runtime") else { return runtimes };
-    let Some(array) = value.get_ref().as_array() else {
-        check.error(
-            value.span(),
-            "`runtime` must be an array of tables",
-            Some("write each runtime as a `[[runtime]]` section".into()),
-        );
-        return runtimes;
-    };
     let mut names = BTreeSet::new();
-    for item in array.iter() {
-        let Some(table) = item.get_ref().as_table() else {
-            check.error(item.span(), "each `runtime` must be a table", None);
-            continue;
-        };
+    for (table, item_span) in check.array_of_tables(root, "runtime") {
         check.unknown_keys(table, &["name", "environment", "url", "secret", "assistants", "test_url"], "a [[runtime]]");
-        let name = check.required_text(table, item.span(), "name", "a [[runtime]]", 64);
+        let name = check.required_text(table, item_span.clone(), "name", "a [[runtime]]", 64);
         if let Some(name) = &name {
             if !is_valid_id(name) {
-                let span = table.get("name").map(|v| v.span()).unwrap_or(item.span());
+                let span = table.get("name").map(|v| v.span()).unwrap_or(item_span.clone());
                 check.error(
                     span,
                     format!("runtime name `{name}` is not a valid id"),
                     Some("use a-z, 0-9, `-` and `_`".into()),
                 );
             } else if !names.insert(name.clone()) {
-                let span = table.get("name").map(|v| v.span()).unwrap_or(item.span());
+                let span = table.get("name").map(|v| v.span()).unwrap_or(item_span.clone());
                 check.error(
                     span,
                     format!("runtime `{name}` is defined twice"),
@@ -321,23 +308,23 @@ fn runtimes(check: &mut FileCheck<'_>, root: &Table<'_>, chain: Option<&Chain>) 
         }
         let environment = match table.get("environment") {
             None => {
-                check.missing(item.span(), "environment", "a [[runtime]]", "add `environment = \"live\"`");
+                check.missing(item_span.clone(), "environment", "a [[runtime]]", "add `environment = \"live\"`");
                 None
             }
             Some(_) => {
                 let (env, span) = check.string(table, "environment").unzip();
-                env.and_then(|env| environment(check, &env, span.unwrap_or(item.span()), chain))
+                env.and_then(|env| environment(check, &env, span.unwrap_or(item_span.clone()), chain))
             }
         };
         let url = match check.string(table, "url") {
-            Some((url, span)) if !url.starts_with("http://") && !url.starts_with("https://") => {
+            Some((url, span)) if !crate::validate::rules::is_http_url(&url) => {
                 check.error(span, format!("`url` must be an http or https URL, found `{url}`"), None);
                 None
             }
             Some((url, _)) => Some(url),
             None if table.get("url").is_none() => {
                 check.missing(
-                    item.span(),
+                    item_span.clone(),
                     "url",
                     "a [[runtime]]",
                     "add `url = \"https://…\"`, where the runtime receives deliveries",
@@ -349,7 +336,7 @@ fn runtimes(check: &mut FileCheck<'_>, root: &Table<'_>, chain: Option<&Chain>) 
         let secrets = match table.get("secret") {
             None => {
                 check.missing(
-                    item.span(),
+                    item_span.clone(),
                     "secret",
                     "a [[runtime]]",
                     "add `secret = \"env:NAME\"` (a Standard Webhooks secret, whsec_…)",
@@ -385,24 +372,14 @@ fn runtimes(check: &mut FileCheck<'_>, root: &Table<'_>, chain: Option<&Chain>) 
 
 fn tokens(check: &mut FileCheck<'_>, root: &Table<'_>) -> Vec<TokenConfig> {
     let mut tokens = Vec::new();
-    let Some(value) = root.get("token") else { return tokens };
-    let Some(array) = value.get_ref().as_array() else {
-        check.error(
-            value.span(),
-            "`token` must be an array of tables",
-            Some("write each token as a `[[token]]` section".into()),
-        );
-        return tokens;
-    };
     let mut names = BTreeSet::new();
-    for item in array.iter() {
-        let Some(table) = item.get_ref().as_table() else { continue };
+    for (table, item_span) in check.array_of_tables(root, "token") {
         check.unknown_keys(table, &["name", "sha256", "role"], "a [[token]]");
-        let name = check.required_text(table, item.span(), "name", "a [[token]]", 64);
+        let name = check.required_text(table, item_span.clone(), "name", "a [[token]]", 64);
         if let Some(name) = &name
             && !names.insert(name.clone())
         {
-            let span = table.get("name").map(|v| v.span()).unwrap_or(item.span());
+            let span = table.get("name").map(|v| v.span()).unwrap_or(item_span.clone());
             check.error(span, format!("token `{name}` is defined twice"), None);
         }
         let sha256 = match check.string(table, "sha256") {
@@ -416,7 +393,7 @@ fn tokens(check: &mut FileCheck<'_>, root: &Table<'_>) -> Vec<TokenConfig> {
             }
             Some((hash, _)) => Some(hash.to_ascii_lowercase()),
             None if table.get("sha256").is_none() => {
-                check.missing(item.span(), "sha256", "a [[token]]", "add `sha256 = \"<hex>\"`");
+                check.missing(item_span.clone(), "sha256", "a [[token]]", "add `sha256 = \"<hex>\"`");
                 None
             }
             None => None,
@@ -434,7 +411,7 @@ fn tokens(check: &mut FileCheck<'_>, root: &Table<'_>) -> Vec<TokenConfig> {
             },
             None if table.get("role").is_none() => {
                 check.missing(
-                    item.span(),
+                    item_span.clone(),
                     "role",
                     "a [[token]]",
                     "add `role = \"viewer\"` (viewer, publisher, releaser or admin)",

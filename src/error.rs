@@ -145,6 +145,9 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 
+    #[error("{0}")]
+    Read(#[from] crate::model::ReadError),
+
     #[error("conflict: {branch} moved from {expected} to {actual}, retry")]
     Conflict { branch: String, expected: String, actual: String },
 
@@ -200,7 +203,7 @@ impl Error {
             Error::UnsupportedFormat { .. } => Code::Git,
             Error::InitTarget { .. } | Error::NoIdentity | Error::Id(_) | Error::Usage { .. } => Code::Usage,
             Error::Git { .. } => Code::Git,
-            Error::Io { .. } => Code::Io,
+            Error::Io { .. } | Error::Read(_) => Code::Io,
             Error::Conflict { .. } => Code::Conflict,
             Error::VersionConflict { .. } => Code::VersionConflict,
             Error::Held { .. } => Code::Held,
@@ -228,6 +231,7 @@ impl Error {
             Error::Id(_) => None,
             Error::Git { .. } => Some("check the repository with `git fsck`; the message above names the failed step".into()),
             Error::Io { .. } => Some("check that the path exists and is readable and writable".into()),
+            Error::Read(_) => Some("check the file, or the repository with `git fsck`".into()),
             Error::Conflict { .. } => Some("someone else wrote at the same time; run the command again".into()),
             Error::VersionConflict { tag, .. } => Some(format!("tags are never moved; inspect `git show {tag}` and remove the stray tag if it is wrong")),
             Error::Held { hint, .. }
@@ -342,6 +346,16 @@ mod tests {
         for code in Code::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
+    }
+
+    #[test]
+    fn an_unreadable_blob_is_an_io_error_not_a_usage_error() {
+        let error = Error::from(crate::model::ReadError {
+            path: "assistants/bot/instructions.md".into(),
+            reason: "object not found".into(),
+        });
+        assert_eq!((error.code(), error.code().exit_code()), (Code::Io, 1));
+        assert_eq!(error.to_string(), "could not read assistants/bot/instructions.md: object not found");
     }
 
     #[test]

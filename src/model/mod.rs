@@ -213,9 +213,3 @@ pub struct Binding {
     #[serde(default)]
     pub sip_headers: BTreeMap<String, String>,
 }
-
-impl Config {
-    pub fn tool_count(&self) -> usize {
-        self.assistants.values().map(|a| a.tools.len()).sum()
-    }
-}

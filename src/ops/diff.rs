@@ -55,8 +55,7 @@ pub fn diff(
     let changes = diff::diff(
         Side { snapshot: &old.snapshot, reader: &old.reader },
         Side { snapshot: &new.snapshot, reader: &new.reader },
-    )
-    .map_err(|error| Error::Usage { message: error.to_string(), hint: None })?;
+    )?;
     let changes = match assistant {
         Some(id) => changes.only_assistant(id),
         None => changes,
@@ -106,6 +105,5 @@ pub fn diff_snapshots(
     new: &crate::model::Snapshot,
 ) -> Result<ChangeSet, Error> {
     let blobs = store.blobs();
-    diff::diff(Side { snapshot: old, reader: &blobs }, Side { snapshot: new, reader: &blobs })
-        .map_err(|error| Error::Usage { message: error.to_string(), hint: None })
+    diff::diff(Side { snapshot: old, reader: &blobs }, Side { snapshot: new, reader: &blobs }).map_err(Error::from)
 }

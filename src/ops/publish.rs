@@ -66,8 +66,14 @@ pub struct Published {
 /// Publishes the draft. See the module documentation.
 pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Result<Published, Error> {
     let force = options.force_reason()?;
-    let (state, reconciled) =
-        if options.dry_run { (read_state(store)?, Default::default()) } else { read_reconciled(store)? };
+    // A dry run plans the reconciliation (for the next number) and writes nothing.
+    let (state, reconciled) = if options.dry_run {
+        let state = read_state(store)?;
+        let planned = reconcile(store, &state, false)?;
+        (state, crate::ops::reconcile::Reconciled { tagged: Vec::new(), skipped: Vec::new(), ..planned })
+    } else {
+        read_reconciled(store)?
+    };
     if !options.dry_run {
         crate::failpoint::hit("publish-after-reconcile");
     }
@@ -103,8 +109,7 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
     }
     let changes = crate::ops::diff::diff_snapshots(store, &store.snapshot(base.tip.id)?, &snapshot)?;
     let summary = diff::summary(&changes);
-    let planned = reconcile(store, &state, false)?;
-    let version = planned.next.expect("reconcile always names the next version");
+    let version = reconciled.next;
     if options.dry_run {
         return Ok(Published {
             version,

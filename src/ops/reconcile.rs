@@ -14,14 +14,14 @@ use crate::parse;
 use crate::store::Store;
 
 /// What reconciliation did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Reconciled {
     /// Tags written, oldest first.
     pub tagged: Vec<Tagged>,
     /// Forge merges that do not validate, and why.
     pub skipped: Vec<(ObjectId, String)>,
     /// The number the next publish takes.
-    pub next: Option<Version>,
+    pub next: Version,
 }
 
 /// A version tag reconciliation wrote.
@@ -44,7 +44,7 @@ pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconc
             highest = highest.max(version);
         }
     }
-    let mut result = Reconciled::default();
+    let mut result = Reconciled { tagged: Vec::new(), skipped: Vec::new(), next: highest.next() };
     for info in pending.iter().rev() {
         let action = info.message.get(history::ACTION);
         if action == Some("publish") {
@@ -94,7 +94,7 @@ pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconc
         }
         result.tagged.push(Tagged { version, commit: info.id, repaired: false });
     }
-    result.next = Some(highest.next());
+    result.next = highest.next();
     Ok(result)
 }
 

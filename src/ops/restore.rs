@@ -75,8 +75,7 @@ fn restore_assistant(store: &Store, draft: &Snapshot, version: &Snapshot, id: &s
         match snapshot.get(CHANNELS_FILE) {
             None => Ok(None),
             Some(entry) => {
-                let bytes = crate::model::BlobReader::read(&blobs, CHANNELS_FILE, entry)
-                    .map_err(|e| Error::Usage { message: e.to_string(), hint: None })?;
+                let bytes = crate::model::BlobReader::read(&blobs, CHANNELS_FILE, entry)?;
                 Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
             }
         }

@@ -4,8 +4,8 @@
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
-use crate::model::{Chain, ObjectId, Snapshot, Version};
-use crate::ops::state::read_state;
+use crate::model::{Chain, Snapshot, Version};
+use crate::ops::state::{EnvState, read_state};
 use crate::parse::is_config_path;
 use crate::store::Store;
 use crate::wire::{DraftStatus, EnvironmentStatus, Status};
@@ -30,7 +30,7 @@ pub fn status(store: &Store) -> Result<Status, Error> {
             drift: index > 0 && env.current == Current::Drift,
         })
         .collect();
-    let draft = draft_status(store, chain, state.draft().tip.id, state.base().tip.id)?;
+    let draft = draft_status(store, chain, state.draft(), state.base())?;
     Ok(Status {
         repository: store.root().display().to_string(),
         chain: chain.environments().iter().map(ToString::to_string).collect(),
@@ -40,29 +40,27 @@ pub fn status(store: &Store) -> Result<Status, Error> {
     })
 }
 
-fn draft_status(store: &Store, chain: &Chain, draft_tip: ObjectId, base_tip: ObjectId) -> Result<DraftStatus, Error> {
-    let base = chain.base().to_string();
-    let draft_tree = store.commit_info(draft_tip)?.tree;
-    let base_tree = store.commit_info(base_tip)?.tree;
-    if draft_tree == base_tree {
+fn draft_status(store: &Store, chain: &Chain, draft: &EnvState, base: &EnvState) -> Result<DraftStatus, Error> {
+    let base_name = base.env.to_string();
+    if draft.tip.tree == base.tip.tree {
         return Ok(DraftStatus {
-            summary: format!("nothing to publish: {} equals {base}", chain.draft()),
-            base,
+            summary: format!("nothing to publish: {} equals {base_name}", chain.draft()),
+            base: base_name,
             changed: false,
             changed_config_files: 0,
             changed_other_files: 0,
         });
     }
-    let changed = changed_paths(&store.snapshot(base_tip)?, &store.snapshot(draft_tip)?);
+    let (base_snapshot, draft_snapshot) = (store.snapshot(base.tip.id)?, store.snapshot(draft.tip.id)?);
+    let changed = changed_paths(&base_snapshot, &draft_snapshot);
     let config = changed.iter().filter(|path| is_config_path(path)).count();
-    let other = changed.len() - config;
-    let summary = crate::diff::summary(&crate::ops::diff::diff_commits(store, base_tip, draft_tip)?);
+    let summary = crate::diff::summary(&crate::ops::diff::diff_snapshots(store, &base_snapshot, &draft_snapshot)?);
     Ok(DraftStatus {
-        summary: format!("unpublished changes since {base}: {summary}"),
-        base,
+        summary: format!("unpublished changes since {base_name}: {summary}"),
+        base: base_name,
         changed: true,
         changed_config_files: config,
-        changed_other_files: other,
+        changed_other_files: changed.len() - config,
     })
 }
 

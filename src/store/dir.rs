@@ -17,12 +17,6 @@ pub struct DirBlobs {
     root: PathBuf,
 }
 
-impl DirBlobs {
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-}
-
 /// Lists `root` as a snapshot. Each file is hashed (streamed, never held whole in memory).
 pub fn load(root: &Path) -> Result<(Snapshot, DirBlobs), Error> {
     let metadata = std::fs::metadata(root).map_err(Error::io("read the directory", root))?;

@@ -29,8 +29,7 @@ impl Store {
                 }
             };
             if !odb.exists(oid(entry.id)) {
-                let bytes =
-                    reader.read(path, entry).map_err(|e| Error::Usage { message: e.to_string(), hint: None })?;
+                let bytes = reader.read(path, entry)?;
                 let written = self.repo.blob(&bytes).map_err(Error::git(format!("write {path}")))?;
                 if object_id(written) != entry.id {
                     return Err(Error::Usage {
@@ -178,15 +177,6 @@ impl Store {
         message: &str,
     ) -> Result<bool, Error> {
         let name = version.tag();
-        let existing = |store: &Store| -> Result<Option<ObjectId>, Error> {
-            match store.repo.find_reference(&format!("refs/tags/{name}")) {
-                Ok(reference) => Ok(Some(object_id(
-                    reference.peel_to_commit().map_err(Error::git(format!("read tag {name}")))?.id(),
-                ))),
-                Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
-                Err(error) => Err(Error::Git { step: format!("read tag {name}"), source: error }),
-            }
-        };
         let check = |found: ObjectId| {
             if found == commit {
                 Ok(false)
@@ -194,23 +184,20 @@ impl Store {
                 Err(Error::VersionConflict { tag: name.clone(), existing: found.short(), wanted: commit.short() })
             }
         };
-        if let Some(found) = existing(self)? {
-            return check(found);
+        if let Some(found) = self.tagged_version(version)? {
+            return check(found.commit);
         }
-        let object =
-            self.repo.find_object(oid(commit), None).map_err(Error::git(format!("find the commit to tag {name}")))?;
-        let signature = signature(tagger, when)?;
-        match self.repo.tag(&name, &object, &signature, message, false) {
+        match self.create_tag(&name, commit, tagger, when, message) {
             Ok(_) => Ok(true),
             // Another process created it in the meantime, or is creating it now.
-            Err(error) => match existing(self)? {
-                Some(found) => check(found),
-                None if error.code() == git2::ErrorCode::Locked => Err(Error::Conflict {
+            Err(error) => match (self.tagged_version(version)?, error) {
+                (Some(found), _) => check(found.commit),
+                (None, Error::Git { source, .. }) if source.code() == git2::ErrorCode::Locked => Err(Error::Conflict {
                     branch: format!("tag {name}"),
                     expected: "nothing".into(),
                     actual: "a concurrent update".into(),
                 }),
-                None => Err(Error::Git { step: format!("create tag {name}"), source: error }),
+                (None, error) => Err(error),
             },
         }
     }

@@ -120,7 +120,7 @@ impl<'t> FileCheck<'t> {
         context: &str,
         max_chars: usize,
     ) -> Option<String> {
-        let Some(value) = table.get(key) else {
+        if table.get(key).is_none() {
             self.missing(table_span, key, context, &format!("add `{key} = \"…\"`"));
             return None;
         };
@@ -130,7 +130,6 @@ impl<'t> FileCheck<'t> {
             self.error(span, format!("`{key}` must not be empty"), Some(format!("write a {key}")));
             None
         } else if chars > max_chars {
-            let _ = value;
             self.error(
                 span,
                 format!("`{key}` is {chars} characters long, more than the {max_chars} allowed"),
@@ -196,6 +195,32 @@ impl<'t> FileCheck<'t> {
                 None
             }
         }
+    }
+
+    /// The tables of an array of tables (`[[runtime]]`), each with its span; anything
+    /// else under `key` is reported.
+    pub fn array_of_tables<'v, 'i>(&mut self, table: &'v Table<'i>, key: &str) -> Vec<(&'v Table<'i>, Range<usize>)> {
+        let Some(value) = table.get(key) else { return Vec::new() };
+        let Some(array) = value.get_ref().as_array() else {
+            self.error(
+                value.span(),
+                format!("`{key}` must be an array of tables"),
+                Some(format!("write each as a `[[{key}]]` section")),
+            );
+            return Vec::new();
+        };
+        let mut tables = Vec::new();
+        for item in array.iter() {
+            match item.get_ref().as_table() {
+                Some(inner) => tables.push((inner, item.span())),
+                None => self.error(
+                    item.span(),
+                    format!("each `{key}` must be a table"),
+                    Some(format!("write each as a `[[{key}]]` section")),
+                ),
+            }
+        }
+        tables
     }
 
     /// A string, or an array of strings: each with its span. `non_empty` refuses `[]`.
