@@ -42,6 +42,11 @@ impl When {
         When { seconds: timestamp.as_second(), offset_minutes: 0 }
     }
 
+    /// RFC 3339 in UTC, e.g. `2026-11-21T09:00:00Z`.
+    pub fn to_utc_rfc3339(self) -> String {
+        Timestamp::from_second(self.seconds).map_or_else(|_| self.seconds.to_string(), |t| t.to_string())
+    }
+
     /// RFC 3339 in its own offset, e.g. `2026-11-21T10:00:00+01:00`.
     pub fn to_rfc3339(self) -> String {
         let Ok(timestamp) = Timestamp::from_second(self.seconds) else { return self.seconds.to_string() };

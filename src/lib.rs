@@ -18,6 +18,7 @@
 //! - The chain of environments is read from the commit tagged `v1`.
 
 pub mod config;
+pub mod desired;
 pub mod diff;
 pub mod error;
 pub mod failpoint;

@@ -31,12 +31,18 @@ pub struct Origin<'a> {
     pub sequence: u64,
 }
 
-/// The `data` object of one assistant (`config: null` when it was removed).
-pub fn data(origin: &Origin<'_>, assistant_id: &str, config: Option<Value>, binding: Option<&Binding>) -> Value {
-    let channels = match binding {
+/// The `channels` object of an assistant's binding in an environment (empty without one).
+pub fn channels(binding: Option<&Binding>) -> Value {
+    match binding {
         Some(binding) => json!({"phone_numbers": binding.phone_numbers, "sip_headers": binding.sip_headers}),
         None => json!({"phone_numbers": [], "sip_headers": {}}),
-    };
+    }
+}
+
+/// The `data` object of one assistant (`config: null` and empty channels when it was
+/// removed).
+pub fn data(origin: &Origin<'_>, assistant_id: &str, config: Option<Value>, channels: Option<Value>) -> Value {
+    let channels = channels.unwrap_or_else(|| self::channels(None));
     json!({
         "environment": origin.environment,
         "assistant": assistant_id,
@@ -163,10 +169,13 @@ pub fn signature(secrets: &[&str], id: &str, timestamp: i64, body: &[u8]) -> Res
 }
 
 /// The wait before retry number `attempt` (0 for the first retry): exponential backoff
-/// with full jitter, `random` (in [0, 1)) times `min(retry_max, retry_min × 2^attempt)`.
+/// with full jitter between `retry_min` and the ceiling `min(retry_max, retry_min ×
+/// 2^attempt)`, `random` in [0, 1) placing it. The floor is `retry_min` rather than zero
+/// so that `retry_min` means what its name says: no retry comes sooner.
 pub fn retry_delay(attempt: u32, retry_min: Duration, retry_max: Duration, random: f64) -> Duration {
+    let retry_min = retry_min.min(retry_max);
     let ceiling = retry_min.checked_mul(2u32.saturating_pow(attempt.min(31))).unwrap_or(retry_max).min(retry_max);
-    ceiling.mul_f64(random.clamp(0.0, 1.0))
+    retry_min + (ceiling - retry_min).mul_f64(random.clamp(0.0, 1.0))
 }
 
 #[cfg(test)]
@@ -211,19 +220,21 @@ mod tests {
         for attempt in 0..64 {
             for step in 0..=10 {
                 let delay = retry_delay(attempt, min, max, f64::from(step) / 10.0);
-                assert!(delay <= max, "{attempt} {step}: {delay:?}");
+                assert!(delay <= max && delay >= min, "{attempt} {step}: {delay:?}");
             }
         }
         assert_eq!(retry_delay(0, min, max, 1.0), min);
         assert_eq!(retry_delay(3, min, max, 1.0), Duration::from_millis(800));
         assert_eq!(retry_delay(40, min, max, 1.0), max);
-        assert_eq!(retry_delay(5, min, max, 0.0), Duration::ZERO);
+        assert_eq!(retry_delay(5, min, max, 0.0), min);
+        assert_eq!(retry_delay(3, min, max, 0.5), Duration::from_millis(450), "jitter spreads over [min, ceiling]");
     }
 
     #[test]
     fn bodies_are_canonical_and_etags_follow_the_data() {
         let origin = Origin { environment: "live", commit: "abc", version: Some(3), sequence: 9 };
         let a = data(&origin, "bot", Some(json!({"b": 1, "a": 2})), None);
+        assert_eq!(a["channels"], channels(None));
         let bytes = body(UPDATED, "2026-11-21T10:00:00Z", &a);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),

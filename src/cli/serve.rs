@@ -1,13 +1,18 @@
-//! `stagecraft serve [--check]`
+//! `stagecraft serve [--config FILE] [--check] [--log-format human|json]`
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::Context;
 use super::ui::Ui;
 use crate::daemon::load_config;
+use crate::daemon::run::{ServeOptions, serve};
 use crate::error::Error;
+use crate::identity::{Identity, When};
 
-/// The daemon (SPEC 7). This build checks its configuration only: `serve --check`
+/// Run the daemon: follow the repository, turn merges into versions, deliver each
+/// environment's configs to its runtimes (SPEC 7)
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The daemon's config file [default: none: the repository in the current directory, 127.0.0.1:8080]
@@ -16,17 +21,55 @@ pub struct Args {
     /// Check the configuration (syntax, keys, environments, secrets) and exit
     #[arg(long)]
     check: bool,
+    /// Log lines for people (colour on a terminal) or one JSON object per line (journald, log shippers)
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Sends `tracing` events to stderr; `STAGECRAFT_LOG` filters (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STAGECRAFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).with_target(false).try_init(),
+    };
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
-    if !args.check {
-        return Err(Error::Usage {
-            message: "the daemon does not run in this build yet; `serve --check` checks its configuration".into(),
-            hint: Some("run `stagecraft serve --check --config stagecraft.toml`".into()),
-        });
-    }
     let file = args.config.map(|f| context.cwd.join(f));
     let loaded = load_config(file.as_deref(), &context.cwd, &|name| context.env_var(name))?;
+    if !args.check {
+        init_logging(args.log_format);
+        let identity = match &loaded.config.repository.identity {
+            Some(person) => {
+                let now = When::from_timestamp(jiff::Timestamp::now());
+                Some(Identity {
+                    author: person.clone(),
+                    author_time: now,
+                    committer: person.clone(),
+                    committer_time: now,
+                })
+            }
+            None => context.identity(None).ok(),
+        };
+        serve(ServeOptions {
+            loaded,
+            cwd: context.cwd.clone(),
+            identity,
+            lookup: Arc::new(|name| std::env::var(name).ok()),
+            listener: None,
+            on_ready: None,
+        })?;
+        return Ok(0);
+    }
     let config = &loaded.config;
     let runtimes: Vec<String> = config.runtimes.iter().map(|r| format!("{} → {}", r.name, r.environment)).collect();
     let summary = serde_json::json!({

@@ -3,7 +3,14 @@
 //! every secret reference resolved, so that a missing variable or file is a clear error
 //! at start, never a panic or an empty secret.
 
+pub mod deliver;
+pub mod metrics;
+pub mod run;
+pub mod server;
+pub mod shared;
 pub mod state;
+pub mod sync;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

@@ -7,6 +7,7 @@
 //! nothing acknowledged is sent again. Behind a small trait, so another database can
 //! back it when several daemons serve one forge.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -41,13 +42,20 @@ pub struct PendingDelivery {
 }
 
 /// The state a daemon keeps between runs.
-pub trait DeliveryStore {
+pub trait DeliveryStore: Send {
     /// The environment's sequence and the commit it was assigned to (0 and `None` at first).
     fn tip(&self, environment: &str) -> Result<(u64, Option<String>), Error>;
-    /// Records a new tip of `environment` and its deliveries in one transaction; each
-    /// supersedes the pending delivery of the same runtime and assistant. Returns the
-    /// new sequence.
-    fn record_tip(&mut self, environment: &str, commit: &str, deliveries: &[NewDelivery]) -> Result<u64, Error>;
+    /// Records `commit` as the tip of `environment` with its deliveries, in one
+    /// transaction. A commit other than the recorded one takes the next sequence; the
+    /// same commit keeps its sequence (a runtime added by a reload gets the tip it missed).
+    /// `build` makes the deliveries once the sequence is known; each supersedes the
+    /// pending delivery of the same runtime and assistant. Returns the sequence.
+    fn record_tip(
+        &mut self,
+        environment: &str,
+        commit: &str,
+        build: &mut dyn FnMut(u64) -> Vec<NewDelivery>,
+    ) -> Result<u64, Error>;
     /// Pending deliveries of a runtime, oldest first.
     fn pending(&self, runtime: &str) -> Result<Vec<PendingDelivery>, Error>;
     /// Records acknowledgements (after their 2xx), together in one transaction; a
@@ -55,6 +63,9 @@ pub trait DeliveryStore {
     fn acknowledge(&mut self, acks: &[PendingDelivery]) -> Result<(), Error>;
     /// The config hash a runtime last acknowledged for an assistant.
     fn acknowledged(&self, runtime: &str, assistant: &str) -> Result<Option<String>, Error>;
+    /// Per assistant, what a runtime was last sent: its pending delivery's hash, else the
+    /// one it acknowledged.
+    fn known(&self, runtime: &str) -> Result<BTreeMap<String, String>, Error>;
 }
 
 /// The SQLite store.
@@ -109,18 +120,28 @@ impl DeliveryStore for SqliteStore {
         Ok(row.map_or((0, None), |(sequence, commit)| (sequence as u64, Some(commit))))
     }
 
-    fn record_tip(&mut self, environment: &str, commit: &str, deliveries: &[NewDelivery]) -> Result<u64, Error> {
+    fn record_tip(
+        &mut self,
+        environment: &str,
+        commit: &str,
+        build: &mut dyn FnMut(u64) -> Vec<NewDelivery>,
+    ) -> Result<u64, Error> {
         let transaction = self.connection.transaction().map_err(|e| sqlite("begin", e))?;
-        let current: i64 = transaction
-            .query_row("SELECT sequence FROM tips WHERE environment = ?1", params![environment], |row| row.get(0))
+        let current: Option<(i64, String)> = transaction
+            .query_row("SELECT sequence, commit_id FROM tips WHERE environment = ?1", params![environment], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()
-            .map_err(|e| sqlite("read a tip", e))?
-            .unwrap_or(0);
-        let sequence = current + 1;
+            .map_err(|e| sqlite("read a tip", e))?;
+        let sequence = match current {
+            Some((sequence, recorded)) if recorded == commit => sequence,
+            Some((sequence, _)) => sequence + 1,
+            None => 1,
+        };
         transaction
             .execute("INSERT INTO tips (environment, sequence, commit_id) VALUES (?1, ?2, ?3) ON CONFLICT(environment) DO UPDATE SET sequence = ?2, commit_id = ?3", params![environment, sequence, commit])
             .map_err(|e| sqlite("record a tip", e))?;
-        for delivery in deliveries {
+        for delivery in build(sequence as u64) {
             transaction
                 .execute(
                     "INSERT INTO pending (runtime, assistant, environment, sequence, webhook_id, event, body, config_hash)
@@ -177,6 +198,24 @@ impl DeliveryStore for SqliteStore {
         transaction.commit().map_err(|e| sqlite("commit", e))
     }
 
+    fn known(&self, runtime: &str) -> Result<BTreeMap<String, String>, Error> {
+        let mut known = BTreeMap::new();
+        for table in ["acknowledged", "pending"] {
+            let mut statement = self
+                .connection
+                .prepare(&format!("SELECT assistant, config_hash FROM {table} WHERE runtime = ?1"))
+                .map_err(|e| sqlite("read what runtimes hold", e))?;
+            let rows = statement
+                .query_map(params![runtime], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                .map_err(|e| sqlite("read what runtimes hold", e))?;
+            for row in rows {
+                let (assistant, hash) = row.map_err(|e| sqlite("read what runtimes hold", e))?;
+                known.insert(assistant, hash);
+            }
+        }
+        Ok(known)
+    }
+
     fn acknowledged(&self, runtime: &str, assistant: &str) -> Result<Option<String>, Error> {
         self.connection
             .query_row(
@@ -212,7 +251,9 @@ mod tests {
             let mut store = SqliteStore::open(&path).unwrap();
             assert_eq!(store.tip("live").unwrap(), (0, None));
             let sequence = store
-                .record_tip("live", "c1", &[delivery("eu", "bot", "msg_1", "h1"), delivery("us", "bot", "msg_2", "h1")])
+                .record_tip("live", "c1", &mut |_| {
+                    vec![delivery("eu", "bot", "msg_1", "h1"), delivery("us", "bot", "msg_2", "h1")]
+                })
                 .unwrap();
             assert_eq!(sequence, 1);
             let pending = store.pending("eu").unwrap();
@@ -225,17 +266,21 @@ mod tests {
         assert_eq!(store.pending("eu").unwrap(), []);
         assert_eq!(store.acknowledged("eu", "bot").unwrap(), Some("h1".into()));
         assert_eq!(store.pending("us").unwrap()[0].body, b"msg_2");
-        assert_eq!(store.record_tip("live", "c2", &[]).unwrap(), 2);
-        assert_eq!(store.record_tip("sandbox", "c9", &[]).unwrap(), 1, "a counter per environment");
+        assert_eq!(store.known("us").unwrap(), [("bot".to_string(), "h1".to_string())].into());
+        assert_eq!(store.record_tip("live", "c1", &mut |_| Vec::new()).unwrap(), 1, "the same tip keeps its sequence");
+        assert_eq!(store.record_tip("live", "c2", &mut |_| Vec::new()).unwrap(), 2);
+        assert_eq!(store.record_tip("live", "c1", &mut |_| Vec::new()).unwrap(), 3, "a return to a commit is new");
+        assert_eq!(store.record_tip("sandbox", "c9", &mut |_| Vec::new()).unwrap(), 1, "a counter per environment");
     }
 
     #[test]
     fn a_newer_state_supersedes_the_pending_one_and_a_late_ack_keeps_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
-        store.record_tip("live", "c1", &[delivery("eu", "bot", "msg_1", "h1")]).unwrap();
+        store.record_tip("live", "c1", &mut |_| vec![delivery("eu", "bot", "msg_1", "h1")]).unwrap();
         let in_flight = store.pending("eu").unwrap();
-        store.record_tip("live", "c2", &[delivery("eu", "bot", "msg_2", "h2")]).unwrap();
+        store.record_tip("live", "c2", &mut |_| vec![delivery("eu", "bot", "msg_2", "h2")]).unwrap();
+        assert_eq!(store.known("eu").unwrap()["bot"], "h2", "pending wins over acknowledged");
         let pending = store.pending("eu").unwrap();
         assert_eq!(pending.len(), 1, "coalesced to the newest state");
         assert_eq!((pending[0].webhook_id.as_str(), pending[0].sequence), ("msg_2", 2));

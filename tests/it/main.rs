@@ -4,6 +4,7 @@ mod common;
 
 mod concurrency;
 mod crash;
+mod daemon;
 
 mod demo;
 mod diff;

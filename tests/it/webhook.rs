@@ -1,7 +1,7 @@
 //! The delivery `data` of the example's assistants: the public shape runtimes receive.
 
 use stagecraft::model::{BlobReader, Chain, EnvName};
-use stagecraft::webhook::{Origin, assistant_config, data};
+use stagecraft::webhook::{Origin, assistant_config, channels, data};
 
 #[test]
 fn the_delivered_config_of_every_example_assistant() {
@@ -20,8 +20,12 @@ fn the_delivered_config_of_every_example_assistant() {
             version: Some(3),
             sequence: 12,
         };
-        let value =
-            data(&origin, id.as_str(), Some(assistant_config(assistant, &file)), config.channels.binding(&live, id));
+        let value = data(
+            &origin,
+            id.as_str(),
+            Some(assistant_config(assistant, &file)),
+            Some(channels(config.channels.binding(&live, id))),
+        );
         // Every file knowledge source carries its content.
         for item in value["config"]["knowledge"].as_array().unwrap() {
             if item["kind"] == "file" {

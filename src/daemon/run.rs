@@ -1,0 +1,373 @@
+//! `stagecraft serve`: puts the parts together and runs them until SIGTERM or SIGINT.
+//!
+//! - The sync loop runs on a thread of its own, which owns the git store.
+//! - The watcher sends it triggers; so does a timer every `fetch_interval`.
+//! - Each runtime has a worker task; one task records acknowledgements.
+//! - The HTTP server answers `/healthz`, `/readyz` and `/metrics`.
+//! - SIGHUP reloads the config: runtimes are added, removed or restarted (a parked runtime
+//!   is unparked); an invalid new config is reported and the old one kept.
+//! - SIGTERM stops: readiness drops, the sync loop finishes its pass, each worker finishes
+//!   the request it has in flight (bounded by the delivery timeout), the last
+//!   acknowledgements are recorded. Anything not acknowledged is pending in the database
+//!   and sent after the restart.
+//! - systemd is told `READY=1`, `RELOADING=1`, `STOPPING=1` and pinged for the watchdog.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::deliver::{self, Backoff};
+use super::shared::{Queued, RuntimeQueue, Shared};
+use super::state::{PendingDelivery, SqliteStore};
+use super::sync::{Syncer, Trigger};
+use super::{LoadedConfig, load_config};
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::ops::{self, InitOptions, InitSource};
+use crate::store::Store;
+
+/// Reads an environment variable (the CLI passes its own, so tests stay hermetic).
+pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What `serve` needs.
+pub struct ServeOptions {
+    pub loaded: LoadedConfig,
+    /// The directory relative paths of the config are taken from.
+    pub cwd: PathBuf,
+    /// For initialising a missing repository.
+    pub identity: Option<Identity>,
+    pub lookup: Lookup,
+    /// An already bound listener (the demo binds before it prints the address).
+    pub listener: Option<std::net::TcpListener>,
+    /// Called once the first sync pass is done, with the address served.
+    pub on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+}
+
+/// The repository a config serves.
+pub fn repository_path(loaded: &LoadedConfig, cwd: &Path) -> PathBuf {
+    loaded.config.repository.path.as_ref().map_or_else(|| cwd.to_path_buf(), |p| cwd.join(p))
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn serve(options: ServeOptions) -> Result<(), Error> {
+    raise_open_files_limit();
+    let ServeOptions { mut loaded, cwd, identity, lookup, listener, on_ready } = options;
+    if loaded.config.repository.remote.is_some() {
+        return Err(Error::Usage {
+            message: "remote mode ([repository] remote) is not implemented in this build yet".into(),
+            hint: Some("serve a local clone: remove `remote` and point `path` at the repository".into()),
+        });
+    }
+    let path = repository_path(&loaded, &cwd);
+    if !path.exists() {
+        let identity = identity.ok_or_else(|| Error::Usage {
+            message: format!("{} does not exist, and there is no identity to initialise it with", path.display()),
+            hint: Some("set [repository] identity in the config, or GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL".into()),
+        })?;
+        let options = InitOptions {
+            dir: path.clone(),
+            source: InitSource::Skeleton,
+            environments: None,
+            protected: None,
+            bare: true,
+        };
+        ops::init(options, &identity)?;
+        tracing::info!(path = %path.display(), "initialised a new bare config repository");
+        // Check the environments named in the config against the new chain.
+        loaded = load_config(loaded.file.as_deref(), &cwd, &*lookup)?;
+    }
+    let store = Store::open(&path)?;
+    let chain = store.chain()?;
+    let git_dir = store.git_dir().to_path_buf();
+    let state_path = loaded.config.state_path.clone().unwrap_or_else(|| git_dir.join("stagecraft").join("state.db"));
+    let database = SqliteStore::open(&state_path)?;
+    let listener = match listener {
+        Some(listener) => listener,
+        None => {
+            let address = loaded.config.server.listen;
+            std::net::TcpListener::bind(address).map_err(|e| Error::Io {
+                step: "listen on",
+                path: address.to_string(),
+                source: e,
+            })?
+        }
+    };
+    listener.set_nonblocking(true).map_err(Error::io("configure the listener", &state_path))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::io("start the async runtime", &path))?;
+    let shared = Arc::new(Shared::new(loaded, Box::new(database)));
+    tracing::info!(
+        repository = %path.display(),
+        state = %state_path.display(),
+        chain = %chain.display_arrows(),
+        "serving"
+    );
+    runtime.block_on(run(Running { shared, cwd, lookup, path, git_dir, chain, listener, on_ready }))
+}
+
+struct Running {
+    shared: Arc<Shared>,
+    cwd: PathBuf,
+    lookup: Lookup,
+    path: PathBuf,
+    git_dir: PathBuf,
+    chain: crate::model::Chain,
+    listener: std::net::TcpListener,
+    on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+}
+
+async fn run(running: Running) -> Result<(), Error> {
+    let Running { shared, cwd, lookup, path, git_dir, chain, listener, on_ready } = running;
+    let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
+    let (ack_sender, ack_receiver) = mpsc::unbounded_channel();
+    let ack_task = tokio::spawn(deliver::ack_writer(shared.clone(), ack_receiver));
+    let mut workers = Workers { client: deliver::client(), acks: ack_sender, running: BTreeMap::new() };
+    workers.follow_config(&shared).await;
+
+    let (triggers, trigger_receiver) = std_mpsc::channel();
+    let watcher = super::watch::watch(&git_dir, triggers.clone())?;
+    let (passes_sender, mut passes) = watch::channel(0u64);
+    let sync_alive = Arc::new(AtomicBool::new(true));
+    let sync_thread = {
+        let shared = shared.clone();
+        let alive = sync_alive.clone();
+        let poll = shared.config().config.repository.fetch_interval;
+        let store = Store::open(&path)?;
+        std::thread::Builder::new()
+            .name("stagecraft-sync".into())
+            .spawn(move || {
+                Syncer::new(store, chain, shared).run(trigger_receiver, poll, &|n| {
+                    passes_sender.send_replace(n);
+                });
+                alive.store(false, Ordering::SeqCst);
+            })
+            .map_err(Error::io("start the sync thread for", &path))?
+    };
+    let _ = triggers.send(Trigger::Rescan);
+    let _ = passes.wait_for(|n| *n >= 1).await;
+
+    let (stop_server, server_stopped) = watch::channel(false);
+    let app = super::server::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let tokio_listener =
+        tokio::net::TcpListener::from_std(listener).map_err(Error::io("serve on", address.to_string()))?;
+    let server = tokio::spawn(async move {
+        let mut stopped = server_stopped;
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(error) = axum::serve(tokio_listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %error, "the HTTP server stopped");
+        }
+    });
+    shared.ready.store(true, Ordering::SeqCst);
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(listen = %address, "ready");
+    if let Some(on_ready) = on_ready {
+        on_ready(address);
+    }
+    let watchdog = sd_notify::watchdog_enabled().map(|period| {
+        let alive = sync_alive.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period / 2);
+            loop {
+                tick.tick().await;
+                if alive.load(Ordering::SeqCst) {
+                    notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+                }
+            }
+        })
+    });
+
+    wait_for_stop(&shared, &cwd, &lookup, &mut workers, &triggers).await;
+
+    // Stopping.
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping: finishing the sync pass and the deliveries in flight");
+    shared.ready.store(false, Ordering::SeqCst);
+    let _ = triggers.send(Trigger::Stop);
+    drop(watcher);
+    let _ = tokio::task::spawn_blocking(move || sync_thread.join()).await;
+    let bound = shared.config().config.delivery.timeout + Duration::from_secs(5);
+    let deadline = Instant::now() + bound;
+    for (name, worker) in std::mem::take(&mut workers.running) {
+        let _ = worker.stop.send(true);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, worker.task).await.is_err() {
+            tracing::warn!(
+                runtime = name.as_str(),
+                "a delivery was still in flight at the stop bound; it is sent again after the restart"
+            );
+        }
+    }
+    drop(workers);
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+    let _ = tokio::time::timeout(left, ack_task).await;
+    let _ = stop_server.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Handles SIGHUP (reload) until SIGTERM or SIGINT.
+async fn wait_for_stop(
+    shared: &Arc<Shared>,
+    cwd: &Path,
+    lookup: &Lookup,
+    workers: &mut Workers,
+    triggers: &std_mpsc::Sender<Trigger>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) =
+        (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        tracing::error!("cannot install signal handlers; stopping");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => reload(shared, cwd, lookup, workers, triggers).await,
+            _ = terminate.recv() => return,
+            _ = interrupt.recv() => return,
+        }
+    }
+}
+
+async fn reload(
+    shared: &Arc<Shared>,
+    cwd: &Path,
+    lookup: &Lookup,
+    workers: &mut Workers,
+    triggers: &std_mpsc::Sender<Trigger>,
+) {
+    let mut states = vec![sd_notify::NotifyState::Reloading];
+    states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+    notify_systemd(&states);
+    let old = shared.config();
+    let file = old.file.clone();
+    let (cwd, lookup_fn) = (cwd.to_path_buf(), lookup.clone());
+    let loaded = tokio::task::spawn_blocking(move || load_config(file.as_deref(), &cwd, &*lookup_fn)).await;
+    match loaded {
+        Ok(Ok(new)) => {
+            if new.config.server.listen != old.config.server.listen {
+                tracing::warn!("[server] listen changed; it takes effect at the next restart");
+            }
+            let runtimes = new.config.runtimes.len();
+            *shared.config.write().expect("config lock") = Arc::new(new);
+            workers.follow_config(shared).await;
+            let _ = triggers.send(Trigger::Rescan);
+            tracing::info!(runtimes, "reloaded the config");
+        }
+        Ok(Err(error)) => {
+            let report = error.report();
+            tracing::error!("the new config is not valid; keeping the old one:\n{}", report.render_text());
+        }
+        Err(error) => tracing::error!(error = %error, "reloading the config failed; keeping the old one"),
+    }
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+}
+
+/// One running worker.
+struct Worker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    queue: Arc<RuntimeQueue>,
+    backoff: (Duration, Duration, Duration),
+}
+
+struct Workers {
+    client: reqwest::Client,
+    acks: mpsc::UnboundedSender<PendingDelivery>,
+    running: BTreeMap<String, Worker>,
+}
+
+impl Workers {
+    /// Starts, restarts or stops workers so that they match the config: a runtime whose
+    /// settings are unchanged and that is not parked keeps its worker.
+    async fn follow_config(&mut self, shared: &Arc<Shared>) {
+        let config = shared.config();
+        let delivery = &config.config.delivery;
+        let backoff = (delivery.retry_min, delivery.retry_max, delivery.timeout);
+        let mut wanted = BTreeMap::new();
+        for (runtime, secrets) in config.config.runtimes.iter().zip(&config.runtime_secrets) {
+            wanted.insert(runtime.name.clone(), (runtime.clone(), secrets.clone()));
+        }
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            let keep = wanted.get(&name).is_some_and(|(runtime, secrets)| {
+                let worker = &self.running[&name];
+                &worker.queue.config == runtime
+                    && &worker.queue.secrets == secrets
+                    && worker.backoff == backoff
+                    && worker.queue.status.lock().expect("status lock").state != "parked"
+            });
+            if keep {
+                wanted.remove(&name);
+            } else if let Some(worker) = self.running.remove(&name) {
+                let _ = worker.stop.send(true);
+                shared.runtimes.write().expect("runtimes lock").remove(&name);
+                shared.metrics.parked.get_or_create(&super::metrics::Metrics::runtime(&name)).set(0);
+            }
+        }
+        for (name, (runtime, secrets)) in wanted {
+            let queue = Arc::new(RuntimeQueue::new(runtime, secrets));
+            let store = shared.clone();
+            let pending_name = name.clone();
+            let pending =
+                tokio::task::spawn_blocking(move || store.store.lock().expect("store lock").pending(&pending_name))
+                    .await
+                    .unwrap_or_else(|e| Err(Error::Usage { message: e.to_string(), hint: None }));
+            match pending {
+                Ok(pending) => {
+                    let now = Instant::now();
+                    let depth = queue.push(pending.into_iter().map(|delivery| Queued { delivery, since: now }));
+                    shared
+                        .metrics
+                        .queue_depth
+                        .get_or_create(&super::metrics::Metrics::runtime(&name))
+                        .set(depth as i64);
+                }
+                Err(error) => {
+                    tracing::error!(runtime = name.as_str(), error = %error, "cannot read pending deliveries")
+                }
+            }
+            shared.runtimes.write().expect("runtimes lock").insert(name.clone(), queue.clone());
+            let (stop, stopped) = watch::channel(false);
+            let task = tokio::spawn(deliver::worker(
+                shared.clone(),
+                queue.clone(),
+                self.client.clone(),
+                Backoff { retry_min: backoff.0, retry_max: backoff.1, timeout: backoff.2 },
+                self.acks.clone(),
+                stopped,
+            ));
+            self.running.insert(name, Worker { stop, task, queue, backoff });
+        }
+    }
+}
+
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::debug!(error = %error, "cannot notify systemd");
+    }
+}
+
+/// Raises the soft open-files limit to the hard one (a daemon with many runtimes and a
+/// watched ref tree needs more than the usual 1024).
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(error) => tracing::warn!(error = %error, "cannot raise the open-files limit"),
+    }
+}

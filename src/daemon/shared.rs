@@ -1,0 +1,159 @@
+//! What the daemon's parts share: the loaded config, the delivery state, each
+//! environment's health, each runtime's queue, the metrics.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use super::LoadedConfig;
+use super::metrics::Metrics;
+use super::state::{DeliveryStore, PendingDelivery};
+use crate::config::{RuntimeConfig, Secret};
+
+/// One environment as the daemon last saw it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EnvHealth {
+    pub environment: String,
+    /// The tip seen.
+    pub commit: String,
+    pub version: Option<u32>,
+    pub valid: bool,
+    pub drift: bool,
+    pub held: bool,
+    /// Why the tip is not delivered (invalid, drift, held); `None` when it is.
+    pub problem: Option<String>,
+    /// The tip whose deliveries were last recorded (the last good configuration).
+    pub delivered_commit: Option<String>,
+    pub delivered_sequence: Option<u64>,
+}
+
+/// A delivery waiting in a runtime's queue.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub delivery: PendingDelivery,
+    /// When it was recorded (or loaded at start), for the latency histogram.
+    pub since: Instant,
+}
+
+/// What a runtime's worker reports.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuntimeStatus {
+    /// `idle`, `delivering`, `retrying`, `parked`.
+    pub state: String,
+    pub last_error: Option<String>,
+    /// The sequence of the newest state it acknowledged (this run).
+    pub acknowledged_sequence: Option<u64>,
+}
+
+/// One runtime's pending deliveries (one per assistant, the newest) and its wake-up.
+#[derive(Debug)]
+pub struct RuntimeQueue {
+    pub config: RuntimeConfig,
+    pub secrets: Vec<Secret>,
+    pending: Mutex<BTreeMap<String, Queued>>,
+    pub wake: Notify,
+    pub status: Mutex<RuntimeStatus>,
+}
+
+impl RuntimeQueue {
+    pub fn new(config: RuntimeConfig, secrets: Vec<Secret>) -> RuntimeQueue {
+        RuntimeQueue {
+            config,
+            secrets,
+            pending: Mutex::new(BTreeMap::new()),
+            wake: Notify::new(),
+            status: Mutex::new(RuntimeStatus { state: "idle".into(), ..RuntimeStatus::default() }),
+        }
+    }
+
+    /// Adds deliveries, each superseding an older one of the same assistant, and wakes the
+    /// worker. Returns the queue's length.
+    pub fn push(&self, deliveries: impl IntoIterator<Item = Queued>) -> usize {
+        let mut pending = self.pending.lock().expect("queue lock");
+        for queued in deliveries {
+            match pending.get(&queued.delivery.assistant) {
+                Some(existing) if existing.delivery.sequence > queued.delivery.sequence => {}
+                _ => {
+                    pending.insert(queued.delivery.assistant.clone(), queued);
+                }
+            }
+        }
+        let len = pending.len();
+        drop(pending);
+        self.wake.notify_one();
+        len
+    }
+
+    /// The next delivery to attempt, in (sequence, assistant) order: the oldest, or after
+    /// a failure the one following the failed one (wrapping round), so that one delivery
+    /// a runtime keeps refusing does not block its others.
+    pub fn next(&self, after: Option<&(u64, String)>) -> Option<Queued> {
+        let pending = self.pending.lock().expect("queue lock");
+        let key = |q: &Queued| (q.delivery.sequence, q.delivery.assistant.clone());
+        let mut ordered: Vec<&Queued> = pending.values().collect();
+        ordered.sort_by_key(|q| key(q));
+        let following = after.and_then(|after| ordered.iter().find(|q| &key(q) > after));
+        following.or(ordered.first()).map(|q| (*q).clone())
+    }
+
+    /// Drops a delivery once acknowledged, unless a newer one replaced it. Returns the
+    /// queue's length.
+    pub fn done(&self, delivery: &PendingDelivery) -> usize {
+        let mut pending = self.pending.lock().expect("queue lock");
+        if pending.get(&delivery.assistant).is_some_and(|q| q.delivery.webhook_id == delivery.webhook_id) {
+            pending.remove(&delivery.assistant);
+        }
+        pending.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.lock().expect("queue lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn set_status(&self, change: impl FnOnce(&mut RuntimeStatus)) {
+        change(&mut self.status.lock().expect("status lock"));
+    }
+}
+
+/// Everything shared, behind one `Arc`.
+pub struct Shared {
+    pub config: RwLock<Arc<LoadedConfig>>,
+    pub store: Mutex<Box<dyn DeliveryStore>>,
+    pub health: RwLock<BTreeMap<String, EnvHealth>>,
+    pub runtimes: RwLock<BTreeMap<String, Arc<RuntimeQueue>>>,
+    pub metrics: Metrics,
+    pub ready: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(config: LoadedConfig, store: Box<dyn DeliveryStore>) -> Shared {
+        Shared {
+            config: RwLock::new(Arc::new(config)),
+            store: Mutex::new(store),
+            health: RwLock::new(BTreeMap::new()),
+            runtimes: RwLock::new(BTreeMap::new()),
+            metrics: Metrics::new(),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    pub fn config(&self) -> Arc<LoadedConfig> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    pub fn queue(&self, runtime: &str) -> Option<Arc<RuntimeQueue>> {
+        self.runtimes.read().expect("runtimes lock").get(runtime).cloned()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,331 @@
+//! The sync loop: one thread that owns the git store. On each trigger (a ref changed, a
+//! re-scan) it re-reads the chain's tips and acts only on the values that changed:
+//! reconciles the second environment into versions when it moved, puts every changed
+//! tip through the gate (valid, not in drift, not held), and for a tip that passes
+//! records, in one transaction, the tip's sequence and the deliveries that bring each
+//! bound runtime to it, then hands them to the runtimes' queues.
+//!
+//! Triggers that arrive while a pass runs are coalesced into the next pass, without
+//! waiting for more. Parsed and validated trees are cached by tree id, and each
+//! environment's delivered states by (tree, environment), so a promotion or rollback to a
+//! tree seen before costs a lookup.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::shared::{EnvHealth, Queued, Shared};
+use super::state::{NewDelivery, PendingDelivery};
+use crate::desired::{self, AssistantState, Tip};
+use crate::error::Error;
+use crate::history;
+use crate::lifecycle::Current;
+use crate::model::{BlobReader, Chain, Config, EnvName, ObjectId, Snapshot};
+use crate::ops::state::{EnvState, RepoState, read_reconciled, read_state};
+use crate::parse;
+use crate::store::Store;
+
+/// What wakes the sync loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A ref may have changed: re-read the tips, act on the changed ones.
+    Refs,
+    /// Re-read everything (start, watcher overflow, config reload, polling).
+    Rescan,
+    /// Finish the pass and stop.
+    Stop,
+}
+
+/// A tree parsed and validated once.
+struct Loaded {
+    snapshot: Snapshot,
+    config: Config,
+    /// The first finding and how many, when the tree does not validate.
+    problem: Option<String>,
+}
+
+/// Keeps at most this many trees (and environment states); cleared when full.
+const CACHE_LIMIT: usize = 64;
+
+pub struct Syncer {
+    store: Store,
+    chain: Chain,
+    shared: Arc<Shared>,
+    trees: HashMap<ObjectId, Arc<Loaded>>,
+    states: HashMap<(ObjectId, EnvName), Arc<BTreeMap<String, AssistantState>>>,
+    seen: Vec<(EnvName, ObjectId)>,
+    /// Per runtime, assistant → hash of what it was last sent (pending or acknowledged).
+    known: HashMap<String, BTreeMap<String, String>>,
+    passes: u64,
+}
+
+impl Syncer {
+    pub fn new(store: Store, chain: Chain, shared: Arc<Shared>) -> Syncer {
+        Syncer {
+            store,
+            chain,
+            shared,
+            trees: HashMap::new(),
+            states: HashMap::new(),
+            seen: Vec::new(),
+            known: HashMap::new(),
+            passes: 0,
+        }
+    }
+
+    /// Runs until `Stop`, or until the triggers' senders are gone. `poll` is the re-scan
+    /// interval; `done` is called after every pass (readiness, the watchdog).
+    pub fn run(mut self, triggers: Receiver<Trigger>, poll: Duration, done: &dyn Fn(u64)) {
+        let mut next_scan = Instant::now() + poll;
+        loop {
+            let wait = next_scan.saturating_duration_since(Instant::now());
+            let first = match triggers.recv_timeout(wait) {
+                Ok(trigger) => trigger,
+                Err(RecvTimeoutError::Timeout) => Trigger::Rescan,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let mut full = first == Trigger::Rescan;
+            let mut stop = first == Trigger::Stop;
+            while let Ok(more) = triggers.try_recv() {
+                full |= more == Trigger::Rescan;
+                stop |= more == Trigger::Stop;
+            }
+            if stop {
+                return;
+            }
+            if full {
+                next_scan = Instant::now() + poll;
+            }
+            if let Err(error) = self.pass(full) {
+                tracing::error!(error = %error, "sync pass failed; the next change or re-scan retries");
+            }
+            self.passes += 1;
+            done(self.passes);
+        }
+    }
+
+    /// One pass; `full` re-reads every environment and what the runtimes were sent.
+    pub fn pass(&mut self, full: bool) -> Result<(), Error> {
+        let tips = self.store.chain_tips(&self.chain)?;
+        if !full && tips == self.seen {
+            return Ok(());
+        }
+        if full {
+            self.known.clear();
+        }
+        let base = 1.min(tips.len() - 1);
+        let base_moved = full || self.seen.get(base) != tips.get(base);
+        let state = if base_moved {
+            let (state, reconciled) = read_reconciled(&self.store)?;
+            for tagged in &reconciled.tagged {
+                self.shared.metrics.reconciled.inc();
+                tracing::info!(
+                    version = %tagged.version,
+                    commit = %tagged.commit.short(),
+                    repaired = tagged.repaired,
+                    "{} {} on {}",
+                    if tagged.repaired { "tagged a publish cut off before its tag:" } else { "tagged a merge as" },
+                    tagged.version,
+                    self.chain.base()
+                );
+            }
+            for (commit, reason) in &reconciled.skipped {
+                tracing::warn!(commit = %commit.short(), "a merge into {} does not validate and gets no version: {reason}", self.chain.base());
+            }
+            state
+        } else {
+            read_state(&self.store)?
+        };
+        for (index, env) in state.envs.iter().enumerate() {
+            let changed = self.seen.get(index) != tips.get(index);
+            if full || base_moved || changed {
+                self.env(&state, index, env, changed || full)?;
+            }
+        }
+        self.seen = tips;
+        Ok(())
+    }
+
+    /// Puts one environment's tip through the gate and records its deliveries.
+    fn env(&mut self, state: &RepoState, index: usize, env: &EnvState, log: bool) -> Result<(), Error> {
+        let name = env.env.as_str();
+        let loaded = self.load(env.tip.tree)?;
+        let version = env.current.version();
+        let drift = index > 0 && env.current == Current::Drift;
+        let forced = env.tip.message.get(history::FORCE).is_some();
+        let held = index > 0 && !forced && version.is_some_and(|v| env.holds.contains(&v));
+        let problem = if let Some(problem) = &loaded.problem {
+            Some(format!("{name} at {} does not validate: {problem}", env.tip.id.short()))
+        } else if drift {
+            let Error::Drift { hint, .. } = crate::ops::promote::drift(state, env) else { unreachable!() };
+            Some(format!("{name} at {} holds no version (drift); {hint}", env.tip.id.short()))
+        } else if held {
+            Some(format!(
+                "{name} at {} is on {}, which is on hold there; promote another version or force it",
+                env.tip.id.short(),
+                version.map_or_else(String::new, |v| v.to_string())
+            ))
+        } else {
+            None
+        };
+        let labels = super::metrics::Metrics::env(name);
+        let metrics = &self.shared.metrics;
+        metrics.valid.get_or_create(&labels).set(i64::from(loaded.problem.is_none()));
+        metrics.drift.get_or_create(&labels).set(i64::from(drift));
+        metrics.held.get_or_create(&labels).set(i64::from(held));
+        let previous = self.shared.health.read().expect("health lock").get(name).cloned().unwrap_or_default();
+        let mut health = EnvHealth {
+            environment: name.to_string(),
+            commit: env.tip.id.to_hex(),
+            version: version.map(|v| v.number()),
+            valid: loaded.problem.is_none(),
+            drift,
+            held,
+            problem: problem.clone(),
+            delivered_commit: previous.delivered_commit,
+            delivered_sequence: previous.delivered_sequence,
+        };
+        if let Some(problem) = problem {
+            if log || previous.problem.as_ref() != Some(&problem) {
+                tracing::warn!(environment = name, commit = %env.tip.id.short(), "not delivered, runtimes keep the last good configuration: {problem}");
+            }
+            self.shared.health.write().expect("health lock").insert(name.to_string(), health);
+            return Ok(());
+        }
+        let tip = Tip {
+            environment: name.to_string(),
+            commit: env.tip.id.to_hex(),
+            version: if index == 0 { None } else { version.map(|v| v.number()) },
+            timestamp: env.tip.committer_time.to_utc_rfc3339(),
+        };
+        let sequence = self.record(&env.env, &tip, env.tip.tree, &loaded)?;
+        health.delivered_commit = Some(tip.commit.clone());
+        health.delivered_sequence = Some(sequence);
+        self.shared.health.write().expect("health lock").insert(name.to_string(), health);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        self.shared.metrics.last_sync.get_or_create(&labels).set(now);
+        Ok(())
+    }
+
+    /// Records the tip and the deliveries it needs, then queues them.
+    fn record(&mut self, env: &EnvName, tip: &Tip, tree: ObjectId, loaded: &Arc<Loaded>) -> Result<u64, Error> {
+        let config = self.shared.config();
+        let bound: Vec<_> = config.config.runtimes.iter().filter(|r| &r.environment == env).collect();
+        let states = if bound.is_empty() { Arc::new(BTreeMap::new()) } else { self.states(env, tree, loaded) };
+        let mut plans = Vec::new();
+        for runtime in &bound {
+            if !self.known.contains_key(&runtime.name) {
+                let known = self.shared.store.lock().expect("store lock").known(&runtime.name)?;
+                self.known.insert(runtime.name.clone(), known);
+            }
+            let planned = desired::plan(&runtime.assistants, &states, &self.known[&runtime.name]);
+            plans.push((runtime.name.clone(), planned));
+        }
+        let (recorded_sequence, recorded_commit) = self.shared.store.lock().expect("store lock").tip(env.as_str())?;
+        if recorded_commit.as_deref() == Some(tip.commit.as_str()) && plans.iter().all(|(_, p)| p.is_empty()) {
+            return Ok(recorded_sequence);
+        }
+        let mut built = Vec::new();
+        let sequence =
+            self.shared.store.lock().expect("store lock").record_tip(env.as_str(), &tip.commit, &mut |sequence| {
+                built = plans
+                    .iter()
+                    .map(|(runtime, planned)| {
+                        (runtime.clone(), desired::build(runtime, tip, sequence, planned, &states))
+                    })
+                    .collect::<Vec<_>>();
+                built
+                    .iter()
+                    .flat_map(|(runtime, deliveries)| {
+                        deliveries.iter().map(|d| NewDelivery {
+                            runtime: runtime.clone(),
+                            assistant: d.assistant.clone(),
+                            webhook_id: d.webhook_id.clone(),
+                            event: d.event.to_string(),
+                            body: d.body.clone(),
+                            config_hash: d.hash.clone(),
+                        })
+                    })
+                    .collect()
+            })?;
+        let since = Instant::now();
+        for (runtime, deliveries) in built {
+            if deliveries.is_empty() {
+                continue;
+            }
+            let known = self.known.entry(runtime.clone()).or_default();
+            for d in &deliveries {
+                known.insert(d.assistant.clone(), d.hash.clone());
+            }
+            tracing::info!(
+                environment = env.as_str(),
+                runtime = runtime.as_str(),
+                sequence,
+                commit = %&tip.commit[..12.min(tip.commit.len())],
+                "queued {} deliver{} ({})",
+                deliveries.len(),
+                if deliveries.len() == 1 { "y" } else { "ies" },
+                deliveries.iter().map(|d| d.assistant.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            if let Some(queue) = self.shared.queue(&runtime) {
+                let depth = queue.push(deliveries.into_iter().map(|d| Queued {
+                    delivery: PendingDelivery {
+                        runtime: runtime.clone(),
+                        assistant: d.assistant,
+                        environment: env.to_string(),
+                        sequence,
+                        webhook_id: d.webhook_id,
+                        event: d.event.to_string(),
+                        body: d.body,
+                        config_hash: d.hash,
+                    },
+                    since,
+                }));
+                self.shared
+                    .metrics
+                    .queue_depth
+                    .get_or_create(&super::metrics::Metrics::runtime(&runtime))
+                    .set(depth as i64);
+            }
+        }
+        Ok(sequence)
+    }
+
+    /// A tree, parsed and validated (cached by tree id).
+    fn load(&mut self, tree: ObjectId) -> Result<Arc<Loaded>, Error> {
+        if let Some(loaded) = self.trees.get(&tree) {
+            return Ok(loaded.clone());
+        }
+        let snapshot = self.store.tree_snapshot(tree)?;
+        let (config, diagnostics) = parse::load(&snapshot, &self.store.blobs(), &self.chain);
+        let problem = diagnostics.first().map(|first| {
+            let line = first.render().lines().next().unwrap_or_default().to_string();
+            if diagnostics.len() == 1 { line } else { format!("{line} (and {} more)", diagnostics.len() - 1) }
+        });
+        if self.trees.len() >= CACHE_LIMIT {
+            self.trees.clear();
+        }
+        let loaded = Arc::new(Loaded { snapshot, config, problem });
+        self.trees.insert(tree, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The delivered state of every assistant of a tree in an environment (cached).
+    fn states(&mut self, env: &EnvName, tree: ObjectId, loaded: &Loaded) -> Arc<BTreeMap<String, AssistantState>> {
+        if let Some(states) = self.states.get(&(tree, env.clone())) {
+            return states.clone();
+        }
+        let blobs = self.store.blobs();
+        let snapshot = &loaded.snapshot;
+        let states = Arc::new(desired::environment_states(env, &loaded.config, &|id, path| {
+            let full = format!("assistants/{id}/files/{path}");
+            snapshot.get(&full).and_then(|entry| blobs.read(&full, entry).ok())
+        }));
+        if self.states.len() >= CACHE_LIMIT {
+            self.states.clear();
+        }
+        self.states.insert((tree, env.clone()), states.clone());
+        states
+    }
+}

@@ -1,0 +1,314 @@
+//! A real daemon process and real HTTP receivers on 127.0.0.1 for the daemon's tests.
+//! Receivers record every request in arrival order (one counter shared by all the
+//! receivers of a test, so order across runtimes can be asserted) and answer from a
+//! script. Every wait is on a condition with a deadline, never a sleep.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+
+use super::TestRepo;
+
+/// How long any wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The Standard Webhooks secret of every test runtime.
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Arrival order across all receivers of the test.
+    pub order: u64,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// What the receiver answered (0: it hung past the daemon's timeout).
+    pub answered: u16,
+}
+
+impl Request {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+    pub fn data(&self) -> serde_json::Value {
+        self.json()["data"].clone()
+    }
+    pub fn id(&self) -> String {
+        self.headers["webhook-id"].to_str().unwrap().to_string()
+    }
+}
+
+/// What a receiver answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Reply {
+    Status(u16),
+    /// Answers only after this long (past the daemon's timeout).
+    Hang(Duration),
+}
+
+type Log = Arc<(Mutex<Vec<Request>>, Condvar)>;
+
+/// A receiver on 127.0.0.1; it stops when dropped.
+pub struct Receiver {
+    pub url: String,
+    log: Log,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Receiver {
+    /// Starts on a free port.
+    pub fn start(order: &Arc<AtomicU64>) -> Receiver {
+        Receiver::start_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap(), order)
+    }
+
+    /// Starts on a port reserved earlier with [`reserve_port`].
+    pub fn start_on_port(port: u16, order: &Arc<AtomicU64>) -> Receiver {
+        Receiver::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).expect("the reserved port is free"), order)
+    }
+
+    fn start_on(listener: std::net::TcpListener, order: &Arc<AtomicU64>) -> Receiver {
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let log: Log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let script: Arc<Mutex<VecDeque<Reply>>> = Arc::default();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (log2, script2, order2) = (log.clone(), script.clone(), order.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let handler = move |headers: HeaderMap, body: Bytes| {
+                    let (log, script, order) = (log2.clone(), script2.clone(), order2.clone());
+                    async move {
+                        let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Status(204));
+                        let answered = match reply {
+                            Reply::Status(code) => code,
+                            Reply::Hang(_) => 0,
+                        };
+                        let request = Request {
+                            order: order.fetch_add(1, Ordering::SeqCst),
+                            headers,
+                            body: body.to_vec(),
+                            answered,
+                        };
+                        {
+                            let (requests, changed) = &*log;
+                            requests.lock().unwrap().push(request);
+                            changed.notify_all();
+                        }
+                        match reply {
+                            Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
+                            Reply::Hang(duration) => {
+                                tokio::time::sleep(duration).await;
+                                StatusCode::NO_CONTENT
+                            }
+                        }
+                    }
+                };
+                let app = axum::Router::new().fallback(axum::routing::post(handler));
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        Receiver { url, log, script, _stop: stop }
+    }
+
+    /// Queues the next answers (then 204 for ever).
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.script.lock().unwrap().extend(replies);
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for the requests so far; fails the test at the deadline.
+    pub fn wait_for(&self, what: &str, done: impl Fn(&[Request]) -> bool) -> Vec<Request> {
+        let deadline = Instant::now() + DEADLINE;
+        let (requests, changed) = &*self.log;
+        let mut guard = requests.lock().unwrap();
+        loop {
+            if done(&guard) {
+                return guard.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; got {} requests: {:#?}",
+                guard.len(),
+                summary(&guard)
+            );
+            guard = changed.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    /// Waits for `count` acknowledged deliveries in all.
+    pub fn wait_acks(&self, count: usize) -> Vec<Request> {
+        self.wait_for(&format!("{count} acknowledged deliveries"), |r| acked(r).len() >= count);
+        acked(&self.requests())
+    }
+}
+
+/// The requests a receiver acknowledged.
+pub fn acked(requests: &[Request]) -> Vec<Request> {
+    requests.iter().filter(|r| (200..300).contains(&r.answered)).cloned().collect()
+}
+
+fn summary(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            let data = r.data();
+            format!(
+                "#{} {} {} v{} seq {} -> {}",
+                r.order,
+                data["assistant"],
+                &data["commit"].as_str().unwrap_or("")[..8],
+                data["version"],
+                data["sequence"],
+                r.answered
+            )
+        })
+        .collect()
+}
+
+/// A free port, closed again: a runtime that is down until a receiver starts on it.
+pub fn reserve_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Verifies a delivery with the Standard Webhooks reference library (not the daemon's
+/// own signing code).
+pub fn verify(request: &Request) {
+    let webhook = standardwebhooks::Webhook::new(SECRET).unwrap();
+    webhook.verify(&request.body, &request.headers).unwrap_or_else(|e| panic!("signature rejected: {e}"));
+}
+
+/// A `[[runtime]]` table.
+pub fn runtime(name: &str, environment: &str, receiver_url: &str) -> String {
+    format!(
+        "[[runtime]]\nname = \"{name}\"\nenvironment = \"{environment}\"\nurl = \"{receiver_url}\"\nsecret = \"env:RUNTIME_SECRET\"\n"
+    )
+}
+
+/// The usual test config: small retries, the repository beside it.
+pub fn config(runtimes: &[String]) -> String {
+    format!(
+        "[repository]\npath = \"repo\"\n[server]\nlisten = \"127.0.0.1:0\"\npublic_metrics = true\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"200ms\"\ntimeout = \"300ms\"\n\n{}",
+        runtimes.join("\n")
+    )
+}
+
+/// A running `stagecraft serve`.
+pub struct Daemon {
+    child: Option<Child>,
+    pub address: String,
+    pub log_file: PathBuf,
+}
+
+impl Daemon {
+    /// Writes the config beside the repository and starts the daemon; returns once it
+    /// says it is ready.
+    pub fn start(repo: &TestRepo, config: &str) -> Daemon {
+        let dir = repo.env.path();
+        std::fs::write(dir.join("stagecraft.toml"), config).unwrap();
+        let log_file = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
+        let log = std::fs::File::create(&log_file).unwrap();
+        let child = repo
+            .env
+            .command(env!("CARGO_BIN_EXE_stagecraft"), dir)
+            .args(["serve", "--config", "stagecraft.toml"])
+            .env("RUNTIME_SECRET", SECRET)
+            .env("STAGECRAFT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the daemon");
+        let mut daemon = Daemon { child: Some(child), address: String::new(), log_file };
+        let line = daemon.wait_log("the ready line", |line| line.contains(" ready "));
+        daemon.address = line.split("listen=").nth(1).expect("the ready line names the address").trim().to_string();
+        daemon
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
+    /// Waits for a log line; fails the test at the deadline or when the daemon exits.
+    pub fn wait_log(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let file = std::fs::File::open(&self.log_file).unwrap();
+            if let Some(line) = BufReader::new(file).lines().map_while(Result::ok).find(|l| matches(l)) {
+                return line;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("the daemon exited ({status}) before {what}:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}:\n{}", self.log());
+            // The log is a file another process writes; poll it.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(&format!("http://{}{path}", self.address))
+    }
+
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let status = std::process::Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit code.
+    pub fn stop(mut self) -> i32 {
+        self.signal("TERM");
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// SIGKILL, as a crash or a power loss would.
+    pub fn kill9(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET on loopback.
+pub fn http_get(url: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = stagecraft::daemon::deliver::client().get(url).send().await.expect("GET");
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
+}
