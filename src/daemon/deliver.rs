@@ -21,7 +21,6 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER, USER_AGENT};
 use tokio::sync::{mpsc, watch};
 
-use super::metrics::Metrics;
 use super::shared::{RuntimeQueue, Shared};
 use super::state::PendingDelivery;
 use crate::webhook;
@@ -64,7 +63,6 @@ pub async fn worker(
     mut stop: watch::Receiver<bool>,
 ) {
     let name = queue.config.name.clone();
-    let labels = Metrics::runtime(&name);
     let mut attempt = 0u32;
     let mut failed: Option<(u64, String)> = None;
     loop {
@@ -85,8 +83,8 @@ pub async fn worker(
             Outcome::Acknowledged(status) => {
                 let depth = queue.done(delivery);
                 shared.metrics.delivery(&name, "acknowledged");
-                shared.metrics.queue_depth.get_or_create(&labels).set(depth as i64);
-                shared.metrics.latency.get_or_create(&labels).observe(next.since.elapsed().as_secs_f64());
+                shared.metrics.queue(&name, depth);
+                shared.metrics.latency.with_label_values(&[&name]).observe(next.since.elapsed().as_secs_f64());
                 tracing::info!(
                     runtime = name.as_str(),
                     assistant = delivery.assistant.as_str(),
@@ -110,7 +108,7 @@ pub async fn worker(
             }
             Outcome::Gone => {
                 shared.metrics.delivery(&name, "gone");
-                shared.metrics.parked.get_or_create(&labels).set(1);
+                shared.metrics.park(&name, true);
                 tracing::error!(
                     runtime = name.as_str(),
                     "{name} answered 410 Gone: parked, nothing more is sent to it until the config is reloaded"

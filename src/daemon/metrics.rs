@@ -1,48 +1,26 @@
-//! The daemon's Prometheus metrics (`/metrics`, text format), through `prometheus-client`:
-//! deliveries by runtime and result, the retry queue depth, the delivery latency (from
-//! the state being recorded to its acknowledgement), whether each runtime is parked, and
-//! per environment the last successful sync and its validation, drift and hold state.
+//! The daemon's Prometheus metrics (`/metrics`, the text format 0.0.4 that `promtool
+//! check metrics` reads), through the `prometheus` crate: deliveries by runtime and
+//! result, the retry queue depth, the delivery latency (from the state being recorded to
+//! its acknowledgement), whether each runtime is parked, and per environment the last
+//! successful sync and its validation, drift and hold state.
 
-use std::sync::atomic::AtomicU64;
-
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::{Registry, Unit};
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RuntimeLabels {
-    pub runtime: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabels {
-    pub runtime: String,
-    /// `acknowledged`, `failed` (retried), `gone` (410, parked).
-    pub result: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct EnvLabels {
-    pub environment: String,
-}
-
-type Timestamp = Gauge<f64, AtomicU64>;
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder, exponential_buckets,
+};
 
 /// Every metric, registered once.
 pub struct Metrics {
     registry: Registry,
-    pub deliveries: Family<ResultLabels, Counter>,
-    pub queue_depth: Family<RuntimeLabels, Gauge>,
-    pub latency: Family<RuntimeLabels, Histogram>,
-    pub parked: Family<RuntimeLabels, Gauge>,
-    pub last_sync: Family<EnvLabels, Timestamp>,
-    pub valid: Family<EnvLabels, Gauge>,
-    pub drift: Family<EnvLabels, Gauge>,
-    pub held: Family<EnvLabels, Gauge>,
-    pub reconciled: Counter,
+    pub deliveries: IntCounterVec,
+    pub queue_depth: IntGaugeVec,
+    pub latency: HistogramVec,
+    pub parked: IntGaugeVec,
+    pub last_sync: GaugeVec,
+    pub valid: IntGaugeVec,
+    pub drift: IntGaugeVec,
+    pub held: IntGaugeVec,
+    pub reconciled: IntCounter,
 }
 
 impl Default for Metrics {
@@ -51,62 +29,113 @@ impl Default for Metrics {
     }
 }
 
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help).namespace("stagecraft")
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("stagecraft");
-        let deliveries = Family::<ResultLabels, Counter>::default();
-        registry.register("deliveries", "Delivery attempts by runtime and result", deliveries.clone());
-        let queue_depth = Family::<RuntimeLabels, Gauge>::default();
-        registry.register(
-            "delivery_queue_depth",
-            "Deliveries recorded and not acknowledged yet (the retry queue), by runtime",
-            queue_depth.clone(),
-        );
-        let latency = Family::<RuntimeLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
-        });
-        registry.register_with_unit(
-            "delivery_latency",
-            "Time from recording a state to its acknowledgement by the runtime",
-            Unit::Seconds,
-            latency.clone(),
-        );
-        let parked = Family::<RuntimeLabels, Gauge>::default();
-        registry.register("runtime_parked", "1 when a runtime answered 410 Gone and is parked", parked.clone());
-        let last_sync = Family::<EnvLabels, Timestamp>::default();
-        registry.register_with_unit(
-            "last_successful_sync_timestamp",
-            "When an environment's tip last passed the gate and its deliveries were recorded (Unix time)",
-            Unit::Seconds,
-            last_sync.clone(),
-        );
-        let valid = Family::<EnvLabels, Gauge>::default();
-        registry.register("environment_valid", "1 when the environment's tip validates", valid.clone());
-        let drift = Family::<EnvLabels, Gauge>::default();
-        registry.register("environment_drift", "1 when the environment's tip holds no version", drift.clone());
-        let held = Family::<EnvLabels, Gauge>::default();
-        registry.register("environment_held", "1 when the environment's current version is on hold", held.clone());
-        let reconciled = Counter::default();
-        registry.register("reconciled_versions", "Version tags written by reconciliation", reconciled.clone());
+        let registry = Registry::new();
+        let deliveries = IntCounterVec::new(
+            opts("deliveries_total", "Delivery attempts by runtime and result (acknowledged, failed, gone)."),
+            &["runtime", "result"],
+        )
+        .expect("valid metric");
+        let queue_depth = IntGaugeVec::new(
+            opts("delivery_queue_depth", "Deliveries recorded and not acknowledged yet (the retry queue), by runtime."),
+            &["runtime"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::from(opts(
+                "delivery_latency_seconds",
+                "Time from recording a state to its acknowledgement by the runtime.",
+            ))
+            .buckets(exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
+            &["runtime"],
+        )
+        .expect("valid metric");
+        let parked = IntGaugeVec::new(
+            opts("runtime_parked", "1 when a runtime answered 410 Gone and is parked until a reload."),
+            &["runtime"],
+        )
+        .expect("valid metric");
+        let last_sync = GaugeVec::new(
+            opts(
+                "last_successful_sync_timestamp_seconds",
+                "When an environment's tip last passed the gate and its deliveries were recorded (Unix time).",
+            ),
+            &["environment"],
+        )
+        .expect("valid metric");
+        let valid =
+            IntGaugeVec::new(opts("environment_valid", "1 when the environment's tip validates."), &["environment"])
+                .expect("valid metric");
+        let drift = IntGaugeVec::new(
+            opts("environment_drift", "1 when the environment's tip holds no version."),
+            &["environment"],
+        )
+        .expect("valid metric");
+        let held = IntGaugeVec::new(
+            opts("environment_held", "1 when the environment's current version is on hold there."),
+            &["environment"],
+        )
+        .expect("valid metric");
+        let reconciled =
+            IntCounter::with_opts(opts("reconciled_versions_total", "Version tags written by reconciliation."))
+                .expect("valid metric");
+        for collector in [
+            Box::new(deliveries.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(queue_depth.clone()),
+            Box::new(latency.clone()),
+            Box::new(parked.clone()),
+            Box::new(last_sync.clone()),
+            Box::new(valid.clone()),
+            Box::new(drift.clone()),
+            Box::new(held.clone()),
+            Box::new(reconciled.clone()),
+        ] {
+            registry.register(collector).expect("each metric is registered once");
+        }
         Metrics { registry, deliveries, queue_depth, latency, parked, last_sync, valid, drift, held, reconciled }
     }
 
     /// The text exposition format.
     pub fn encode(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String");
-        text
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer).expect("writing to a Vec");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
     }
+
+    pub const CONTENT_TYPE: &'static str = prometheus::TEXT_FORMAT;
 
     pub fn delivery(&self, runtime: &str, result: &str) {
-        self.deliveries.get_or_create(&ResultLabels { runtime: runtime.into(), result: result.into() }).inc();
+        self.deliveries.with_label_values(&[runtime, result]).inc();
     }
 
-    pub fn runtime(runtime: &str) -> RuntimeLabels {
-        RuntimeLabels { runtime: runtime.into() }
+    /// Makes a runtime's series exist (at zero) from its start.
+    pub fn runtime_started(&self, runtime: &str) {
+        for result in ["acknowledged", "failed", "gone"] {
+            self.deliveries.with_label_values(&[runtime, result]);
+        }
+        self.latency.with_label_values(&[runtime]);
+        self.park(runtime, false);
     }
 
-    pub fn env(environment: &str) -> EnvLabels {
-        EnvLabels { environment: environment.into() }
+    /// A runtime's queue depth.
+    pub fn queue(&self, runtime: &str, depth: usize) {
+        self.queue_depth.with_label_values(&[runtime]).set(depth as i64);
+    }
+
+    /// A runtime's parked state.
+    pub fn park(&self, runtime: &str, parked: bool) {
+        self.parked.with_label_values(&[runtime]).set(i64::from(parked));
+    }
+
+    /// An environment's gate.
+    pub fn gate(&self, environment: &str, valid: bool, drift: bool, held: bool) {
+        self.valid.with_label_values(&[environment]).set(i64::from(valid));
+        self.drift.with_label_values(&[environment]).set(i64::from(drift));
+        self.held.with_label_values(&[environment]).set(i64::from(held));
     }
 }

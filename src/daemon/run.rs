@@ -317,11 +317,12 @@ impl Workers {
             } else if let Some(worker) = self.running.remove(&name) {
                 let _ = worker.stop.send(true);
                 shared.runtimes.write().expect("runtimes lock").remove(&name);
-                shared.metrics.parked.get_or_create(&super::metrics::Metrics::runtime(&name)).set(0);
+                shared.metrics.park(&name, false);
             }
         }
         for (name, (runtime, secrets)) in wanted {
             let queue = Arc::new(RuntimeQueue::new(runtime, secrets));
+            shared.metrics.runtime_started(&name);
             let store = shared.clone();
             let pending_name = name.clone();
             let pending =
@@ -332,11 +333,7 @@ impl Workers {
                 Ok(pending) => {
                     let now = Instant::now();
                     let depth = queue.push(pending.into_iter().map(|delivery| Queued { delivery, since: now }));
-                    shared
-                        .metrics
-                        .queue_depth
-                        .get_or_create(&super::metrics::Metrics::runtime(&name))
-                        .set(depth as i64);
+                    shared.metrics.queue(&name, depth);
                 }
                 Err(error) => {
                     tracing::error!(runtime = name.as_str(), error = %error, "cannot read pending deliveries")

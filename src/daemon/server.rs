@@ -53,8 +53,7 @@ async fn metrics(
         )
             .into_response();
     }
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], shared.metrics.encode())
-        .into_response()
+    ([(header::CONTENT_TYPE, super::metrics::Metrics::CONTENT_TYPE)], shared.metrics.encode()).into_response()
 }
 
 /// The role of the request's bearer token, compared by SHA-256 in constant time.

@@ -169,11 +169,8 @@ impl Syncer {
         } else {
             None
         };
-        let labels = super::metrics::Metrics::env(name);
         let metrics = &self.shared.metrics;
-        metrics.valid.get_or_create(&labels).set(i64::from(loaded.problem.is_none()));
-        metrics.drift.get_or_create(&labels).set(i64::from(drift));
-        metrics.held.get_or_create(&labels).set(i64::from(held));
+        metrics.gate(name, loaded.problem.is_none(), drift, held);
         let previous = self.shared.health.read().expect("health lock").get(name).cloned().unwrap_or_default();
         let mut health = EnvHealth {
             environment: name.to_string(),
@@ -204,7 +201,7 @@ impl Syncer {
         health.delivered_sequence = Some(sequence);
         self.shared.health.write().expect("health lock").insert(name.to_string(), health);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-        self.shared.metrics.last_sync.get_or_create(&labels).set(now);
+        self.shared.metrics.last_sync.with_label_values(&[name]).set(now);
         Ok(())
     }
 
@@ -282,11 +279,7 @@ impl Syncer {
                     },
                     since,
                 }));
-                self.shared
-                    .metrics
-                    .queue_depth
-                    .get_or_create(&super::metrics::Metrics::runtime(&runtime))
-                    .set(depth as i64);
+                self.shared.metrics.queue(&runtime, depth);
             }
         }
         Ok(sequence)

@@ -226,3 +226,219 @@ fn an_invalid_config_pushed_straight_to_live_is_never_delivered() {
     assert!(metrics.contains("stagecraft_environment_valid{environment=\"live\"} 1"), "{metrics}");
     assert_eq!(daemon.stop(), 0);
 }
+
+/// A pull request merged on the forge: a merge commit on `branch` without trailers.
+fn forge_merge(repo: &TestRepo, branch: &str, path: &str, content: &str) -> String {
+    repo.git(&["checkout", "-q", "-b", "feature", "draft"]);
+    repo.commit_file(path, content);
+    repo.git(&["checkout", "-q", branch]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #7", "feature"]);
+    repo.git(&["checkout", "-q", "draft"]);
+    repo.git(&["branch", "-q", "-D", "feature"]);
+    repo.git(&["rev-parse", branch]).trim().to_string()
+}
+
+#[test]
+fn a_forge_merge_into_sandbox_becomes_a_version_and_an_invalid_one_does_not() {
+    let repo = TestRepo::from_example();
+    let order = order();
+    let sandbox = Receiver::start(&order);
+    let mut daemon = Daemon::start(&repo, &config(&[runtime("sandbox-1", "sandbox", &sandbox.url)]));
+    sandbox.wait_acks(ASSISTANTS);
+    let merge = forge_merge(&repo, "sandbox", "assistants/support-bot/instructions.md", "Merged on the forge.\n");
+    let delivered = sandbox.wait_acks(ASSISTANTS + 1).pop().unwrap();
+    assert_eq!(delivered.data()["version"], 2, "tagged and delivered as v2");
+    assert_eq!(delivered.data()["commit"], merge.as_str());
+    assert_eq!(delivered.data()["config"]["instructions"], "Merged on the forge.\n");
+    assert_eq!(repo.git(&["rev-parse", "v2^{commit}"]).trim(), merge);
+    assert_eq!(repo.git(&["log", "-1", "--format=%an", "v2"]).trim(), "Test User", "the merge's author is the actor");
+    assert!(
+        repo.git(&["tag", "-l", "--format=%(contents)", "v2"]).contains("support-bot"),
+        "the summary is in the tag"
+    );
+    daemon.wait_log("the tag logged", |l| l.contains("tagged a merge as v2"));
+
+    // An invalid merge is reported, gets no version and is not delivered.
+    let bad = forge_merge(&repo, "sandbox", "assistants/support-bot/assistant.toml", "name = 1\n");
+    daemon.wait_log("the invalid merge reported", |l| l.contains("does not validate and gets no version"));
+    assert_eq!(repo.git(&["tag", "-l", "v3"]).trim(), "");
+    assert!(sandbox.requests().iter().all(|r| r.data()["commit"] != bad.as_str()));
+    let status = repo.stagecraft(&["status", "--json"]).json();
+    assert_eq!(status["environments"][1]["drift"], true, "{status}");
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn a_held_or_drifted_tip_is_not_delivered_and_the_runtime_keeps_the_last_good_config() {
+    let repo = TestRepo::from_example();
+    let order = order();
+    let live = Receiver::start(&order);
+    let mut daemon = Daemon::start(&repo, &config(&[runtime("live-1", "live", &live.url)]));
+    live.wait_acks(ASSISTANTS);
+    edit_temperature(&repo, "0.9");
+    repo.stagecraft(&["publish"]).success();
+    repo.stagecraft(&["promote", "v2", "--to", "pre-release"]).success();
+    repo.stagecraft(&["promote", "v2", "--to", "live", "--yes"]).success();
+    live.wait_acks(ASSISTANTS + 1);
+    repo.stagecraft(&["rollback", "live", "--yes"]).success();
+    live.wait_acks(ASSISTANTS + 2);
+    // v2 is on hold in live; a forge merge that brings v2's tree back is held, not sent.
+    let v2_tree = repo.git(&["rev-parse", "v2^{tree}"]);
+    let live_tip = repo.git(&["rev-parse", "live"]);
+    let held = repo.git(&["commit-tree", v2_tree.trim(), "-p", live_tip.trim(), "-m", "Merge v2 back by hand"]);
+    repo.git(&["update-ref", "refs/heads/live", held.trim(), live_tip.trim()]);
+    daemon.wait_log("the hold reported", |l| l.contains("on hold there"));
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(metrics.contains("stagecraft_environment_held{environment=\"live\"} 1"), "{metrics}");
+    // A tree that is no version at all is drift.
+    let other = forge_tree(&repo);
+    let drift_commit = repo.git(&["commit-tree", &other, "-p", held.trim(), "-m", "Hotfix by hand"]);
+    repo.git(&["update-ref", "refs/heads/live", drift_commit.trim(), held.trim()]);
+    daemon.wait_log("the drift reported", |l| l.contains("holds no version (drift)"));
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(metrics.contains("stagecraft_environment_drift{environment=\"live\"} 1"), "{metrics}");
+    // Back to a good version: delivered again. Nothing of the held or drifted tips was sent.
+    repo.stagecraft(&["rollback", "live", "--to", "v2", "--yes"]).success();
+    let got = live.wait_acks(ASSISTANTS + 3);
+    assert!(got.iter().all(|r| r.data()["commit"] != held.trim() && r.data()["commit"] != drift_commit.trim()));
+    assert_eq!(got.last().unwrap().data()["config"]["model"]["temperature"], 0.9);
+    assert_eq!(daemon.stop(), 0);
+}
+
+/// A valid tree that is no version: v1's tree with one instruction changed.
+fn forge_tree(repo: &TestRepo) -> String {
+    let blob = {
+        let path = repo.env.path().join("instructions.md");
+        std::fs::write(&path, "Hotfix written by hand.\n").unwrap();
+        repo.git(&["hash-object", "-w", path.to_str().unwrap()]).trim().to_string()
+    };
+    let index = repo.env.path().join("hotfix.index");
+    let run = |args: &[&str]| {
+        let output = repo.env.command("git", &repo.root).env("GIT_INDEX_FILE", &index).args(args).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    run(&["read-tree", "v1^{tree}"]);
+    run(&["update-index", "--cacheinfo", &format!("100644,{blob},assistants/support-bot/instructions.md")]);
+    run(&["write-tree"]).trim().to_string()
+}
+
+#[test]
+fn a_gone_runtime_is_parked_until_a_reload_and_a_reload_adds_runtimes() {
+    let repo = TestRepo::from_example();
+    let order = order();
+    let gone = Receiver::start(&order);
+    gone.script([Reply::Status(410)]);
+    let text = config(&[runtime("gone", "live", &gone.url)]);
+    let mut daemon = Daemon::start(&repo, &text);
+    daemon.wait_log("the runtime parked", |l| l.contains("answered 410 Gone: parked"));
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(metrics.contains("stagecraft_runtime_parked{runtime=\"gone\"} 1"), "{metrics}");
+    assert_eq!(gone.requests().len(), 1, "no retries while parked");
+
+    // An invalid new config is reported and the old one kept.
+    std::fs::write(repo.env.path().join("stagecraft.toml"), format!("{text}\n[[runtime]]\nname = 1\n")).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_log("the invalid config reported", |l| l.contains("the new config is not valid; keeping the old one"));
+    let (status, _) = daemon.get("/readyz");
+    assert_eq!(status, 200);
+
+    // A valid one unparks the runtime and adds another, which gets the current state.
+    let added = Receiver::start(&order);
+    std::fs::write(
+        repo.env.path().join("stagecraft.toml"),
+        config(&[runtime("gone", "live", &gone.url), runtime("added", "live", &added.url)]),
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    added.wait_acks(ASSISTANTS);
+    gone.wait_acks(ASSISTANTS);
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(metrics.contains("stagecraft_runtime_parked{runtime=\"gone\"} 0"), "{metrics}");
+    assert!(!daemon.log().contains(crate::common::daemon::SECRET), "a secret never reaches the log");
+    assert!(!daemon.log().contains(&crate::common::daemon::SECRET[6..]), "not even its key");
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn health_readiness_and_metrics_are_served_and_metrics_pass_promtool() {
+    let repo = TestRepo::from_example();
+    let order = order();
+    let receiver = Receiver::start(&order);
+    let daemon = Daemon::start(&repo, &config(&[runtime("draft-1", "draft", &receiver.url)]));
+    receiver.wait_acks(ASSISTANTS);
+    assert_eq!(daemon.get("/healthz"), (200, "ok\n".to_string()));
+    assert_eq!(daemon.get("/readyz"), (200, "ready\n".to_string()));
+    let (status, metrics) = daemon.get("/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "stagecraft_deliveries_total{result=\"acknowledged\",runtime=\"draft-1\"} 2",
+        "stagecraft_delivery_queue_depth{runtime=\"draft-1\"} 0",
+        "stagecraft_delivery_latency_seconds_count{runtime=\"draft-1\"} 2",
+        "stagecraft_last_successful_sync_timestamp_seconds{environment=\"live\"}",
+        "stagecraft_environment_valid{environment=\"draft\"} 1",
+    ] {
+        assert!(metrics.contains(name), "{name} in\n{metrics}");
+    }
+    promtool(&metrics);
+    assert_eq!(daemon.stop(), 0);
+}
+
+/// Checks metrics with `promtool check metrics` when it is installed (required under
+/// CI=true, where `.ci/run` installs it).
+fn promtool(metrics: &str) {
+    use std::io::Write;
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "promtool is required under CI=true");
+        eprintln!("SKIPPED: promtool is not installed (apt-get install prometheus); metrics not linted");
+        return;
+    };
+    child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
+}
+
+#[test]
+fn without_a_config_file_it_serves_the_current_repository_on_loopback() {
+    let repo = TestRepo::from_example();
+    // Another free port than 8080 is not configurable without a file, so this test
+    // skips when 8080 is taken.
+    if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
+        eprintln!("SKIPPED: 127.0.0.1:8080 is taken");
+        return;
+    }
+    let log_file = repo.env.path().join("daemon.log");
+    let mut child = repo
+        .env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
+        .args(["serve", "--log-format", "json"])
+        .stderr(std::fs::File::create(&log_file).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + crate::common::daemon::DEADLINE;
+    let ready = loop {
+        let log = std::fs::read_to_string(&log_file).unwrap();
+        if let Some(line) = log.lines().find(|l| l.contains("\"ready\"")) {
+            break line.to_string();
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the daemon exited:\n{log}");
+        assert!(std::time::Instant::now() < deadline, "not ready:\n{log}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let line: serde_json::Value = serde_json::from_str(&ready).expect("--log-format json writes JSON lines");
+    assert_eq!(line["listen"], "127.0.0.1:8080");
+    assert_eq!(line["level"], "INFO");
+    let (status, metrics) = crate::common::daemon::http_get("http://127.0.0.1:8080/metrics");
+    assert_eq!(status, 200, "loopback reads are open without a config file");
+    assert!(metrics.contains("stagecraft_environment_valid"));
+    assert!(repo.root.join(".git/stagecraft/state.db").exists(), "the state lives under the git directory");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
