@@ -442,3 +442,46 @@ fn without_a_config_file_it_serves_the_current_repository_on_loopback() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn systemd_hears_ready_watchdog_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let repo = TestRepo::from_example();
+    let socket_path = repo.env.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(crate::common::daemon::DEADLINE)).unwrap();
+    let next = move || {
+        let mut buffer = [0u8; 512];
+        let n = socket.recv(&mut buffer).expect("a notification before the deadline");
+        String::from_utf8_lossy(&buffer[..n]).to_string()
+    };
+    let daemon = Daemon::start_with(
+        &repo,
+        &config(&[]),
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "100000")],
+    );
+    let mut seen = vec![next()];
+    assert_eq!(seen[0], "READY=1\n");
+    while !seen.iter().any(|m| m.starts_with("WATCHDOG=1")) {
+        seen.push(next());
+    }
+    daemon.signal("HUP");
+    let reloading = loop {
+        let message = next();
+        if message.starts_with("RELOADING=1") {
+            break message;
+        }
+    };
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    while next() != "READY=1\n" {}
+    let stopping = std::thread::spawn(move || {
+        loop {
+            let message = next();
+            if message.starts_with("STOPPING=1") {
+                return message;
+            }
+        }
+    });
+    assert_eq!(daemon.stop(), 0);
+    assert_eq!(stopping.join().unwrap(), "STOPPING=1\n");
+}

@@ -222,6 +222,11 @@ impl Daemon {
     /// Writes the config beside the repository and starts the daemon; returns once it
     /// says it is ready.
     pub fn start(repo: &TestRepo, config: &str) -> Daemon {
+        Daemon::start_with(repo, config, &[])
+    }
+
+    /// [`Daemon::start`] with more environment variables.
+    pub fn start_with(repo: &TestRepo, config: &str, vars: &[(&str, &str)]) -> Daemon {
         let dir = repo.env.path();
         std::fs::write(dir.join("stagecraft.toml"), config).unwrap();
         let log_file = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
@@ -232,6 +237,7 @@ impl Daemon {
             .args(["serve", "--config", "stagecraft.toml"])
             .env("RUNTIME_SECRET", SECRET)
             .env("STAGECRAFT_LOG", "info")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
