@@ -34,8 +34,13 @@ pub enum LogFormat {
 
 /// Sends `tracing` events to stderr; `STAGECRAFT_LOG` filters (default `info`).
 pub fn init_logging(format: LogFormat) {
+    init_logging_default(format, "info");
+}
+
+/// [`init_logging`] with another default filter.
+pub fn init_logging_default(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STAGECRAFT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
@@ -66,7 +71,6 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             identity,
             lookup: Arc::new(|name| std::env::var(name).ok()),
             listener: None,
-            on_ready: None,
         })?;
         return Ok(0);
     }

@@ -45,8 +45,6 @@ pub struct ServeOptions {
     pub lookup: Lookup,
     /// An already bound listener (the demo binds before it prints the address).
     pub listener: Option<std::net::TcpListener>,
-    /// Called once the first sync pass is done, with the address served.
-    pub on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 }
 
 /// The repository a config serves.
@@ -57,7 +55,7 @@ pub fn repository_path(loaded: &LoadedConfig, cwd: &Path) -> PathBuf {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn serve(options: ServeOptions) -> Result<(), Error> {
     raise_open_files_limit();
-    let ServeOptions { mut loaded, cwd, identity, lookup, listener, on_ready } = options;
+    let ServeOptions { mut loaded, cwd, identity, lookup, listener } = options;
     if loaded.config.repository.remote.is_some() {
         return Err(Error::Usage {
             message: "remote mode ([repository] remote) is not implemented in this build yet".into(),
@@ -111,7 +109,7 @@ pub fn serve(options: ServeOptions) -> Result<(), Error> {
         chain = %chain.display_arrows(),
         "serving"
     );
-    runtime.block_on(run(Running { shared, cwd, lookup, path, git_dir, chain, listener, on_ready }))
+    runtime.block_on(run(Running { shared, cwd, lookup, path, git_dir, chain, listener }))
 }
 
 struct Running {
@@ -122,11 +120,10 @@ struct Running {
     git_dir: PathBuf,
     chain: crate::model::Chain,
     listener: std::net::TcpListener,
-    on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 }
 
 async fn run(running: Running) -> Result<(), Error> {
-    let Running { shared, cwd, lookup, path, git_dir, chain, listener, on_ready } = running;
+    let Running { shared, cwd, lookup, path, git_dir, chain, listener } = running;
     let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
     let (ack_sender, ack_receiver) = mpsc::unbounded_channel();
     let ack_task = tokio::spawn(deliver::ack_writer(shared.clone(), ack_receiver));
@@ -171,9 +168,6 @@ async fn run(running: Running) -> Result<(), Error> {
     shared.ready.store(true, Ordering::SeqCst);
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     tracing::info!(listen = %address, "ready");
-    if let Some(on_ready) = on_ready {
-        on_ready(address);
-    }
     let watchdog = sd_notify::watchdog_enabled().map(|period| {
         let alive = sync_alive.clone();
         tokio::spawn(async move {

@@ -7,7 +7,7 @@ fn demo_makes_a_repository_from_the_embedded_example() {
     let env = TestEnv::new();
     let elsewhere = env.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
-    let run = env.stagecraft_in(&elsewhere, &["demo", "--dir", "../demo"]).success();
+    let run = env.stagecraft_in(&elsewhere, &["demo", "--no-serve", "--dir", "../demo"]).success();
     assert!(run.stdout.contains("initialized config repository $TMP/elsewhere/../demo at v1"), "{run}");
     assert!(run.stdout.contains("live (protected)  v1"), "{run}");
     assert!(run.stdout.contains("cd $TMP/elsewhere/../demo"), "{run}");
@@ -21,7 +21,7 @@ fn demo_without_a_directory_uses_a_new_temporary_one() {
     let env = TestEnv::new();
     let run = env
         .command(env!("CARGO_BIN_EXE_stagecraft"), env.path())
-        .args(["demo", "--json"])
+        .args(["demo", "--no-serve", "--json"])
         .env("TMPDIR", env.path())
         .output()
         .unwrap();
@@ -31,4 +31,52 @@ fn demo_without_a_directory_uses_a_new_temporary_one() {
     assert!(path.contains("stagecraft-demo-"), "{path}");
     assert!(std::path::Path::new(path).join("assistants/support-bot/assistant.toml").is_file());
     assert_eq!(json["status"]["environments"][3]["version"], 1);
+}
+
+#[test]
+fn demo_serves_and_a_publish_and_a_promotion_reach_its_runtimes() {
+    use std::io::{BufRead, BufReader};
+    let env = TestEnv::new();
+    let mut child = env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), env.path())
+        .args(["demo", "--dir", "demo"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |what: &str, matches: &dyn Fn(&str) -> bool| loop {
+        let line = received
+            .recv_timeout(crate::common::daemon::DEADLINE)
+            .unwrap_or_else(|_| panic!("no line for {what}; so far:\n{}", seen.join("\n")));
+        seen.push(line.clone());
+        if matches(&line) {
+            return line;
+        }
+    };
+    let serving = wait_for("the address", &|l| l.starts_with("The daemon serves"));
+    assert!(serving.contains("on http://127.0.0.1:"), "{serving}");
+    wait_for("live's first delivery", &|l| l.starts_with("[       live runtime] support-bot v1"));
+    // The commands it printed, from a second terminal.
+    let repo = env.path().join("demo");
+    let file = repo.join("assistants/support-bot/assistant.toml");
+    let text = std::fs::read_to_string(&file).unwrap().replace("temperature = 0.3", "temperature = 0.5");
+    std::fs::write(&file, text).unwrap();
+    env.git_in(&repo, &["commit", "-qam", "Warmer answers"]);
+    env.stagecraft_in(&repo, &["publish", "-m", "warmer answers"]).success();
+    let sandbox = wait_for("the publish", &|l| l.starts_with("[    sandbox runtime] support-bot v2"));
+    assert!(sandbox.ends_with("temperature 0.5; signature verified"), "{sandbox}");
+    env.stagecraft_in(&repo, &["promote", "v2", "--to", "pre-release"]).success();
+    env.stagecraft_in(&repo, &["promote", "v2", "--to", "live", "--yes"]).success();
+    wait_for("the promotion", &|l| l.starts_with("[       live runtime] support-bot v2"));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success(), "Ctrl-C stops the demo cleanly");
 }
