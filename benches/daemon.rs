@@ -1,0 +1,203 @@
+//! Daemon benchmarks (issue: the daemon), end to end with real processes: the release
+//! `stagecraft serve` on a bare copy of the example repository, a receiver on
+//! 127.0.0.1 in this process, and ref updates written with libgit2 (as `git push` or a
+//! CLI command would leave them).
+//!
+//! - latency: from writing the draft's ref to the runtime receiving the delivery, over
+//!   200 changes (the draft alternates between two commits, so every change is a new
+//!   sequence and a new config for one assistant);
+//! - fan-out: one change delivered to 100 runtimes, until the last one has it;
+//! - idle RSS of the daemon after start (one runtime, deliveries done).
+//!
+//! Run: `cargo bench --bench daemon`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use axum::extract::Path;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct Receiver {
+    port: u16,
+    arrivals: mpsc::Receiver<(String, Instant)>,
+}
+
+fn start_receiver() -> Receiver {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, arrivals) = mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().route(
+                "/{runtime}",
+                axum::routing::post(move |Path(runtime): Path<String>| {
+                    let sender = sender.clone();
+                    async move {
+                        let _ = sender.send((runtime, Instant::now()));
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    Receiver { port, arrivals }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    repo: git2::Repository,
+    commits: [git2::Oid; 2],
+    daemon: Child,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn start(runtimes: usize, port: u16) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/example-repo");
+    let repo_path = dir.path().join("repo.git");
+    let status = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
+        .args(["init", repo_path.to_str().unwrap(), "--from", example, "--bare", "--author", "bench <bench@example.com>"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let repo = git2::Repository::open_bare(&repo_path).unwrap();
+    let first = repo.refname_to_id("refs/heads/draft").unwrap();
+    let second = second_commit(&repo, first);
+    let mut config = format!(
+        "[repository]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"1s\"\ntimeout = \"5s\"\n",
+        repo_path.display()
+    );
+    for r in 0..runtimes {
+        config.push_str(&format!(
+            "[[runtime]]\nname = \"r{r}\"\nenvironment = \"draft\"\nurl = \"http://127.0.0.1:{port}/r{r}\"\nsecret = \"env:BENCH_SECRET\"\n"
+        ));
+    }
+    let config_path = dir.path().join("stagecraft.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let daemon = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
+        .args(["serve", "--config", config_path.to_str().unwrap()])
+        .env("BENCH_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Setup { _dir: dir, repo, commits: [first, second], daemon }
+}
+
+/// A second draft commit with one assistant changed.
+fn second_commit(repo: &git2::Repository, first: git2::Oid) -> git2::Oid {
+    let commit = repo.find_commit(first).unwrap();
+    let path = "assistants/support-bot/assistant.toml";
+    let entry = commit.tree().unwrap().get_path(std::path::Path::new(path)).unwrap();
+    let text = String::from_utf8(repo.find_blob(entry.id()).unwrap().content().to_vec()).unwrap();
+    let blob = repo.blob(text.replace("temperature = 0.3", "temperature = 0.4").as_bytes()).unwrap();
+    let tree = git2::build::TreeUpdateBuilder::new()
+        .upsert(path, blob, git2::FileMode::Blob)
+        .create_updated(&repo, &commit.tree().unwrap())
+        .unwrap();
+    let signature = git2::Signature::now("bench", "bench@example.com").unwrap();
+    repo
+        .commit(None, &signature, &signature, "warmer", &repo.find_tree(tree).unwrap(), &[&commit])
+        .unwrap()
+}
+
+/// Waits for `count` arrivals; panics after a generous deadline.
+fn arrivals(receiver: &Receiver, count: usize) -> Vec<(String, Instant)> {
+    (0..count)
+        .map(|_| receiver.arrivals.recv_timeout(Duration::from_secs(30)).expect("a delivery within 30 s"))
+        .collect()
+}
+
+fn move_draft(setup: &Setup, to: usize) -> Instant {
+    let start = Instant::now();
+    let current = setup.repo.refname_to_id("refs/heads/draft").unwrap();
+    setup
+        .repo
+        .reference_matching("refs/heads/draft", setup.commits[to], true, current, "bench: move the draft")
+        .unwrap();
+    start
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this with no argument:
+    // then only a smoke run.
+    let full = std::env::args().any(|a| a == "--bench");
+    let changes = if full { 200 } else { 5 };
+
+    // Latency, one runtime.
+    let receiver = start_receiver();
+    let setup = start(1, receiver.port);
+    arrivals(&receiver, 2); // the initial state: both assistants
+    std::thread::sleep(Duration::from_millis(300)); // settle before measuring idle memory
+    let rss = rss_kib(setup.daemon.id());
+    let mut latencies = Vec::new();
+    for change in 0..changes {
+        let start = move_draft(&setup, (change + 1) % 2);
+        let (_, arrived) = arrivals(&receiver, 1).pop().unwrap();
+        latencies.push(arrived - start);
+    }
+    drop(setup);
+    latencies.sort();
+    println!(
+        "ref update -> runtime, {changes} changes: p50 {}  p99 {}  max {}",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap())
+    );
+    println!("idle RSS after start (1 runtime): {:.1} MB", rss as f64 / 1024.0);
+
+    // Fan-out to 100 runtimes.
+    let runtimes = 100;
+    let rounds = if full { 20 } else { 2 };
+    let receiver = start_receiver();
+    let setup = start(runtimes, receiver.port);
+    arrivals(&receiver, 2 * runtimes);
+    let rss = rss_kib(setup.daemon.id());
+    let mut fanouts = Vec::new();
+    for round in 0..rounds {
+        let start = move_draft(&setup, (round + 1) % 2);
+        let got = arrivals(&receiver, runtimes);
+        let distinct: std::collections::BTreeSet<&String> = got.iter().map(|(r, _)| r).collect();
+        assert_eq!(distinct.len(), runtimes, "every runtime got the change");
+        fanouts.push(got.iter().map(|(_, t)| *t).max().unwrap() - start);
+    }
+    drop(setup);
+    fanouts.sort();
+    println!(
+        "one change to {runtimes} runtimes, {rounds} rounds: median {}  max {}",
+        ms(percentile(&fanouts, 0.5)),
+        ms(*fanouts.last().unwrap())
+    );
+    println!("RSS with {runtimes} runtimes after start: {:.1} MB", rss as f64 / 1024.0);
+}
