@@ -68,7 +68,15 @@ fn start(runtimes: usize, port: u16) -> Setup {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/example-repo");
     let repo_path = dir.path().join("repo.git");
     let status = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
-        .args(["init", repo_path.to_str().unwrap(), "--from", example, "--bare", "--author", "bench <bench@example.com>"])
+        .args([
+            "init",
+            repo_path.to_str().unwrap(),
+            "--from",
+            example,
+            "--bare",
+            "--author",
+            "bench <bench@example.com>",
+        ])
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -109,9 +117,7 @@ fn second_commit(repo: &git2::Repository, first: git2::Oid) -> git2::Oid {
         .create_updated(&repo, &commit.tree().unwrap())
         .unwrap();
     let signature = git2::Signature::now("bench", "bench@example.com").unwrap();
-    repo
-        .commit(None, &signature, &signature, "warmer", &repo.find_tree(tree).unwrap(), &[&commit])
-        .unwrap()
+    repo.commit(None, &signature, &signature, "warmer", &repo.find_tree(tree).unwrap(), &[&commit]).unwrap()
 }
 
 /// Waits for `count` arrivals; panics after a generous deadline.
