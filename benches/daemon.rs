@@ -114,7 +114,7 @@ fn second_commit(repo: &git2::Repository, first: git2::Oid) -> git2::Oid {
     let blob = repo.blob(text.replace("temperature = 0.3", "temperature = 0.4").as_bytes()).unwrap();
     let tree = git2::build::TreeUpdateBuilder::new()
         .upsert(path, blob, git2::FileMode::Blob)
-        .create_updated(&repo, &commit.tree().unwrap())
+        .create_updated(repo, &commit.tree().unwrap())
         .unwrap();
     let signature = git2::Signature::now("bench", "bench@example.com").unwrap();
     repo.commit(None, &signature, &signature, "warmer", &repo.find_tree(tree).unwrap(), &[&commit]).unwrap()
