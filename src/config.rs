@@ -92,6 +92,10 @@ pub struct RepositoryConfig {
     pub fetch_interval: Duration,
     /// The committer of API writes; `None`: from the environment or git config.
     pub identity: Option<Person>,
+    /// An https token for the remote; `None`: `STAGECRAFT_GIT_TOKEN`, else none.
+    pub token: Option<SecretRef>,
+    /// An ssh key file for the remote; `None`: the agent and ssh's configuration.
+    pub ssh_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +151,8 @@ impl Default for DaemonConfig {
                 remote: None,
                 fetch_interval: Duration::from_secs(30),
                 identity: None,
+                token: None,
+                ssh_key: None,
             },
             protected: Vec::new(),
             require_tests: Vec::new(),
@@ -182,7 +188,13 @@ pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Ve
     let root = doc.get_ref();
     check.unknown_keys(root, &TOP, "stagecraft.toml");
     if let Some((repository, _)) = check.table(root, "repository") {
-        check.unknown_keys(repository, &["path", "remote", "fetch_interval", "identity"], "[repository]");
+        check.unknown_keys(
+            repository,
+            &["path", "remote", "fetch_interval", "identity", "token", "ssh_key"],
+            "[repository]",
+        );
+        config.repository.token = secret(&mut check, repository, "token");
+        config.repository.ssh_key = check.string(repository, "ssh_key").map(|(p, _)| PathBuf::from(p));
         config.repository.path = check.string(repository, "path").map(|(p, _)| PathBuf::from(p));
         if let Some((remote, span)) = check.string(repository, "remote") {
             let known = ["https://", "http://", "ssh://", "file://", "git@"];

@@ -178,6 +178,9 @@ pub enum Error {
     #[error("git failed to {step}: {}", .source.message())]
     Git { step: String, source: git2::Error },
 
+    #[error("cannot {step}: {detail}")]
+    Remote { step: String, detail: String, hint: String },
+
     #[error("could not {step} {path}: {source}")]
     Io { step: &'static str, path: String, source: std::io::Error },
 }
@@ -202,7 +205,7 @@ impl Error {
             | Error::MissingBranch { .. } => Code::NotFound,
             Error::UnsupportedFormat { .. } => Code::Git,
             Error::InitTarget { .. } | Error::NoIdentity | Error::Id(_) | Error::Usage { .. } => Code::Usage,
-            Error::Git { .. } => Code::Git,
+            Error::Git { .. } | Error::Remote { .. } => Code::Git,
             Error::Io { .. } | Error::Read(_) => Code::Io,
             Error::Conflict { .. } => Code::Conflict,
             Error::VersionConflict { .. } => Code::VersionConflict,
@@ -230,6 +233,7 @@ impl Error {
             Error::Usage { hint, .. } => hint.clone(),
             Error::Id(_) => None,
             Error::Git { .. } => Some("check the repository with `git fsck`; the message above names the failed step".into()),
+            Error::Remote { hint, .. } => Some(hint.clone()),
             Error::Io { .. } => Some("check that the path exists and is readable and writable".into()),
             Error::Read(_) => Some("check the file, or the repository with `git fsck`".into()),
             Error::Conflict { .. } => Some("someone else wrote at the same time; run the command again".into()),

@@ -100,7 +100,14 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         })
         .collect();
     let runtime_secrets = config.runtimes.iter().map(|_| vec![Secret::new(secret.clone())]).collect();
-    let loaded = LoadedConfig { file: None, config, chain: Some(chain), runtime_secrets, receiver_secrets: Vec::new() };
+    let loaded = LoadedConfig {
+        file: None,
+        config,
+        chain: Some(chain),
+        runtime_secrets,
+        receiver_secrets: Vec::new(),
+        git_token: None,
+    };
     let (listener, taken) = match TcpListener::bind(("127.0.0.1", 8080)) {
         Ok(listener) => (listener, false),
         Err(_) => (TcpListener::bind("127.0.0.1:0").map_err(Error::io("listen on", "127.0.0.1:0"))?, true),

@@ -24,10 +24,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::Secret;
 use crate::error::Error;
 use crate::identity::{self, Identity, IdentityInputs, When};
 use crate::model::Chain;
 use crate::store::Store;
+use crate::store::remote::{Auth, Remote};
 use ui::Ui;
 
 /// GitOps for AI assistant configurations: git branches are environments, merges are versions.
@@ -46,6 +48,10 @@ pub struct Cli {
     /// Who makes the commits of a write: "Name <email>" (default: GIT_AUTHOR_*, then git config)
     #[arg(long, global = true, value_name = "NAME <EMAIL>")]
     author: Option<String>,
+    /// Remote mode: fetch from this git remote, plan on its branches, write by `git push
+    /// --atomic` (an https token from STAGECRAFT_GIT_TOKEN)
+    #[arg(long, global = true, value_name = "NAME")]
+    remote: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,6 +80,7 @@ pub struct Context {
     pub cwd: PathBuf,
     pub repo: Option<PathBuf>,
     pub author: Option<String>,
+    pub remote: Option<String>,
     vars: std::collections::BTreeMap<String, String>,
 }
 
@@ -94,6 +101,7 @@ impl Context {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             repo: cli.repo.clone(),
             author: cli.author.clone(),
+            remote: cli.remote.clone(),
             vars,
         }
     }
@@ -125,7 +133,23 @@ impl Context {
     }
 
     pub fn open_store(&self) -> Result<Store, Error> {
-        Store::open(&self.repo_path())
+        self.remote_mode(Store::open(&self.repo_path())?)
+    }
+
+    /// With `--remote NAME`: the store in remote mode, fetched.
+    fn remote_mode(&self, store: Store) -> Result<Store, Error> {
+        let Some(name) = &self.remote else { return Ok(store) };
+        if store.repository().find_remote(name).is_err() {
+            return Err(Error::Usage {
+                message: format!("this repository has no remote `{name}`"),
+                hint: Some(format!("add it with `git remote add {name} URL`, or name another with --remote")),
+            });
+        }
+        let token = std::env::var("STAGECRAFT_GIT_TOKEN").ok().filter(|t| !t.trim().is_empty());
+        let auth = Auth { token: token.map(|t| Secret::new(t.trim().to_string())), ssh_key: None };
+        let store = store.with_remote(Remote::named(name, auth));
+        store.fetch()?;
+        Ok(store)
     }
 
     /// For commands that may read only directories (`validate`, `diff`): the repository
@@ -137,7 +161,7 @@ impl Context {
         environments: Option<&str>,
     ) -> Result<(Option<Store>, Chain), Error> {
         let store = match Store::open(&self.repo_path()) {
-            Ok(store) => Some(store),
+            Ok(store) => Some(self.remote_mode(store)?),
             Err(Error::NotARepository { .. }) if only_paths => None,
             Err(error) => return Err(error),
         };
@@ -201,6 +225,13 @@ pub fn main() -> u8 {
     };
     let context = Context::from_process(&cli);
     let ui = Ui::new(cli.json, cli.no_color, context.var("NO_COLOR").is_some_and(|v| !v.is_empty()));
+    let local_only = matches!(cli.command, Command::Init(_) | Command::Serve(_) | Command::Demo(_));
+    if local_only && context.remote.is_some() {
+        return ui.error(&Error::Usage {
+            message: "--remote applies to commands on an existing repository".into(),
+            hint: Some("the daemon's remote is `[repository] remote` in its config".into()),
+        });
+    }
     let result = match cli.command {
         Command::Init(args) => init::run(args, &context, &ui),
         Command::Status(args) => status::run(args, &context, &ui),

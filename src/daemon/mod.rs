@@ -34,6 +34,8 @@ pub struct LoadedConfig {
     pub runtime_secrets: Vec<Vec<Secret>>,
     /// Per receiver, in order.
     pub receiver_secrets: Vec<Secret>,
+    /// The https token for the remote: `[repository] token`, else `STAGECRAFT_GIT_TOKEN`.
+    pub git_token: Option<Secret>,
 }
 
 /// Reads `file` (when given), checks it against the repository it names and resolves
@@ -83,10 +85,14 @@ pub fn load_config(
         .collect();
     let receiver_secrets: Vec<Secret> =
         config.receivers.iter().map(|rc| resolve(format!("receiver `{}`", rc.forge), &rc.secret, false)).collect();
+    let git_token = match &config.repository.token {
+        Some(reference) => Some(resolve("[repository] token".into(), reference, false)),
+        None => lookup("STAGECRAFT_GIT_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim().into())),
+    };
     if !problems.is_empty() {
         return Err(Error::InvalidConfig { file: shown, diagnostics: problems });
     }
-    Ok(LoadedConfig { file: file.map(Path::to_path_buf), config, chain, runtime_secrets, receiver_secrets })
+    Ok(LoadedConfig { file: file.map(Path::to_path_buf), config, chain, runtime_secrets, receiver_secrets, git_token })
 }
 
 /// The secret behind a reference; a Standard Webhooks secret must be `whsec_<base64>`.

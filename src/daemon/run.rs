@@ -31,6 +31,7 @@ use crate::error::Error;
 use crate::identity::Identity;
 use crate::ops::{self, InitOptions, InitSource};
 use crate::store::Store;
+use crate::store::remote::{Auth, Remote};
 
 /// Reads an environment variable (the CLI passes its own, so tests stay hermetic).
 pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -56,14 +57,17 @@ pub fn repository_path(loaded: &LoadedConfig, cwd: &Path) -> PathBuf {
 pub fn serve(options: ServeOptions) -> Result<(), Error> {
     raise_open_files_limit();
     let ServeOptions { mut loaded, cwd, identity, lookup, listener } = options;
-    if loaded.config.repository.remote.is_some() {
-        return Err(Error::Usage {
-            message: "remote mode ([repository] remote) is not implemented in this build yet".into(),
-            hint: Some("serve a local clone: remove `remote` and point `path` at the repository".into()),
-        });
-    }
     let path = repository_path(&loaded, &cwd);
-    if !path.exists() {
+    let auth = Auth { token: loaded.git_token.clone(), ssh_key: loaded.config.repository.ssh_key.clone() };
+    let remote = loaded.config.repository.remote.clone().map(|url| Remote::mirror(&url, auth.clone()));
+    if let (Some(url), false) = (&loaded.config.repository.remote, path.exists()) {
+        tracing::info!(remote = url.as_str(), path = %path.display(), "first start: cloning {url} into {} …", path.display());
+        let started = Instant::now();
+        Remote::clone_mirror(url, &path, &auth)?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "cloned {url}");
+        // Check the environments named in the config against the clone's chain.
+        loaded = load_config(loaded.file.as_deref(), &cwd, &*lookup)?;
+    } else if !path.exists() {
         let identity = identity.ok_or_else(|| Error::Usage {
             message: format!("{} does not exist, and there is no identity to initialise it with", path.display()),
             hint: Some("set [repository] identity in the config, or GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL".into()),
@@ -80,7 +84,18 @@ pub fn serve(options: ServeOptions) -> Result<(), Error> {
         // Check the environments named in the config against the new chain.
         loaded = load_config(loaded.file.as_deref(), &cwd, &*lookup)?;
     }
-    let store = Store::open(&path)?;
+    let open = || -> Result<Store, Error> {
+        let store = Store::open(&path)?;
+        Ok(match &remote {
+            Some(remote) => store.with_remote(remote.clone()),
+            None => store,
+        })
+    };
+    let store = open()?;
+    if let Err(error) = store.fetch() {
+        tracing::error!(error = %error, "cannot fetch at start; serving what the mirror holds until a fetch works");
+    }
+    let sync_store = open()?;
     let chain = store.chain()?;
     let git_dir = store.git_dir().to_path_buf();
     let state_path = loaded.config.state_path.clone().unwrap_or_else(|| git_dir.join("stagecraft").join("state.db"));
@@ -109,7 +124,7 @@ pub fn serve(options: ServeOptions) -> Result<(), Error> {
         chain = %chain.display_arrows(),
         "serving"
     );
-    runtime.block_on(run(Running { shared, cwd, lookup, path, git_dir, chain, listener }))
+    runtime.block_on(run(Running { shared, cwd, lookup, path, git_dir, chain, listener, sync_store, remote }))
 }
 
 struct Running {
@@ -120,10 +135,12 @@ struct Running {
     git_dir: PathBuf,
     chain: crate::model::Chain,
     listener: std::net::TcpListener,
+    sync_store: Store,
+    remote: Option<Remote>,
 }
 
 async fn run(running: Running) -> Result<(), Error> {
-    let Running { shared, cwd, lookup, path, git_dir, chain, listener } = running;
+    let Running { shared, cwd, lookup, path, git_dir, chain, listener, sync_store, remote } = running;
     let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
     let (ack_sender, ack_receiver) = mpsc::unbounded_channel();
     let ack_task = tokio::spawn(deliver::ack_writer(shared.clone(), ack_receiver));
@@ -138,7 +155,7 @@ async fn run(running: Running) -> Result<(), Error> {
         let shared = shared.clone();
         let alive = sync_alive.clone();
         let poll = shared.config().config.repository.fetch_interval;
-        let store = Store::open(&path)?;
+        let store = sync_store;
         std::thread::Builder::new()
             .name("stagecraft-sync".into())
             .spawn(move || {
@@ -151,6 +168,8 @@ async fn run(running: Running) -> Result<(), Error> {
     };
     let _ = triggers.send(Trigger::Rescan);
     let _ = passes.wait_for(|n| *n >= 1).await;
+    let (stop_refresh, refresh_stopped) = watch::channel(false);
+    let refresher = tokio::spawn(refresh(shared.clone(), git_dir.clone(), remote, triggers.clone(), refresh_stopped));
 
     let (stop_server, server_stopped) = watch::channel(false);
     let app = super::server::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -187,6 +206,8 @@ async fn run(running: Running) -> Result<(), Error> {
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopping: finishing the sync pass and the deliveries in flight");
     shared.ready.store(false, Ordering::SeqCst);
+    let _ = stop_refresh.send(true);
+    let _ = refresher.await;
     let _ = triggers.send(Trigger::Stop);
     drop(watcher);
     let _ = tokio::task::spawn_blocking(move || sync_thread.join()).await;
@@ -212,6 +233,38 @@ async fn run(running: Running) -> Result<(), Error> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Fetches (remote mode: every `fetch_interval` and on a forge's webhook) and asks the
+/// sync loop for a re-scan (also in local mode, on a webhook).
+async fn refresh(
+    shared: Arc<Shared>,
+    git_dir: PathBuf,
+    remote: Option<Remote>,
+    triggers: std_mpsc::Sender<Trigger>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = shared.config().config.repository.fetch_interval;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if remote.is_some() => {}
+            _ = shared.kick.notified() => {}
+            _ = stop.changed() => return,
+        }
+        if let Some(remote) = &remote {
+            let (remote, git_dir) = (remote.clone(), git_dir.clone());
+            match tokio::task::spawn_blocking(move || remote.fetch(&git_dir)).await {
+                Ok(Ok(())) => tracing::debug!("fetched"),
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %error, "fetch failed; retrying at the next interval or webhook")
+                }
+                Err(error) => tracing::error!(error = %error, "the fetch task failed"),
+            }
+        }
+        let _ = triggers.send(Trigger::Rescan);
+    }
 }
 
 /// Handles SIGHUP (reload) until SIGTERM or SIGINT.

@@ -1,8 +1,15 @@
 //! The daemon's HTTP server (axum): `/healthz` (the process answers), `/readyz` (the
-//! first sync pass is done and the daemon is not stopping) and `/metrics` (Prometheus
-//! text). `/metrics` is anonymous only with `public_metrics = true`, or with no config
-//! file from loopback (SPEC 7: reads open to loopback); otherwise it needs a token of
-//! any role.
+//! first sync pass is done and the daemon is not stopping), `/metrics` (Prometheus
+//! text) and the forge receivers `POST /hooks/github|gitlab|gitea`.
+//!
+//! `/metrics` is anonymous only with `public_metrics = true`, or with no config file
+//! from loopback (SPEC 7: reads open to loopback); otherwise it needs a token of any
+//! role. A forge hook is checked the forge's own way (GitHub: `X-Hub-Signature-256`,
+//! Gitea: `X-Gitea-Signature`, both hex HMAC-SHA256 of the raw body; GitLab: the
+//! `X-Gitlab-Token` secret itself), always in constant time. A correctly signed hook is
+//! `202` whatever its event or branch and asks for a fetch (remote mode) and a re-scan;
+//! a bad or missing signature is `401` and changes nothing; a forge without a
+//! `[receiver.*]` is `404`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +30,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/hooks/{forge}", axum::routing::post(hook))
         .with_state(shared)
 }
 
@@ -54,6 +62,53 @@ async fn metrics(
             .into_response();
     }
     ([(header::CONTENT_TYPE, super::metrics::Metrics::CONTENT_TYPE)], shared.metrics.encode()).into_response()
+}
+
+async fn hook(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(forge): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let config = shared.config();
+    let Some(index) = config.config.receivers.iter().position(|r| r.forge == forge) else {
+        return (StatusCode::NOT_FOUND, format!("no [receiver.{forge}] in the daemon's config\n")).into_response();
+    };
+    let secret = config.receiver_secrets[index].expose();
+    if !forge_signature_ok(&forge, secret, &headers, &body) {
+        tracing::warn!(forge = forge.as_str(), "a {forge} webhook with a bad or missing signature was refused");
+        return (StatusCode::UNAUTHORIZED, "bad or missing signature\n").into_response();
+    }
+    let event = ["x-github-event", "x-gitea-event", "x-gitlab-event"]
+        .iter()
+        .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+        .unwrap_or("unknown")
+        .to_string();
+    tracing::info!(forge = forge.as_str(), event = event.as_str(), "{forge} webhook: fetching and re-scanning");
+    shared.kick.notify_one();
+    (StatusCode::ACCEPTED, "accepted\n").into_response()
+}
+
+/// Each forge's own check of a webhook.
+pub fn forge_signature_ok(forge: &str, secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let hmac_hex = || {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let equal = |given: &str, expected: &str| bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
+    match forge {
+        "github" => header("x-hub-signature-256")
+            .and_then(|v| v.strip_prefix("sha256="))
+            .is_some_and(|given| equal(&given.to_ascii_lowercase(), &hmac_hex())),
+        "gitea" => header("x-gitea-signature")
+            .or_else(|| header("x-hub-signature-256").and_then(|v| v.strip_prefix("sha256=")))
+            .is_some_and(|given| equal(&given.to_ascii_lowercase(), &hmac_hex())),
+        "gitlab" => header("x-gitlab-token").is_some_and(|given| equal(given, secret)),
+        _ => false,
+    }
 }
 
 /// The role of the request's bearer token, compared by SHA-256 in constant time.

@@ -131,6 +131,8 @@ pub struct Shared {
     pub runtimes: RwLock<BTreeMap<String, Arc<RuntimeQueue>>>,
     pub metrics: Metrics,
     pub ready: AtomicBool,
+    /// Asks for a fetch (remote mode) and a re-scan: a forge's push webhook.
+    pub kick: Notify,
 }
 
 impl Shared {
@@ -142,6 +144,7 @@ impl Shared {
             runtimes: RwLock::new(BTreeMap::new()),
             metrics: Metrics::new(),
             ready: AtomicBool::new(false),
+            kick: Notify::new(),
         }
     }
 

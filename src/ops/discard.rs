@@ -119,7 +119,7 @@ pub fn write_draft(
         store,
         draft.env.as_str(),
         draft.tip.id,
-        NewCommit { tree, parents: &[draft.tip.id], message: &message },
+        NewCommit { tree, parents: &[draft.tip.id], message: &message, tag: None },
         identity,
         change.action,
     )?;

@@ -146,7 +146,12 @@ pub fn promote(
         store,
         target.env.as_str(),
         target.tip.id,
-        NewCommit { tree: tagged.tree, parents: &[target.tip.id, tagged.commit], message: &commit_message(&record) },
+        NewCommit {
+            tree: tagged.tree,
+            parents: &[target.tip.id, tagged.commit],
+            message: &commit_message(&record),
+            tag: None,
+        },
         identity,
         "promote",
     )?;

@@ -13,7 +13,7 @@ use crate::ops::reconcile::{reconcile, tag_message};
 use crate::ops::state::{read_reconciled, read_state};
 use crate::ops::write::{NewCommit, commit_and_move};
 use crate::parse;
-use crate::store::Store;
+use crate::store::{NewTag, Store};
 
 /// How to publish.
 #[derive(Debug, Clone, Default)]
@@ -137,21 +137,16 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
     };
     let message = commit_message(&record);
     let base_tip = base.tip.id;
+    let tagger = crate::identity::Person::parse(&actor).unwrap_or_else(|| identity.author.clone());
+    let tag_text = tag_message(&crate::history::Message::parse(&message));
+    let tag = NewTag { version, tagger: &tagger, when: identity.committer_time, message: &tag_text };
     let commit = commit_and_move(
         store,
         base.env.as_str(),
         base_tip,
-        NewCommit { tree: draft.tip.tree, parents: &[base_tip, draft.tip.id], message: &message },
+        NewCommit { tree: draft.tip.tree, parents: &[base_tip, draft.tip.id], message: &message, tag: Some(tag) },
         identity,
         "publish",
-    )?;
-    let tagger = crate::identity::Person::parse(&actor).unwrap_or_else(|| identity.author.clone());
-    store.ensure_tag(
-        version,
-        commit,
-        &tagger,
-        identity.committer_time,
-        &tag_message(&crate::history::Message::parse(&message)),
     )?;
     Ok(Published {
         version,

@@ -118,7 +118,7 @@ pub fn rollback(
         store,
         target.env.as_str(),
         target.tip.id,
-        NewCommit { tree, parents: &[target.tip.id], message: &commit_message(&record) },
+        NewCommit { tree, parents: &[target.tip.id], message: &commit_message(&record), tag: None },
         identity,
         "rollback",
     )?;

@@ -6,17 +6,21 @@ use crate::error::Error;
 use crate::failpoint;
 use crate::identity::Identity;
 use crate::model::ObjectId;
-use crate::store::Store;
+use crate::store::{NewTag, Store};
 
 /// The commit a lifecycle write adds on top of a branch.
 pub struct NewCommit<'a> {
     pub tree: ObjectId,
     pub parents: &'a [ObjectId],
     pub message: &'a str,
+    /// The version tag a publish puts on the commit.
+    pub tag: Option<NewTag<'a>>,
 }
 
-/// Writes `commit`, then moves `branch` from `expected` to it. `action` names the
-/// failpoints `<action>-after-commit` and `<action>-after-ref`.
+/// Writes `commit`, then moves `branch` from `expected` to it, then tags it. Locally the
+/// tag follows the branch (a cut between them is repaired by reconciliation); in remote
+/// mode branch and tag are one atomic push. `action` names the failpoints
+/// `<action>-after-commit` and `<action>-after-ref`.
 pub fn commit_and_move(
     store: &Store,
     branch: &str,
@@ -27,8 +31,17 @@ pub fn commit_and_move(
 ) -> Result<ObjectId, Error> {
     let id = store.write_commit(commit.tree, commit.parents, commit.message, identity)?;
     failpoint::hit(&format!("{action}-after-commit"));
-    store.update_branch(branch, id, expected, &format!("stagecraft {action}"))?;
+    let log = format!("stagecraft {action}");
+    match &commit.tag {
+        Some(tag) if store.remote().is_some() => store.update_branch_and_tag(branch, id, expected, tag, &log)?,
+        _ => store.update_branch(branch, id, expected, &log)?,
+    }
     failpoint::hit(&format!("{action}-after-ref"));
+    if let Some(tag) = &commit.tag
+        && store.remote().is_none()
+    {
+        store.ensure_tag(tag.version, id, tag.tagger, tag.when, tag.message)?;
+    }
     Ok(id)
 }
 

@@ -4,7 +4,10 @@
 //! read only when asked for. Every ref update is a compare-and-swap on its old value.
 
 pub mod dir;
+pub mod remote;
 mod write;
+
+pub use write::NewTag;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,9 @@ pub struct Store {
     repo: Repository,
     /// The directory the user named (work tree or bare git directory), for messages.
     root: PathBuf,
+    /// Remote mode: environments are read from the remote's fetched refs and written by
+    /// `git push --atomic` (see [`remote`]).
+    remote: Option<remote::Remote>,
 }
 
 /// What the store reads of one commit.
@@ -125,12 +131,39 @@ impl Store {
         check_format(&git_dir, &shown)?;
         let repo =
             Repository::open(&git_dir).map_err(Error::git(format!("open the repository at {}", git_dir.display())))?;
-        Ok(Store { repo, root: work_tree.unwrap_or(git_dir) })
+        Ok(Store { repo, root: work_tree.unwrap_or(git_dir), remote: None })
     }
 
     /// Wraps a repository created by this process.
     pub fn from_repository(repo: Repository, root: PathBuf) -> Store {
-        Store { repo, root }
+        Store { repo, root, remote: None }
+    }
+
+    /// Puts the store in remote mode: reads from the remote's fetched refs, writes by push.
+    pub fn with_remote(mut self, remote: remote::Remote) -> Store {
+        self.remote = Some(remote);
+        self
+    }
+
+    pub fn remote(&self) -> Option<&remote::Remote> {
+        self.remote.as_ref()
+    }
+
+    /// Fetches the remote's branches and tags (nothing without a remote).
+    pub fn fetch(&self) -> Result<(), Error> {
+        match &self.remote {
+            Some(remote) => remote.fetch(self.git_dir()),
+            None => Ok(()),
+        }
+    }
+
+    /// The local ref an environment is read from: `refs/heads/<env>`, or in remote mode
+    /// the fetched one.
+    pub fn branch_ref(&self, env: &str) -> String {
+        match &self.remote {
+            Some(remote) => format!("{}{env}", remote.tracking),
+            None => format!("refs/heads/{env}"),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -159,7 +192,7 @@ impl Store {
 
     /// The tip of an environment branch, if the branch exists.
     pub fn branch_tip(&self, env: &str) -> Result<Option<ObjectId>, Error> {
-        match self.repo.find_reference(&format!("refs/heads/{env}")) {
+        match self.repo.find_reference(&self.branch_ref(env)) {
             Ok(reference) => {
                 let commit = reference.peel_to_commit().map_err(Error::git(format!("read branch {env}")))?;
                 Ok(Some(object_id(commit.id())))

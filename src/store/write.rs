@@ -5,10 +5,31 @@ use std::collections::BTreeMap;
 
 use git2::{FileMode, Oid, Signature, Time};
 
+use super::remote::{PushError, RefUpdate};
 use super::{Store, object_id, oid};
 use crate::error::Error;
 use crate::identity::{Identity, Person, When};
 use crate::model::{BlobReader, EntryKind, ObjectId, Snapshot};
+
+/// A version tag to write with a commit.
+pub struct NewTag<'a> {
+    pub version: crate::model::Version,
+    pub tagger: &'a Person,
+    pub when: When,
+    pub message: &'a str,
+}
+
+/// The `conflict` error of a branch that is not at `expected`.
+fn conflict(branch: &str, expected: ObjectId, actual: Option<ObjectId>) -> Error {
+    Error::Conflict {
+        branch: branch.to_string(),
+        expected: expected.short(),
+        actual: actual.map_or_else(
+            || "nothing".to_string(),
+            |id| if id == expected { "a concurrent update".to_string() } else { id.short() },
+        ),
+    }
+}
 
 impl Store {
     /// Writes every blob of `snapshot` (reading those the repository lacks) and the trees
@@ -139,9 +160,12 @@ fn signature(person: &Person, when: When) -> Result<Signature<'static>, Error> {
 
 impl Store {
     /// Moves `refs/heads/<branch>` from `expected` to `new`, atomically: when the branch
-    /// is no longer at `expected` (or another process holds its lock) nothing changes and
-    /// the error is `conflict`.
+    /// holds anything else, nothing changes and the error is `conflict`. In remote mode
+    /// this is a push with a lease, then the local refs follow.
     pub fn update_branch(&self, branch: &str, new: ObjectId, expected: ObjectId, log: &str) -> Result<(), Error> {
+        if self.remote.is_some() {
+            return self.push_and_follow(branch, new, expected, None, log);
+        }
         let name = format!("refs/heads/{branch}");
         match self.repo.reference_matching(&name, oid(new), true, oid(expected), log) {
             Ok(_) => Ok(()),
@@ -150,19 +174,100 @@ impl Store {
                 if actual != Some(expected)
                     || matches!(error.code(), git2::ErrorCode::Locked | git2::ErrorCode::Modified)
                 {
-                    Err(Error::Conflict {
-                        branch: branch.to_string(),
-                        expected: expected.short(),
-                        actual: actual.map_or_else(
-                            || "nothing".to_string(),
-                            |id| if id == expected { "a concurrent update".to_string() } else { id.short() },
-                        ),
-                    })
+                    Err(conflict(branch, expected, actual))
                 } else {
                     Err(Error::Git { step: format!("update branch {branch}"), source: error })
                 }
             }
         }
+    }
+
+    /// [`Store::update_branch`], then the new version's tag on the new commit: locally
+    /// one after the other (a cut between them is repaired by reconciliation), in remote
+    /// mode one atomic push of both.
+    pub fn update_branch_and_tag(
+        &self,
+        branch: &str,
+        new: ObjectId,
+        expected: ObjectId,
+        tag: &NewTag<'_>,
+        log: &str,
+    ) -> Result<(), Error> {
+        if self.remote.is_some() {
+            return self.push_and_follow(branch, new, expected, Some(tag), log);
+        }
+        self.update_branch(branch, new, expected, log)?;
+        self.ensure_tag(tag.version, new, tag.tagger, tag.when, tag.message).map(|_| ())
+    }
+
+    /// Remote mode: one atomic push of the branch (leased on `expected`) and the tag
+    /// (leased on not existing), then the local refs as a fetch would leave them.
+    fn push_and_follow(
+        &self,
+        branch: &str,
+        new: ObjectId,
+        expected: ObjectId,
+        tag: Option<&NewTag<'_>>,
+        log: &str,
+    ) -> Result<(), Error> {
+        let remote = self.remote.as_ref().expect("remote mode");
+        let mut updates =
+            vec![RefUpdate { object: new, name: format!("refs/heads/{branch}"), expected: Some(expected) }];
+        let tag_object = match tag {
+            Some(tag) => {
+                let object = self.tag_object(&tag.version.tag(), new, tag.tagger, tag.when, tag.message)?;
+                updates.push(RefUpdate { object, name: format!("refs/tags/{}", tag.version.tag()), expected: None });
+                Some(object)
+            }
+            None => None,
+        };
+        match remote.push(self.git_dir(), &updates) {
+            Ok(()) => {}
+            Err(PushError::Rejected(detail)) => {
+                tracing::debug!(detail, "push rejected");
+                let _ = self.fetch();
+                return Err(conflict(branch, expected, self.branch_tip(branch)?));
+            }
+            Err(PushError::Failed(error)) => return Err(error),
+        }
+        // Follow locally: the fetched ref, a checked-out local branch that was at the
+        // fetched tip, and the tag.
+        let local = format!("refs/heads/{branch}");
+        let follow_local = remote.tracking != "refs/heads/"
+            && self.repo.refname_to_id(&local).ok() == Some(oid(expected))
+            && self.head_is(branch);
+        self.repo
+            .reference(&self.branch_ref(branch), oid(new), true, log)
+            .map_err(Error::git(format!("update {branch}")))?;
+        if follow_local {
+            self.repo
+                .reference_matching(&local, oid(new), true, oid(expected), log)
+                .map_err(Error::git(format!("fast-forward {branch}")))?;
+        }
+        if let (Some(tag), Some(object)) = (tag, tag_object) {
+            self.repo
+                .reference(&format!("refs/tags/{}", tag.version.tag()), oid(object), true, log)
+                .map_err(Error::git(format!("record tag {}", tag.version.tag())))?;
+        }
+        Ok(())
+    }
+
+    /// An annotated tag object without a ref (remote mode pushes it before naming it).
+    fn tag_object(
+        &self,
+        name: &str,
+        target: ObjectId,
+        tagger: &Person,
+        when: When,
+        message: &str,
+    ) -> Result<ObjectId, Error> {
+        let object =
+            self.repo.find_object(oid(target), None).map_err(Error::git(format!("find the commit to tag {name}")))?;
+        let tagger = signature(tagger, when)?;
+        self.repo
+            .tag_annotation_create(name, &object, &tagger, message)
+            .map(object_id)
+            .map_err(Error::git(format!("create tag {name}")))
     }
 
     /// Creates the annotated tag `v<N>` on `commit` unless it exists: on the same commit
@@ -187,23 +292,67 @@ impl Store {
         if let Some(found) = self.tagged_version(version)? {
             return check(found.commit);
         }
-        match self.create_tag(&name, commit, tagger, when, message) {
-            Ok(_) => Ok(true),
-            // Another process created it in the meantime, or is creating it now.
-            Err(error) => match (self.tagged_version(version)?, error) {
-                (Some(found), _) => check(found.commit),
-                (None, Error::Git { source, .. }) if source.code() == git2::ErrorCode::Locked => Err(Error::Conflict {
-                    branch: format!("tag {name}"),
-                    expected: "nothing".into(),
-                    actual: "a concurrent update".into(),
-                }),
-                (None, error) => Err(error),
-            },
+        if let Some(remote) = &self.remote {
+            let object = self.tag_object(&name, commit, tagger, when, message)?;
+            let update = RefUpdate { object, name: format!("refs/tags/{name}"), expected: None };
+            return match remote.push(self.git_dir(), &[update]) {
+                Ok(()) => {
+                    self.repo
+                        .reference(&format!("refs/tags/{name}"), oid(object), true, "stagecraft tag")
+                        .map_err(Error::git(format!("record tag {name}")))?;
+                    Ok(true)
+                }
+                Err(PushError::Rejected(_)) => {
+                    self.fetch()?;
+                    match self.tagged_version(version)? {
+                        Some(found) => check(found.commit),
+                        None => Err(conflict(&format!("tag {name}"), commit, None)),
+                    }
+                }
+                Err(PushError::Failed(error)) => Err(error),
+            };
+        }
+        // Another process (the daemon reconciling, another publish) may be writing this
+        // tag right now: like git with `core.filesRefLockTimeout`, wait a moment for its
+        // lock, then look at what it wrote.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            match self.create_tag(&name, commit, tagger, when, message) {
+                Ok(_) => return Ok(true),
+                Err(error) => match (self.tagged_version(version)?, error) {
+                    (Some(found), _) => return check(found.commit),
+                    (None, Error::Git { source, .. }) if source.code() == git2::ErrorCode::Locked => {
+                        if std::time::Instant::now() >= deadline {
+                            return Err(Error::Conflict {
+                                branch: format!("tag {name}"),
+                                expected: "nothing".into(),
+                                actual: "a concurrent update".into(),
+                            });
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    (None, error) => return Err(error),
+                },
+            }
         }
     }
 
-    /// True when `branch` is checked out in this repository's work tree.
+    /// True when `branch` is checked out in this repository's work tree (in remote mode:
+    /// and the local branch is at the fetched tip, so that a write there moves it too).
     pub fn is_checked_out(&self, branch: &str) -> bool {
+        if !self.head_is(branch) {
+            return false;
+        }
+        match &self.remote {
+            Some(remote) if remote.tracking != "refs/heads/" => {
+                let local = self.repo.refname_to_id(&format!("refs/heads/{branch}")).ok();
+                local.is_some() && local == self.repo.refname_to_id(&self.branch_ref(branch)).ok()
+            }
+            _ => true,
+        }
+    }
+
+    fn head_is(&self, branch: &str) -> bool {
         if self.repo.is_bare() {
             return false;
         }

@@ -14,6 +14,7 @@ mod init;
 mod lifecycle;
 mod load;
 mod merge_properties;
+mod remote;
 mod revert;
 mod serve;
 mod status;

@@ -269,6 +269,20 @@ impl Daemon {
         }
     }
 
+    /// Waits until `/metrics` holds every line start of `wanted` (counters move just after
+    /// the receiver answers); returns the metrics.
+    pub fn wait_metrics(&self, wanted: &[&str]) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let (status, metrics) = self.get("/metrics");
+            if status == 200 && wanted.iter().all(|w| metrics.contains(w)) {
+                return metrics;
+            }
+            assert!(Instant::now() < deadline, "/metrics never held {wanted:?}:\n{metrics}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(&format!("http://{}{path}", self.address))
     }

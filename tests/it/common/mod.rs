@@ -10,6 +10,7 @@ use std::process::Output;
 const START: i64 = 1_767_225_600;
 
 pub mod daemon;
+pub mod gitserver;
 
 /// A temporary directory with a hermetic HOME, in which tests run commands.
 pub struct TestEnv {

@@ -1,0 +1,173 @@
+//! Remote mode (SPEC 3): the network goes through the git CLI, because libgit2's push
+//! has neither a lease nor an atomic push, and git brings https, ssh, credential helpers
+//! and proxies as users have configured them. Clones use `--ref-format=files`, which
+//! libgit2 can open.
+//!
+//! - A daemon keeps a bare mirror: `refs/heads/*` and `refs/tags/*` as on the remote,
+//!   changed only by fetch and by its own successful pushes.
+//! - The CLI with `--remote NAME` plans on `refs/remotes/NAME/*` after a fetch.
+//!
+//! Every write is one `git push --atomic` with a lease per ref (`--force-with-lease=
+//! <ref>:<expected>`, empty for a ref that must not exist yet): a ref that moved on the
+//! remote rejects the whole push, which is the `conflict` error, and nothing changes.
+//! Credentials: an https token goes in an `Authorization` header through git's
+//! `GIT_CONFIG_*` environment (never on a command line or in a URL); ssh uses the agent
+//! or a key file. git never prompts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine;
+
+use crate::config::Secret;
+use crate::error::Error;
+use crate::model::ObjectId;
+
+/// How git authenticates to the remote.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    /// An https token (`STAGECRAFT_GIT_TOKEN` or `[repository] token`).
+    pub token: Option<Secret>,
+    /// An ssh private key file (without it: the agent and ssh's own configuration).
+    pub ssh_key: Option<PathBuf>,
+}
+
+/// A remote and where its branches are mirrored locally.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// A remote name (`origin`) or a URL.
+    pub remote: String,
+    /// The local prefix of its branches: `refs/heads/` (a mirror) or `refs/remotes/NAME/`.
+    pub tracking: String,
+    pub auth: Auth,
+}
+
+/// One ref a push sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// A commit or tag object, written locally first.
+    pub object: ObjectId,
+    /// The full ref name on the remote.
+    pub name: String,
+    /// What the remote must hold now: `Some(id)`, or `None` for a ref that must not exist.
+    pub expected: Option<ObjectId>,
+}
+
+/// Why a push did not happen.
+#[derive(Debug)]
+pub enum PushError {
+    /// A lease failed or the remote refused an update: someone else wrote first.
+    Rejected(String),
+    Failed(Error),
+}
+
+impl Remote {
+    /// A daemon's mirror of `url`.
+    pub fn mirror(url: &str, auth: Auth) -> Remote {
+        Remote { remote: url.into(), tracking: "refs/heads/".into(), auth }
+    }
+
+    /// The CLI's `--remote NAME` in a clone.
+    pub fn named(name: &str, auth: Auth) -> Remote {
+        Remote { remote: name.into(), tracking: format!("refs/remotes/{name}/"), auth }
+    }
+
+    /// `git clone --bare --ref-format=files` of `url` into `path`.
+    pub fn clone_mirror(url: &str, path: &Path, auth: &Auth) -> Result<(), Error> {
+        let parent = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(Error::io("create the directory of", parent))?;
+        let mut command = git(auth, parent);
+        command.args(["clone", "--bare", "--ref-format=files", "--quiet", "--", url]).arg(path);
+        run(command, "clone", url)
+    }
+
+    /// Fetches the remote's branches and tags into their local refs, pruning branches
+    /// that are gone.
+    pub fn fetch(&self, git_dir: &Path) -> Result<(), Error> {
+        let mut command = git(&self.auth, git_dir);
+        command.args(["fetch", "--quiet", "--prune", "--no-write-fetch-head", &self.remote]);
+        command.arg(format!("+refs/heads/*:{}*", self.tracking));
+        command.arg("+refs/tags/*:refs/tags/*");
+        run(command, "fetch from", &self.remote)
+    }
+
+    /// One atomic push of every update, each with its lease.
+    pub fn push(&self, git_dir: &Path, updates: &[RefUpdate]) -> Result<(), PushError> {
+        let mut command = git(&self.auth, git_dir);
+        command.args(["push", "--atomic", "--porcelain", "--no-verify"]);
+        for update in updates {
+            let expected = update.expected.map(|id| id.to_hex()).unwrap_or_default();
+            command.arg(format!("--force-with-lease={}:{expected}", update.name));
+        }
+        command.arg(&self.remote);
+        for update in updates {
+            command.arg(format!("{}:{}", update.object.to_hex(), update.name));
+        }
+        let output = output(command, "push to", &self.remote).map_err(PushError::Failed)?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // Porcelain: one line per ref, `!` for a rejected one, with the reason.
+        let rejected: Vec<String> = stdout
+            .lines()
+            .filter(|line| line.starts_with('!'))
+            .map(|line| line.split('\t').skip(1).collect::<Vec<_>>().join(" "))
+            .collect();
+        if !rejected.is_empty() || stderr.contains("stale info") || stderr.contains("[rejected]") {
+            let detail = if rejected.is_empty() { stderr.trim().to_string() } else { rejected.join("; ") };
+            return Err(PushError::Rejected(detail));
+        }
+        Err(PushError::Failed(failed("push to", &self.remote, &stderr)))
+    }
+}
+
+/// A git command with the credentials, no prompts, and messages in English.
+fn git(auth: &Auth, dir: &Path) -> Command {
+    let mut command = Command::new("git");
+    command.current_dir(dir).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C").stdin(Stdio::null());
+    if let Some(token) = &auth.token {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{}", token.expose()));
+        command
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {basic}"));
+    }
+    if let Some(key) = &auth.ssh_key {
+        command.env(
+            "GIT_SSH_COMMAND",
+            format!("ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes", key.display().to_string().replace('\'', "")),
+        );
+    } else {
+        command.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
+    }
+    command
+}
+
+fn output(mut command: Command, step: &str, target: &str) -> Result<Output, Error> {
+    command.output().map_err(|e| Error::Remote {
+        step: format!("{step} {target}"),
+        detail: format!("cannot run git: {e}"),
+        hint: "install git 2.45 or later".into(),
+    })
+}
+
+fn run(command: Command, step: &str, target: &str) -> Result<(), Error> {
+    let output = output(command, step, target)?;
+    if output.status.success() { Ok(()) } else { Err(failed(step, target, &String::from_utf8_lossy(&output.stderr))) }
+}
+
+fn failed(step: &str, target: &str, stderr: &str) -> Error {
+    let detail = stderr.trim().lines().last().unwrap_or("git failed").to_string();
+    let hint = if detail.contains("Authentication failed") || detail.contains("403") || detail.contains("401") {
+        "check the token (STAGECRAFT_GIT_TOKEN or [repository] token) and its rights"
+    } else if detail.contains("Permission denied (publickey)") || detail.contains("Host key verification failed") {
+        "check the ssh key ([repository] ssh_key or the agent) and the host's entry in known_hosts"
+    } else if detail.contains("unknown option") && detail.contains("ref-format") {
+        "git 2.45 or later is needed (clone --ref-format=files)"
+    } else {
+        "check the remote's URL and that it is reachable; the line above is git's own"
+    };
+    Error::Remote { step: format!("{step} {target}"), detail, hint: hint.into() }
+}

@@ -1,0 +1,237 @@
+//! Remote mode (SPEC 3): the daemon mirrors a remote (over `file://` and over git's smart
+//! HTTP protocol behind a server the test starts), follows it on forge webhooks, and
+//! writes to it with an atomic push; the CLI's `--remote NAME` does the same; a push that
+//! lost a race is a `conflict` and changes nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use hmac::{KeyInit, Mac};
+
+use crate::common::daemon::{Daemon, Receiver, runtime};
+use crate::common::gitserver::{self, GitServer};
+use crate::common::{TestEnv, TestRepo, example_repo};
+
+const HOOK_SECRET: &str = "topsecret";
+
+/// A forge: a bare repository made by `stagecraft init`, and how to reach it.
+struct Forge {
+    path: std::path::PathBuf,
+    url: String,
+    _server: Option<GitServer>,
+}
+
+fn forge(env: &TestEnv, over_http: bool) -> Forge {
+    let root = env.path().join("forge");
+    std::fs::create_dir_all(&root).unwrap();
+    let path = root.join("assistants.git");
+    env.stagecraft_in(&root, &["init", "assistants.git", "--bare", "--from", example_repo().to_str().unwrap()])
+        .success();
+    if over_http {
+        let server = GitServer::start(root);
+        Forge { url: format!("{}/assistants.git", server.url), path, _server: Some(server) }
+    } else {
+        Forge { url: format!("file://{}", path.display()), path, _server: None }
+    }
+}
+
+/// git with the forge's token (harmless for file://).
+fn git(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    let output = env
+        .command("git", dir)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+        .env("GIT_CONFIG_VALUE_0", format!("Authorization: {}", gitserver::authorization()))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A developer's clone of the forge, on the draft.
+fn clone(env: &TestEnv, forge: &Forge, name: &str) -> std::path::PathBuf {
+    git(env, env.path(), &["clone", "-q", "-b", "draft", &forge.url, name]);
+    let dir = env.path().join(name);
+    for branch in ["sandbox", "pre-release", "live"] {
+        git(env, &dir, &["branch", "-q", branch, &format!("origin/{branch}")]);
+    }
+    dir
+}
+
+fn signed_github_push(daemon: &Daemon, secret: &str) -> u16 {
+    let body = std::fs::read(crate::common::fixtures().join("forges/github-push.json")).unwrap();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    post_hook(daemon, "github", &[("x-github-event", "push"), ("x-hub-signature-256", &signature)], body)
+}
+
+fn post_hook(daemon: &Daemon, forge: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut request =
+            stagecraft::daemon::deliver::client().post(format!("http://{}/hooks/{forge}", daemon.address)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap().status().as_u16()
+    })
+}
+
+fn daemon_follows_a_remote(over_http: bool) {
+    let repo = TestRepo::from_example();
+    let env = &repo.env;
+    if !crate::common::git_can(env, &["init", "-q", "--ref-format=files", "probe"], "git 2.45 or later (--ref-format)")
+    {
+        return;
+    }
+    let forge = forge(env, over_http);
+    let order = Arc::new(AtomicU64::new(0));
+    let sandbox = Receiver::start(&order);
+    let config = format!(
+        "[repository]\npath = \"mirror.git\"\nremote = \"{}\"\nfetch_interval = \"1h\"\n[server]\nlisten = \"127.0.0.1:0\"\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"200ms\"\ntimeout = \"1s\"\n[receiver.github]\nsecret = \"env:GITHUB_SECRET\"\n{}",
+        forge.url,
+        runtime("sandbox-1", "sandbox", &sandbox.url)
+    );
+    let mut daemon = Daemon::start_with(
+        &repo,
+        &config,
+        &[("GITHUB_SECRET", HOOK_SECRET), ("STAGECRAFT_GIT_TOKEN", gitserver::TOKEN)],
+    );
+    daemon.wait_log("the clone's progress line", |l| l.contains("first start: cloning"));
+    sandbox.wait_acks(2);
+    let mirror = env.path().join("mirror.git");
+    assert!(mirror.join("refs").is_dir() && !mirror.join("reftable").exists(), "a files-format mirror");
+
+    // A pull request merged on the forge.
+    let work = clone(env, &forge, "work");
+    std::fs::write(work.join("assistants/support-bot/instructions.md"), "Merged on the forge.\n").unwrap();
+    git(env, &work, &["commit", "-qam", "Shorter answers"]);
+    git(env, &work, &["checkout", "-q", "sandbox"]);
+    git(env, &work, &["merge", "-q", "--no-ff", "-m", "Merge pull request #7", "draft"]);
+    git(env, &work, &["push", "-q", "origin", "draft", "sandbox"]);
+    let merge = git(env, &work, &["rev-parse", "HEAD"]).trim().to_string();
+
+    // A bad signature changes nothing; a good one fetches.
+    assert_eq!(signed_github_push(&daemon, "wrong secret"), 401);
+    assert_eq!(post_hook(&daemon, "github", &[("x-github-event", "push")], b"{}".to_vec()), 401);
+    assert_eq!(post_hook(&daemon, "gitlab", &[("x-gitlab-token", HOOK_SECRET)], b"{}".to_vec()), 404);
+    assert_eq!(signed_github_push(&daemon, HOOK_SECRET), 202);
+    let delivered = sandbox.wait_acks(3).pop().unwrap();
+    assert_eq!(delivered.data()["commit"], merge.as_str());
+    assert_eq!(delivered.data()["version"], 2);
+    // The daemon tagged the merge and pushed the tag to the forge.
+    let forge_git = |args: &[&str]| env.git_in(&forge.path, args);
+    assert_eq!(forge_git(&["rev-parse", "v2^{commit}"]).trim(), merge);
+    daemon.wait_log("the tag logged", |l| l.contains("tagged a merge as v2"));
+
+    // The CLI writes to the forge with --remote: a promotion, pushed atomically.
+    let run = env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &work)
+        .env("STAGECRAFT_GIT_TOKEN", gitserver::TOKEN)
+        .args(["--remote", "origin", "promote", "v2", "--to", "pre-release"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let promoted = forge_git(&["rev-parse", "pre-release"]);
+    assert_eq!(git(env, &work, &["rev-parse", "origin/pre-release"]), promoted, "the fetched ref follows the push");
+    assert_eq!(
+        forge_git(&["log", "-1", "--format=%(trailers:key=Stagecraft-Version,valueonly)", "pre-release"]).trim(),
+        "2"
+    );
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn the_daemon_mirrors_and_follows_a_file_remote() {
+    daemon_follows_a_remote(false);
+}
+
+#[test]
+fn the_daemon_mirrors_and_follows_a_remote_over_smart_http() {
+    daemon_follows_a_remote(true);
+}
+
+#[test]
+fn a_publish_with_remote_is_one_atomic_push_and_a_lost_race_changes_nothing() {
+    let env = TestEnv::new();
+    let forge = forge(&env, true);
+    let work = clone(&env, &forge, "work");
+    std::fs::write(work.join("assistants/support-bot/instructions.md"), "Be brief.\n").unwrap();
+    git(&env, &work, &["commit", "-qam", "Brief"]);
+    git(&env, &work, &["push", "-q", "origin", "draft"]);
+    let stagecraft = |args: &[&str]| {
+        env.command(env!("CARGO_BIN_EXE_stagecraft"), &work)
+            .env("STAGECRAFT_GIT_TOKEN", gitserver::TOKEN)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let run = stagecraft(&["--remote", "origin", "publish", "-m", "brief"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let forge_git = |args: &[&str]| env.git_in(&forge.path, args);
+    let sandbox = forge_git(&["rev-parse", "sandbox"]);
+    assert_eq!(forge_git(&["rev-parse", "v2^{commit}"]), sandbox, "branch and tag arrived together");
+    assert_eq!(git(&env, &work, &["rev-parse", "v2^{commit}"]), sandbox, "and locally");
+
+    // Without the token the forge refuses, with a clear error and nothing written.
+    let run = env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &work)
+        .args(["--remote", "origin", "promote", "v2", "--to", "pre-release"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("error: cannot fetch from origin"), "{stderr}");
+
+    // A race: the store plans on a fetched pre-release, then someone else moves it on the
+    // forge; the push is rejected by its lease and the forge keeps the other write.
+    use stagecraft::store::Store;
+    use stagecraft::store::remote::{Auth, Remote};
+    let token = stagecraft::config::Secret::new(gitserver::TOKEN.into());
+    let store =
+        Store::open(&work).unwrap().with_remote(Remote::named("origin", Auth { token: Some(token), ssh_key: None }));
+    store.fetch().unwrap();
+    let stale = store.branch_tip("pre-release").unwrap().unwrap();
+    let other = clone(&env, &forge, "other");
+    git(&env, &other, &["checkout", "-q", "pre-release"]);
+    git(&env, &other, &["commit", "-q", "--allow-empty", "-m", "someone else"]);
+    git(&env, &other, &["push", "-q", "origin", "pre-release"]);
+    let theirs = forge_git(&["rev-parse", "pre-release"]);
+    let error =
+        store.update_branch("pre-release", store.branch_tip("sandbox").unwrap().unwrap(), stale, "test").unwrap_err();
+    assert_eq!(error.code(), stagecraft::error::Code::Conflict, "{error}");
+    assert!(error.to_string().contains("pre-release moved from"), "{error}");
+    assert_eq!(forge_git(&["rev-parse", "pre-release"]), theirs, "nothing changed on the forge");
+}
+
+#[test]
+fn forge_signatures_are_checked_each_forges_own_way() {
+    use axum::http::HeaderMap;
+    use stagecraft::daemon::server::forge_signature_ok;
+    let fixtures = crate::common::fixtures().join("forges");
+    let github = std::fs::read(fixtures.join("github-push.json")).unwrap();
+    let mut headers = HeaderMap::new();
+    // The fixture's known answer.
+    headers.insert(
+        "x-hub-signature-256",
+        "sha256=e3bfe744d4e2e29ed990bde8acfb8255ca51ef65f99657767989fb6349f32957".parse().unwrap(),
+    );
+    assert!(forge_signature_ok("github", "topsecret", &headers, &github));
+    assert!(!forge_signature_ok("github", "other", &headers, &github));
+    assert!(!forge_signature_ok("github", "topsecret", &headers, b"{}"), "a changed body fails");
+    let gitea = std::fs::read(fixtures.join("gitea-push.json")).unwrap();
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"s3cret").unwrap();
+    mac.update(&gitea);
+    let mut headers = HeaderMap::new();
+    headers.insert("x-gitea-signature", hex::encode(mac.finalize().into_bytes()).parse().unwrap());
+    assert!(forge_signature_ok("gitea", "s3cret", &headers, &gitea));
+    assert!(!forge_signature_ok("gitea", "s3cret", &HeaderMap::new(), &gitea), "a missing signature fails");
+    let gitlab = std::fs::read(fixtures.join("gitlab-push.json")).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-gitlab-token", "s3cret".parse().unwrap());
+    assert!(forge_signature_ok("gitlab", "s3cret", &headers, &gitlab));
+    assert!(!forge_signature_ok("gitlab", "s3cre", &headers, &gitlab));
+}
