@@ -126,12 +126,11 @@ impl Store {
         when: When,
         message: &str,
     ) -> Result<ObjectId, Error> {
-        let object =
-            self.repo.find_object(oid(target), None).map_err(Error::git(format!("find the commit to tag {name}")))?;
-        let tagger = signature(tagger, when)?;
-        let id =
-            self.repo.tag(name, &object, &tagger, message, false).map_err(Error::git(format!("create tag {name}")))?;
-        Ok(object_id(id))
+        let id = self.tag_object(name, target, tagger, when, message)?;
+        self.repo
+            .reference(&format!("refs/tags/{name}"), oid(id), false, "stagecraft tag")
+            .map_err(Error::git(format!("create tag {name}")))?;
+        Ok(id)
     }
 
     /// Points HEAD at a branch (a symbolic ref), for a new repository.

@@ -75,54 +75,36 @@ impl Receiver {
     }
 
     fn start_on(listener: std::net::TcpListener, order: &Arc<AtomicU64>) -> Receiver {
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let log: Log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let script: Arc<Mutex<VecDeque<Reply>>> = Arc::default();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (log2, script2, order2) = (log.clone(), script.clone(), order.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let handler = move |headers: HeaderMap, body: Bytes| {
-                    let (log, script, order) = (log2.clone(), script2.clone(), order2.clone());
-                    async move {
-                        let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Status(204));
-                        let answered = match reply {
-                            Reply::Status(code) => code,
-                            Reply::Hang(_) => 0,
-                        };
-                        let request = Request {
-                            order: order.fetch_add(1, Ordering::SeqCst),
-                            headers,
-                            body: body.to_vec(),
-                            answered,
-                        };
-                        {
-                            let (requests, changed) = &*log;
-                            requests.lock().unwrap().push(request);
-                            changed.notify_all();
-                        }
-                        match reply {
-                            Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
-                            Reply::Hang(duration) => {
-                                tokio::time::sleep(duration).await;
-                                StatusCode::NO_CONTENT
-                            }
-                        }
-                    }
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let (log, script, order) = (log2.clone(), script2.clone(), order2.clone());
+            async move {
+                let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Status(204));
+                let answered = match reply {
+                    Reply::Status(code) => code,
+                    Reply::Hang(_) => 0,
                 };
-                let app = axum::Router::new().fallback(axum::routing::post(handler));
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        Receiver { url, log, script, _stop: stop }
+                let request =
+                    Request { order: order.fetch_add(1, Ordering::SeqCst), headers, body: body.to_vec(), answered };
+                {
+                    let (requests, changed) = &*log;
+                    requests.lock().unwrap().push(request);
+                    changed.notify_all();
+                }
+                match reply {
+                    Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
+                    Reply::Hang(duration) => {
+                        tokio::time::sleep(duration).await;
+                        StatusCode::NO_CONTENT
+                    }
+                }
+            }
+        };
+        let app = axum::Router::new().fallback(axum::routing::post(handler));
+        let (stop, address) = super::serve_app_on(listener, app);
+        Receiver { url: format!("http://{address}/hook"), log, script, _stop: stop }
     }
 
     /// Queues the next answers (then 204 for ever).

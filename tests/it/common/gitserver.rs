@@ -27,28 +27,12 @@ pub struct GitServer {
 impl GitServer {
     /// Serves the repositories under `root`.
     pub fn start(root: PathBuf) -> GitServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                    let root = root.clone();
-                    async move { cgi(root, method, uri, headers, body).await }
-                };
-                let app = axum::Router::new().fallback(handler);
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        GitServer { url, _stop: stop }
+        let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let root = root.clone();
+            async move { cgi(root, method, uri, headers, body).await }
+        };
+        let (stop, address) = super::serve_app(axum::Router::new().fallback(handler));
+        GitServer { url: format!("http://{address}"), _stop: stop }
     }
 }
 

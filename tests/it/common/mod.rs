@@ -12,6 +12,36 @@ const START: i64 = 1_767_225_600;
 pub mod daemon;
 pub mod gitserver;
 
+/// Serves `app` on a listener of 127.0.0.1 from a thread of its own, until the returned
+/// sender is dropped; returns it and the address.
+pub fn serve_app(app: axum::Router) -> (tokio::sync::oneshot::Sender<()>, std::net::SocketAddr) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_app_on(listener, app)
+}
+
+/// [`serve_app`] on a given listener.
+pub fn serve_app_on(
+    listener: std::net::TcpListener,
+    app: axum::Router,
+) -> (tokio::sync::oneshot::Sender<()>, std::net::SocketAddr) {
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    (stop, address)
+}
+
 /// A temporary directory with a hermetic HOME, in which tests run commands.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
