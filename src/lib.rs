@@ -32,6 +32,7 @@ pub mod validate;
 pub mod webhook;
 pub mod wire;
 
+pub mod api;
 pub mod cli;
 pub mod daemon;
 pub mod example;

@@ -5,7 +5,6 @@ use super::ui::Ui;
 use super::write::{WriteArgs, draft_write, report, short};
 use crate::error::Error;
 use crate::ops::discard::{DraftWritten, discard};
-use crate::wire::Written;
 
 /// Drop the draft's unpublished changes: the draft gets the base's tree, by a new commit
 #[derive(Debug, clap::Args)]
@@ -22,18 +21,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 
 /// The result of discard, restore and revert.
 pub fn report_draft(ui: &Ui, done: &DraftWritten) {
-    let written = Written {
-        action: done.action.into(),
-        environment: done.environment.clone(),
-        version: None,
-        source: done.source.map(|v| v.number()),
-        from: None,
-        commit: done.commit.map(|c| c.to_hex()),
-        summary: done.summary.clone(),
-        holds: None,
-        reconciled: Vec::new(),
-        dry_run: done.dry_run,
-    };
+    let written = done.written();
     let source = done.source.map(|v| format!(" {v}")).unwrap_or_default();
     let verb = match done.action {
         "discard" => "discarded the changes of".to_string(),

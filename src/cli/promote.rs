@@ -5,7 +5,6 @@ use super::ui::Ui;
 use super::write::{WriteArgs, confirmed, report, short, show_diff};
 use crate::error::Error;
 use crate::ops::promote::promote;
-use crate::wire::Written;
 
 /// Promote a version to the next environment of the chain (by a promotion commit)
 #[derive(Debug, clap::Args)]
@@ -42,18 +41,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         )?;
         promote(&store, &identity, &args.source, &args.to, &options)?
     };
-    let written = Written {
-        action: "promote".into(),
-        environment: done.to.clone(),
-        version: Some(done.version.number()),
-        source: None,
-        from: Some(done.from.clone()),
-        commit: done.commit.map(|c| c.to_hex()),
-        summary: done.summary.clone(),
-        holds: None,
-        reconciled: Vec::new(),
-        dry_run: done.dry_run,
-    };
+    let written = done.written();
     let released = if done.released_hold { format!(" ({} taken off hold)", done.version) } else { String::new() };
     let human = if done.dry_run {
         format!(

@@ -5,7 +5,6 @@ use super::ui::Ui;
 use super::write::{WriteArgs, confirmed, report, short, show_diff};
 use crate::error::Error;
 use crate::ops::publish::publish;
-use crate::wire::Written;
 
 /// Publish the draft as the next version on the second environment
 #[derive(Debug, clap::Args)]
@@ -40,18 +39,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         options.confirmed = confirmed(&store, &base, args.write.yes, &format!("publish to {base} (protected)?"))?;
         publish(&store, &identity, &options)?
     };
-    let written = Written {
-        action: "publish".into(),
-        environment: published.environment.clone(),
-        version: Some(published.version.number()),
-        source: None,
-        from: None,
-        commit: published.commit.map(|c| c.to_hex()),
-        summary: published.summary.clone(),
-        holds: None,
-        reconciled: published.reconciled.tagged.iter().map(|t| t.version.number()).collect(),
-        dry_run: published.dry_run,
-    };
+    let written = published.written();
     let mut human = String::new();
     human.push_str(&super::write::reconciled_lines(&published.reconciled, &published.environment));
     if published.dry_run {

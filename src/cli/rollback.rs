@@ -6,7 +6,6 @@ use super::write::{WriteArgs, confirmed, report, short, show_diff};
 use crate::error::Error;
 use crate::model::Version;
 use crate::ops::rollback::rollback;
-use crate::wire::Written;
 
 /// Return an environment to a version it deployed before, by a new commit; the version it leaves goes on hold
 #[derive(Debug, clap::Args)]
@@ -40,18 +39,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         )?;
         rollback(&store, &identity, &args.environment, args.to, &options)?
     };
-    let written = Written {
-        action: "rollback".into(),
-        environment: done.environment.clone(),
-        version: Some(done.version.number()),
-        source: None,
-        from: None,
-        commit: done.commit.map(|c| c.to_hex()),
-        summary: done.summary.clone(),
-        holds: Some(done.holds.iter().map(|v| v.number()).collect()),
-        reconciled: Vec::new(),
-        dry_run: done.dry_run,
-    };
+    let written = done.written();
     let left = done.left.map(|v| format!(" from {v}")).unwrap_or_default();
     let human = if done.dry_run {
         format!(

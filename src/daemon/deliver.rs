@@ -96,12 +96,20 @@ pub async fn worker(
                     delivery.event,
                     delivery.assistant
                 );
+                let version = serde_json::from_slice::<serde_json::Value>(&delivery.body)
+                    .ok()
+                    .and_then(|body| body["data"]["version"].as_u64())
+                    .map(|v| v as u32);
                 queue.set_status(|s| {
                     s.last_error = None;
-                    s.acknowledged_sequence = Some(s.acknowledged_sequence.unwrap_or(0).max(delivery.sequence));
+                    if s.acknowledged_sequence.is_none_or(|seen| seen <= delivery.sequence) {
+                        s.acknowledged_sequence = Some(delivery.sequence);
+                        s.acknowledged_version = version;
+                    }
                 });
                 attempt = 0;
                 failed = None;
+                shared.changed();
                 if acks.send(next.delivery).is_err() {
                     return;
                 }

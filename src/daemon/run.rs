@@ -58,6 +58,7 @@ pub fn serve(options: ServeOptions) -> Result<(), Error> {
     raise_open_files_limit();
     let ServeOptions { mut loaded, cwd, identity, lookup, listener } = options;
     let path = repository_path(&loaded, &cwd);
+    let committer = identity.as_ref().map(|i| i.committer.clone());
     let auth = Auth { token: loaded.git_token.clone(), ssh_key: loaded.config.repository.ssh_key.clone() };
     let remote = loaded.config.repository.remote.clone().map(|url| Remote::mirror(&url, auth.clone()));
     if let (Some(url), false) = (&loaded.config.repository.remote, path.exists()) {
@@ -117,7 +118,7 @@ pub fn serve(options: ServeOptions) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(Error::io("start the async runtime", &path))?;
-    let shared = Arc::new(Shared::new(loaded, Box::new(database)));
+    let shared = Arc::new(Shared::new(loaded, Box::new(database), committer));
     tracing::info!(
         repository = %path.display(),
         state = %state_path.display(),
@@ -141,6 +142,7 @@ struct Running {
 
 async fn run(running: Running) -> Result<(), Error> {
     let Running { shared, cwd, lookup, path, git_dir, chain, listener, sync_store, remote } = running;
+    let api_chain = chain.clone();
     let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
     let (ack_sender, ack_receiver) = mpsc::unbounded_channel();
     let ack_task = tokio::spawn(deliver::ack_writer(shared.clone(), ack_receiver));
@@ -156,6 +158,7 @@ async fn run(running: Running) -> Result<(), Error> {
         let alive = sync_alive.clone();
         let poll = shared.config().config.repository.fetch_interval;
         let store = sync_store;
+        let chain = chain.clone();
         std::thread::Builder::new()
             .name("stagecraft-sync".into())
             .spawn(move || {
@@ -168,11 +171,20 @@ async fn run(running: Running) -> Result<(), Error> {
     };
     let _ = triggers.send(Trigger::Rescan);
     let _ = passes.wait_for(|n| *n >= 1).await;
+    let api_remote = remote.clone();
     let (stop_refresh, refresh_stopped) = watch::channel(false);
     let refresher = tokio::spawn(refresh(shared.clone(), git_dir.clone(), remote, triggers.clone(), refresh_stopped));
 
     let (stop_server, server_stopped) = watch::channel(false);
-    let app = super::server::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let api =
+        crate::api::Api { shared: shared.clone(), repository: path.clone(), remote: api_remote, chain: api_chain };
+    let app = super::server::router(shared.clone())
+        .merge(crate::api::router(api))
+        .fallback(crate::api::not_found)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
+        .layer(axum::middleware::from_fn(crate::api::timeout))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let tokio_listener =
         tokio::net::TcpListener::from_std(listener).map_err(Error::io("serve on", address.to_string()))?;
     let server = tokio::spawn(async move {
@@ -206,6 +218,8 @@ async fn run(running: Running) -> Result<(), Error> {
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopping: finishing the sync pass and the deliveries in flight");
     shared.ready.store(false, Ordering::SeqCst);
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.changed();
     let _ = stop_refresh.send(true);
     let _ = refresher.await;
     let _ = triggers.send(Trigger::Stop);

@@ -19,11 +19,11 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::shared::Shared;
-use crate::config::Role;
+use crate::api::auth::Need;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -51,15 +51,8 @@ async fn metrics(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let config = shared.config();
-    let anonymous_ok = config.config.server.public_metrics || (config.file.is_none() && peer.ip().is_loopback());
-    if !anonymous_ok && role(&headers, &config.config.tokens).is_none() {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer realm=\"stagecraft\"")],
-            "a bearer token is needed for /metrics (or set [server] public_metrics = true)\n",
-        )
-            .into_response();
+    if let Err(problem) = crate::api::auth::authorize(&shared.config(), peer, &headers, Need::Metrics) {
+        return problem.into_response();
     }
     ([(header::CONTENT_TYPE, super::metrics::Metrics::CONTENT_TYPE)], shared.metrics.encode()).into_response()
 }
@@ -109,18 +102,4 @@ pub fn forge_signature_ok(forge: &str, secret: &str, headers: &HeaderMap, body: 
         "gitlab" => header("x-gitlab-token").is_some_and(|given| equal(given, secret)),
         _ => false,
     }
-}
-
-/// The role of the request's bearer token, compared by SHA-256 in constant time.
-pub fn role(headers: &HeaderMap, tokens: &[crate::config::TokenConfig]) -> Option<Role> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
-    let digest = hex::encode(Sha256::digest(token.as_bytes()));
-    let mut found = None;
-    for configured in tokens {
-        if bool::from(digest.as_bytes().ct_eq(configured.sha256.as_bytes())) {
-            found = Some(configured.role);
-        }
-    }
-    found
 }

@@ -29,6 +29,25 @@ pub struct EnvHealth {
     /// The tip whose deliveries were last recorded (the last good configuration).
     pub delivered_commit: Option<String>,
     pub delivered_sequence: Option<u64>,
+    /// That tip's version (`None` on the draft).
+    pub delivered_version: Option<u32>,
+}
+
+/// What runtimes pull from an environment (SPEC 8): per assistant the canonical `data`
+/// object of its last good tip, and its strong `ETag`.
+#[derive(Debug, Clone, Default)]
+pub struct EnvPull {
+    pub commit: String,
+    pub sequence: u64,
+    pub assistants: BTreeMap<String, Pulled>,
+}
+
+/// One assistant's pulled config.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The `data` object, serialized canonically (the bytes the `ETag` hashes).
+    pub data: Vec<u8>,
+    pub etag: String,
 }
 
 /// A delivery waiting in a runtime's queue.
@@ -47,6 +66,8 @@ pub struct RuntimeStatus {
     pub last_error: Option<String>,
     /// The sequence of the newest state it acknowledged (this run).
     pub acknowledged_sequence: Option<u64>,
+    /// The version of the newest state it acknowledged (this run).
+    pub acknowledged_version: Option<u32>,
 }
 
 /// One runtime's pending deliveries (one per assistant, the newest) and its wake-up.
@@ -110,6 +131,12 @@ impl RuntimeQueue {
         pending.len()
     }
 
+    /// True when nothing of `environment` up to `sequence` waits in this queue.
+    pub fn is_caught_up(&self, environment: &str, sequence: u64) -> bool {
+        let pending = self.pending.lock().expect("queue lock");
+        !pending.values().any(|q| q.delivery.environment == environment && q.delivery.sequence <= sequence)
+    }
+
     pub fn len(&self) -> usize {
         self.pending.lock().expect("queue lock").len()
     }
@@ -133,10 +160,26 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Asks for a fetch (remote mode) and a re-scan: a forge's push webhook.
     pub kick: Notify,
+    /// Per environment, what runtimes pull.
+    pub pull: RwLock<BTreeMap<String, Arc<EnvPull>>>,
+    /// Bumped whenever a pulled config, a recorded tip or an acknowledgement changes:
+    /// long-polls and writes with `wait` watch it.
+    pub changes: tokio::sync::watch::Sender<u64>,
+    /// The committer of the API's writes (`[repository] identity`, the environment, or
+    /// git config); `None`: API writes are refused.
+    pub identity: Option<crate::identity::Person>,
+    /// The repository's status after the last sync pass that saw a change.
+    pub status: RwLock<Option<Arc<crate::wire::Status>>>,
+    /// Set when stopping: long-polls answer at once.
+    pub stopping: AtomicBool,
 }
 
 impl Shared {
-    pub fn new(config: LoadedConfig, store: Box<dyn DeliveryStore>) -> Shared {
+    pub fn new(
+        config: LoadedConfig,
+        store: Box<dyn DeliveryStore>,
+        identity: Option<crate::identity::Person>,
+    ) -> Shared {
         Shared {
             config: RwLock::new(Arc::new(config)),
             store: Mutex::new(store),
@@ -145,6 +188,11 @@ impl Shared {
             metrics: Metrics::new(),
             ready: AtomicBool::new(false),
             kick: Notify::new(),
+            pull: RwLock::new(BTreeMap::new()),
+            changes: tokio::sync::watch::channel(0).0,
+            identity,
+            status: RwLock::new(None),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -154,6 +202,11 @@ impl Shared {
 
     pub fn queue(&self, runtime: &str) -> Option<Arc<RuntimeQueue>> {
         self.runtimes.read().expect("runtimes lock").get(runtime).cloned()
+    }
+
+    /// Tells long-polls and waiting writes that something changed.
+    pub fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn is_ready(&self) -> bool {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::shared::{EnvHealth, Queued, Shared};
+use super::shared::{EnvHealth, EnvPull, Pulled, Queued, Shared};
 use super::state::{NewDelivery, PendingDelivery};
 use crate::desired::{self, AssistantState, Tip};
 use crate::error::Error;
@@ -144,6 +144,9 @@ impl Syncer {
             }
         }
         self.seen = tips;
+        let status = crate::ops::status(&self.store)?;
+        *self.shared.status.write().expect("status lock") = Some(Arc::new(status));
+        self.shared.changed();
         Ok(())
     }
 
@@ -182,6 +185,7 @@ impl Syncer {
             problem: problem.clone(),
             delivered_commit: previous.delivered_commit,
             delivered_sequence: previous.delivered_sequence,
+            delivered_version: previous.delivered_version,
         };
         if let Some(problem) = problem {
             if log || previous.problem.as_ref() != Some(&problem) {
@@ -196,9 +200,12 @@ impl Syncer {
             version: if index == 0 { None } else { version.map(|v| v.number()) },
             timestamp: env.tip.committer_time.to_utc_rfc3339(),
         };
-        let sequence = self.record(&env.env, &tip, env.tip.tree, &loaded)?;
+        let states = self.states(&env.env, env.tip.tree, &loaded);
+        let sequence = self.record(&env.env, &tip, &states)?;
+        self.publish_pull(&tip, sequence, &states);
         health.delivered_commit = Some(tip.commit.clone());
         health.delivered_sequence = Some(sequence);
+        health.delivered_version = tip.version;
         self.shared.health.write().expect("health lock").insert(name.to_string(), health);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         self.shared.metrics.last_sync.with_label_values(&[name]).set(now);
@@ -206,17 +213,21 @@ impl Syncer {
     }
 
     /// Records the tip and the deliveries it needs, then queues them.
-    fn record(&mut self, env: &EnvName, tip: &Tip, tree: ObjectId, loaded: &Arc<Loaded>) -> Result<u64, Error> {
+    fn record(
+        &mut self,
+        env: &EnvName,
+        tip: &Tip,
+        states: &Arc<BTreeMap<String, AssistantState>>,
+    ) -> Result<u64, Error> {
         let config = self.shared.config();
         let bound: Vec<_> = config.config.runtimes.iter().filter(|r| &r.environment == env).collect();
-        let states = if bound.is_empty() { Arc::new(BTreeMap::new()) } else { self.states(env, tree, loaded) };
         let mut plans = Vec::new();
         for runtime in &bound {
             if !self.known.contains_key(&runtime.name) {
                 let known = self.shared.store.lock().expect("store lock").known(&runtime.name)?;
                 self.known.insert(runtime.name.clone(), known);
             }
-            let planned = desired::plan(&runtime.assistants, &states, &self.known[&runtime.name]);
+            let planned = desired::plan(&runtime.assistants, states, &self.known[&runtime.name]);
             plans.push((runtime.name.clone(), planned));
         }
         let (recorded_sequence, recorded_commit) = self.shared.store.lock().expect("store lock").tip(env.as_str())?;
@@ -229,7 +240,7 @@ impl Syncer {
                 built = plans
                     .iter()
                     .map(|(runtime, planned)| {
-                        (runtime.clone(), desired::build(runtime, tip, sequence, planned, &states))
+                        (runtime.clone(), desired::build(runtime, tip, sequence, planned, states))
                     })
                     .collect::<Vec<_>>();
                 built
@@ -283,6 +294,35 @@ impl Syncer {
             }
         }
         Ok(sequence)
+    }
+
+    /// Makes a recorded tip what runtimes pull (unless it already is), and wakes
+    /// long-polls.
+    fn publish_pull(&self, tip: &Tip, sequence: u64, states: &BTreeMap<String, AssistantState>) {
+        let current = self.shared.pull.read().expect("pull lock").get(&tip.environment).cloned();
+        if current.is_some_and(|c| c.commit == tip.commit && c.sequence == sequence) {
+            return;
+        }
+        let origin = crate::webhook::Origin {
+            environment: &tip.environment,
+            commit: &tip.commit,
+            version: tip.version,
+            sequence,
+        };
+        let assistants = states
+            .iter()
+            .map(|(id, state)| {
+                let data = crate::webhook::data(&origin, id, Some(state.config.clone()), Some(state.channels.clone()));
+                let pulled = Pulled {
+                    data: serde_json::to_vec(&data).expect("JSON serializes"),
+                    etag: crate::webhook::etag(&data),
+                };
+                (id.clone(), pulled)
+            })
+            .collect();
+        let pull = EnvPull { commit: tip.commit.clone(), sequence, assistants };
+        self.shared.pull.write().expect("pull lock").insert(tip.environment.clone(), Arc::new(pull));
+        self.shared.changed();
     }
 
     /// A tree, parsed and validated (cached by tree id).

@@ -130,3 +130,21 @@ pub fn write_draft(
     written.dry_run = false;
     Ok(written)
 }
+
+impl DraftWritten {
+    /// What the CLI's `--json` and the API answer.
+    pub fn written(&self) -> crate::wire::Written {
+        crate::wire::Written {
+            action: self.action.into(),
+            environment: self.environment.clone(),
+            version: None,
+            source: self.source.map(|v| v.number()),
+            from: None,
+            commit: self.commit.map(|c| c.to_hex()),
+            summary: self.summary.clone(),
+            holds: None,
+            reconciled: Vec::new(),
+            dry_run: self.dry_run,
+        }
+    }
+}

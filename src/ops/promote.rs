@@ -181,3 +181,21 @@ pub fn drift(state: &RepoState, env: &crate::ops::state::EnvState) -> Error {
     };
     Error::Drift { environment: name.to_string(), commit: env.tip.id.short(), hint }
 }
+
+impl Promoted {
+    /// What the CLI's `--json` and the API answer.
+    pub fn written(&self) -> crate::wire::Written {
+        crate::wire::Written {
+            action: "promote".into(),
+            environment: self.to.clone(),
+            version: Some(self.version.number()),
+            source: None,
+            from: Some(self.from.clone()),
+            commit: self.commit.map(|c| c.to_hex()),
+            summary: self.summary.clone(),
+            holds: None,
+            reconciled: Vec::new(),
+            dry_run: self.dry_run,
+        }
+    }
+}

@@ -158,3 +158,21 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
         dry_run: false,
     })
 }
+
+impl Published {
+    /// What the CLI's `--json` and the API answer.
+    pub fn written(&self) -> crate::wire::Written {
+        crate::wire::Written {
+            action: "publish".into(),
+            environment: self.environment.clone(),
+            version: Some(self.version.number()),
+            source: None,
+            from: None,
+            commit: self.commit.map(|c| c.to_hex()),
+            summary: self.summary.clone(),
+            holds: None,
+            reconciled: self.reconciled.tagged.iter().map(|t| t.version.number()).collect(),
+            dry_run: self.dry_run,
+        }
+    }
+}

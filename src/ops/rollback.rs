@@ -126,3 +126,21 @@ pub fn rollback(
     plan.dry_run = false;
     Ok(plan)
 }
+
+impl RolledBack {
+    /// What the CLI's `--json` and the API answer.
+    pub fn written(&self) -> crate::wire::Written {
+        crate::wire::Written {
+            action: "rollback".into(),
+            environment: self.environment.clone(),
+            version: Some(self.version.number()),
+            source: None,
+            from: None,
+            commit: self.commit.map(|c| c.to_hex()),
+            summary: self.summary.clone(),
+            holds: Some(self.holds.iter().map(|v| v.number()).collect()),
+            reconciled: Vec::new(),
+            dry_run: self.dry_run,
+        }
+    }
+}

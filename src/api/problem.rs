@@ -1,0 +1,97 @@
+//! RFC 9457 problem details (`application/problem+json`): every API error, with `type`
+//! from the stable code of SPEC 4, the status of that code, and the members the CLI's
+//! JSON errors carry (`code`, `details`, `hint`, `retryable`).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::{Code, Error};
+
+/// The `type` URI of a code.
+pub fn type_uri(code: Code) -> String {
+    format!("urn:stagecraft:error:{}", code.as_str())
+}
+
+/// A problem, ready to send (boxed: errors travel through many `Result`s).
+#[derive(Debug, Clone)]
+pub struct Problem(pub Box<ProblemBody>);
+
+/// The problem document.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemBody {
+    /// `urn:stagecraft:error:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The code's name, e.g. `conflict`.
+    pub title: String,
+    pub status: u16,
+    /// What failed, for people.
+    pub detail: String,
+    /// The stable code of SPEC 4.
+    pub code: String,
+    /// Every diagnostic (objects with file, line, column, message, hint) or detail line.
+    pub details: Vec<serde_json::Value>,
+    pub hint: Option<String>,
+    /// True only for `conflict`: run the request again.
+    pub retryable: bool,
+    /// A `WWW-Authenticate` challenge (401 only; not in the body).
+    #[serde(skip)]
+    pub challenge: bool,
+}
+
+impl Problem {
+    pub fn new(code: Code, detail: impl Into<String>, hint: Option<String>) -> Problem {
+        Problem(Box::new(ProblemBody {
+            kind: type_uri(code),
+            title: code.as_str().to_string(),
+            status: code.http_status(),
+            detail: detail.into(),
+            code: code.as_str().to_string(),
+            details: Vec::new(),
+            hint,
+            retryable: code.retryable(),
+            challenge: code == Code::Unauthenticated,
+        }))
+    }
+
+    pub fn usage(detail: impl Into<String>) -> Problem {
+        Problem::new(Code::Usage, detail, None)
+    }
+
+    pub fn not_found(detail: impl Into<String>, hint: impl Into<String>) -> Problem {
+        Problem::new(Code::NotFound, detail, Some(hint.into()))
+    }
+
+    /// A status outside SPEC 4's table (405, 503), typed by the nearest code.
+    pub fn with_status(mut self, status: StatusCode) -> Problem {
+        self.0.status = status.as_u16();
+        self
+    }
+}
+
+impl From<Error> for Problem {
+    fn from(error: Error) -> Problem {
+        let report = error.report();
+        let details = error.report().to_json()["error"]["details"].as_array().cloned().unwrap_or_default();
+        let mut problem = Problem::new(report.code, report.message, report.hint);
+        problem.0.details = details;
+        problem
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let challenge = self.0.challenge;
+        let body = serde_json::to_vec(&self.0).expect("problems serialize");
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"stagecraft\""));
+        }
+        response
+    }
+}

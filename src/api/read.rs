@@ -1,0 +1,328 @@
+//! The read routes: environments, the pulled configs (with `ETag`, `304` and long-poll),
+//! history, versions and diffs.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Need, authorize};
+use super::problem::Problem;
+use super::{Api, MAX_WAIT, assistant_id, clip};
+use crate::diff::render::{self, Format, Options};
+use crate::error::Code;
+
+/// Parses a query string into `T` (unknown parameters rejected).
+pub(super) fn query<T: for<'de> Deserialize<'de>>(raw: Option<String>) -> Result<T, Problem> {
+    serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|e| Problem::usage(format!("bad query parameters: {e}")))
+}
+
+fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    let mut response = (status, serde_json::to_vec(value).expect("JSON serializes")).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+pub async fn environments(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let config = api.shared.config();
+    authorize(&config, peer, &headers, Need::Read)?;
+    let Some(status) = api.shared.status.read().expect("status lock").clone() else {
+        return Err(Problem::new(Code::Io, "the daemon has not read the repository yet", None)
+            .with_status(StatusCode::SERVICE_UNAVAILABLE));
+    };
+    let health = api.shared.health.read().expect("health lock").clone();
+    let runtimes = api.shared.runtimes.read().expect("runtimes lock").clone();
+    let environments: Vec<Value> = status
+        .environments
+        .iter()
+        .map(|env| {
+            let health = health.get(&env.name);
+            let bound: Vec<Value> = runtimes
+                .values()
+                .filter(|queue| queue.config.environment.as_str() == env.name)
+                .map(|queue| {
+                    let status = queue.status.lock().expect("status lock").clone();
+                    let pending = queue.len();
+                    // Caught up: it holds what the environment delivered last.
+                    let acknowledged_version = if pending == 0 {
+                        health.and_then(|h| h.delivered_version)
+                    } else {
+                        status.acknowledged_version
+                    };
+                    json!({
+                        "name": queue.config.name,
+                        "acknowledged_version": acknowledged_version,
+                        "state": status.state,
+                        "pending": pending,
+                        "last_error": status.last_error,
+                    })
+                })
+                .collect();
+            json!({
+                "name": env.name,
+                "protected": env.protected,
+                "version": env.version,
+                "commit": env.commit,
+                "actor": env.actor,
+                "time": env.time,
+                "subject": env.subject,
+                "holds": env.holds,
+                "drift": env.drift,
+                "valid": health.is_none_or(|h| h.valid),
+                "held": health.is_some_and(|h| h.held),
+                "problem": health.and_then(|h| h.problem.clone()),
+                "delivered_commit": health.and_then(|h| h.delivered_commit.clone()),
+                "runtimes": bound,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "chain": status.chain,
+            "protected": status.protected,
+            "environments": environments,
+            "draft": status.draft,
+        }),
+    ))
+}
+
+pub async fn assistants(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(env): Path<String>,
+) -> Result<Response, Problem> {
+    authorize(&api.shared.config(), peer, &headers, Need::Read)?;
+    let env = api.environment(&env)?;
+    let pull = api.shared.pull.read().expect("pull lock").get(env.as_str()).cloned().ok_or_else(not_synced)?;
+    let data: Vec<Value> =
+        pull.assistants.values().map(|p| serde_json::from_slice(&p.data).expect("stored JSON")).collect();
+    Ok(json_response(StatusCode::OK, &json!({"environment": env.as_str(), "commit": pull.commit, "assistants": data})))
+}
+
+fn not_synced() -> Problem {
+    Problem::new(Code::Io, "this environment has not passed the gate since the daemon started", None)
+        .with_status(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullQuery {
+    /// Seconds to hold the request while `If-None-Match` still matches.
+    wait: Option<u64>,
+}
+
+/// SPEC 8 pull: the `data` object of a delivery, a strong `ETag`, `304` on
+/// `If-None-Match`, and with `?wait=N` a long-poll until a change or the timeout.
+pub async fn assistant(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((env, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    authorize(&api.shared.config(), peer, &headers, Need::Read)?;
+    let env = api.environment(&env)?;
+    let id = assistant_id(&id)?;
+    let PullQuery { wait } = query(raw)?;
+    let wait = match wait {
+        Some(seconds) if seconds > MAX_WAIT => {
+            return Err(Problem::usage(format!("wait is at most {MAX_WAIT} seconds, not {seconds}")));
+        }
+        other => Duration::from_secs(other.unwrap_or(0)),
+    };
+    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = api.shared.changes.subscribe();
+    loop {
+        changes.borrow_and_update();
+        let pull = api.shared.pull.read().expect("pull lock").get(env.as_str()).cloned().ok_or_else(not_synced)?;
+        let Some(pulled) = pull.assistants.get(id.as_str()).cloned() else {
+            return Err(Problem::not_found(
+                format!("no assistant `{id}` in {env}"),
+                format!("{env} has: {}", pull.assistants.keys().cloned().collect::<Vec<_>>().join(", ")),
+            ));
+        };
+        let matches = if_none_match.as_deref().is_some_and(|given| etag_matches(given, &pulled.etag));
+        if !matches {
+            let mut response = (StatusCode::OK, pulled.data).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(header::ETAG, HeaderValue::from_str(&pulled.etag).expect("hex in quotes"));
+            return Ok(response);
+        }
+        let stopping = api.shared.stopping.load(Ordering::SeqCst);
+        if stopping || tokio::time::Instant::now() >= deadline {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            response.headers_mut().insert(header::ETAG, HeaderValue::from_str(&pulled.etag).expect("hex in quotes"));
+            return Ok(response);
+        }
+        // Held until something changes (then compared again), the deadline, or a stop.
+        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+    }
+}
+
+/// `If-None-Match`: `*`, or a list of entity tags (weak ones compared weakly).
+fn etag_matches(given: &str, etag: &str) -> bool {
+    given.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    environment: Option<String>,
+    limit: Option<usize>,
+    before: Option<String>,
+    action: Option<String>,
+    assistant: Option<String>,
+}
+
+pub async fn history(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    authorize(&api.shared.config(), peer, &headers, Need::Read)?;
+    let q: HistoryQuery = query(raw)?;
+    if let Some(env) = &q.environment {
+        api.environment(env)?;
+    }
+    if let Some(assistant) = &q.assistant {
+        assistant_id(assistant)?;
+    }
+    if let Some(limit) = q.limit
+        && !(1..=500).contains(&limit)
+    {
+        return Err(Problem::usage(format!("limit is 1 to 500, not {limit}")));
+    }
+    let page = api
+        .with_store(move |store| {
+            crate::ops::history::history(
+                store,
+                &crate::ops::history::HistoryQuery {
+                    environment: q.environment,
+                    limit: q.limit,
+                    before: q.before,
+                    all: false,
+                    action: q.action,
+                    assistant: q.assistant,
+                },
+            )
+        })
+        .await?;
+    Ok(json_response(StatusCode::OK, &page))
+}
+
+pub async fn version(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(text): Path<String>,
+) -> Result<Response, Problem> {
+    authorize(&api.shared.config(), peer, &headers, Need::Read)?;
+    if !text.starts_with('v') {
+        return Err(Problem::usage(format!("`{}` is not a version: paths take v12", clip(&text))));
+    }
+    let version = super::version(&text)?;
+    let info = api.with_store(move |store| crate::ops::show::show(store, version)).await?;
+    Ok(json_response(StatusCode::OK, &info))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+    assistant: Option<String>,
+    format: Option<String>,
+}
+
+/// A state the API diffs: an environment, `vN` or a commit id; never a path.
+fn state_spec(text: &str) -> Result<String, Problem> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !text.starts_with('-');
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(Problem::usage(format!(
+            "`{}` is not an environment, a version or a commit (the API diffs no paths)",
+            clip(text)
+        )))
+    }
+}
+
+pub async fn diff(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Problem> {
+    authorize(&api.shared.config(), peer, &headers, Need::Read)?;
+    let q: DiffQuery = query(raw)?;
+    let from = state_spec(q.from.as_deref().unwrap_or(api.chain.base().as_str()))?;
+    let to = state_spec(q.to.as_deref().unwrap_or(api.chain.draft().as_str()))?;
+    if let Some(assistant) = &q.assistant {
+        assistant_id(assistant)?;
+    }
+    let format = match q.format.as_deref().unwrap_or("json") {
+        "json" => None,
+        "markdown" => Some(Format::Markdown),
+        "unified" => Some(Format::Unified),
+        other => return Err(Problem::usage(format!("format is json, markdown or unified, not `{}`", clip(other)))),
+    };
+    let chain = api.chain.clone();
+    let assistant = q.assistant.clone();
+    let diffed = api
+        .with_store(move |store| {
+            // No directory resolves from here: the API diffs refs, versions and commits.
+            let nowhere = std::path::Path::new("/nonexistent/stagecraft-api");
+            crate::ops::diff::diff(Some(store), &chain, &from, &to, assistant.as_deref(), nowhere)
+        })
+        .await?;
+    Ok(match format {
+        None => json_response(StatusCode::OK, &render::to_json(&diffed.changes, &diffed.labels)),
+        Some(format) => {
+            let text = render::render(&diffed.changes, &diffed.labels, format, Options { width: 100, color: false });
+            let kind =
+                if format == Format::Markdown { "text/markdown; charset=utf-8" } else { "text/plain; charset=utf-8" };
+            ([(header::CONTENT_TYPE, kind)], text).into_response()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_takes_lists_stars_and_weak_tags() {
+        assert!(etag_matches("\"abc\"", "\"abc\""));
+        assert!(etag_matches("\"x\", W/\"abc\"", "\"abc\""));
+        assert!(etag_matches("*", "\"abc\""));
+        assert!(!etag_matches("\"abd\"", "\"abc\""));
+    }
+
+    #[test]
+    fn diff_states_are_refs_versions_or_commits_never_paths() {
+        assert!(state_spec("pre-release").is_ok());
+        assert!(state_spec("v12").is_ok());
+        assert!(state_spec("0123abcd").is_ok());
+        for bad in ["../etc", "/etc/passwd", "a/b", "", "-x", "a.b"] {
+            assert!(state_spec(bad).is_err(), "{bad}");
+        }
+    }
+}
