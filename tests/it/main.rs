@@ -2,6 +2,7 @@
 
 mod common;
 
+mod api;
 mod concurrency;
 mod crash;
 mod daemon;

@@ -1,0 +1,346 @@
+//! The HTTP API of a running daemon (SPEC 10): every route against every role, the
+//! problem documents, the pull endpoint's ETag and long-poll, writes with `wait`, and
+//! two writes at once.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::common::TestRepo;
+use crate::common::daemon::{Daemon, Receiver, runtime};
+
+const ROLES: [&str; 4] = ["viewer", "publisher", "releaser", "admin"];
+
+fn token(role: &str) -> String {
+    format!("{role}-secret-token")
+}
+
+fn config(extra: &str) -> String {
+    let mut text = String::from(
+        "[repository]\npath = \"repo\"\nidentity = \"stagecraft daemon <daemon@example.com>\"\n[server]\nlisten = \"127.0.0.1:0\"\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"200ms\"\ntimeout = \"1s\"\n",
+    );
+    for role in ROLES {
+        let hash = hex::encode(Sha256::digest(token(role).as_bytes()));
+        text.push_str(&format!("[[token]]\nname = \"{role}-bot\"\nsha256 = \"{hash}\"\nrole = \"{role}\"\n"));
+    }
+    text.push_str(extra);
+    text
+}
+
+/// One HTTP exchange.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("JSON body: {}", self.body))
+    }
+}
+
+fn call(
+    daemon: &Daemon,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = stagecraft::daemon::deliver::client();
+        let url = format!("http://{}{path}", daemon.address);
+        let mut request = client.request(method.parse().unwrap(), url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        Answer { status, headers, body: response.text().await.unwrap() }
+    })
+}
+
+fn get(daemon: &Daemon, path: &str, token: Option<&str>) -> Answer {
+    call(daemon, "GET", path, token, None, &[])
+}
+
+fn post(daemon: &Daemon, path: &str, token: Option<&str>, body: &str) -> Answer {
+    call(daemon, "POST", path, token, Some(body), &[])
+}
+
+fn assert_problem(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(answer.headers["content-type"], "application/problem+json", "{}", answer.body);
+    let problem = answer.json();
+    assert_eq!(problem["type"], format!("urn:stagecraft:error:{code}"), "{problem}");
+    assert_eq!(problem["code"], code);
+    assert_eq!(problem["status"], status);
+    assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+fn edit_temperature(repo: &TestRepo, value: &str) -> String {
+    let path = repo.root.join("assistants/support-bot/assistant.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("temperature = ").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    repo.commit_file(
+        "assistants/support-bot/assistant.toml",
+        &format!("{}temperature = {value}{}", &text[..start], &text[end..]),
+    )
+}
+
+#[test]
+fn every_route_against_every_role() {
+    let repo = TestRepo::from_example();
+    let daemon = Daemon::start(&repo, &config(""));
+    // (method, path, body, the weakest role allowed; None: anonymous)
+    let routes: Vec<(&str, &str, Option<&str>, Option<&str>)> = vec![
+        ("GET", "/healthz", None, None),
+        ("GET", "/readyz", None, None),
+        ("GET", "/metrics", None, Some("viewer")),
+        ("GET", "/v1/environments", None, Some("viewer")),
+        ("GET", "/v1/environments/live/assistants", None, Some("viewer")),
+        ("GET", "/v1/environments/live/assistants/support-bot", None, Some("viewer")),
+        ("GET", "/v1/history", None, Some("viewer")),
+        ("GET", "/v1/versions/v1", None, Some("viewer")),
+        ("GET", "/v1/diff?from=live&to=draft", None, Some("viewer")),
+        ("POST", "/v1/publish", Some(r#"{"preview": true}"#), Some("publisher")),
+        ("POST", "/v1/publish", Some(r#"{"preview": true, "force": true, "message": "m"}"#), Some("admin")),
+        ("POST", "/v1/discard", Some(r#"{"preview": true}"#), Some("publisher")),
+        ("POST", "/v1/promote", Some(r#"{"version": 1, "to": "pre-release", "preview": true}"#), Some("publisher")),
+        ("POST", "/v1/promote", Some(r#"{"version": "v1", "to": "live", "preview": true}"#), Some("releaser")),
+        ("POST", "/v1/rollback", Some(r#"{"environment": "sandbox", "preview": true}"#), Some("publisher")),
+        ("POST", "/v1/rollback", Some(r#"{"environment": "live", "preview": true}"#), Some("releaser")),
+        ("POST", "/v1/revert", Some(r#"{"version": 1, "preview": true}"#), Some("publisher")),
+        ("POST", "/v1/restore", Some(r#"{"version": 1, "preview": true}"#), Some("publisher")),
+    ];
+    let rank = |role: &str| ROLES.iter().position(|r| *r == role).unwrap();
+    for (method, path, body, weakest) in &routes {
+        let anonymous = call(&daemon, method, path, None, *body, &[]);
+        match weakest {
+            None => assert!(anonymous.status < 400, "{method} {path} anonymous: {}", anonymous.status),
+            Some(_) => assert_problem(&anonymous, 401, "unauthenticated"),
+        }
+        if weakest.is_some() {
+            assert!(anonymous.headers.contains_key("www-authenticate"), "{method} {path}");
+            let wrong = call(&daemon, method, path, Some("not-a-token"), *body, &[]);
+            assert_problem(&wrong, 401, "unauthenticated");
+        }
+        for role in ROLES {
+            let answer = call(&daemon, method, path, Some(&token(role)), *body, &[]);
+            let allowed = weakest.is_none_or(|w| rank(role) >= rank(w));
+            if allowed {
+                assert!(
+                    ![401, 403].contains(&answer.status),
+                    "{method} {path} as {role}: {} {}",
+                    answer.status,
+                    answer.body
+                );
+            } else {
+                assert_problem(&answer, 403, "forbidden");
+            }
+        }
+    }
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn public_read_and_public_metrics_open_reads_to_anonymous_callers_but_never_writes() {
+    let repo = TestRepo::from_example();
+    let text = config("")
+        .replace("listen = \"127.0.0.1:0\"\n", "listen = \"127.0.0.1:0\"\npublic_read = true\npublic_metrics = true\n");
+    let daemon = Daemon::start(&repo, &text);
+    assert_eq!(get(&daemon, "/v1/environments", None).status, 200);
+    assert_eq!(get(&daemon, "/metrics", None).status, 200);
+    assert_problem(&post(&daemon, "/v1/publish", None, r#"{"preview": true}"#), 401, "unauthenticated");
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn bad_input_gets_a_problem_and_changes_nothing() {
+    let repo = TestRepo::from_example();
+    let daemon = Daemon::start(&repo, &config(""));
+    let viewer = token("viewer");
+    let admin = token("admin");
+    let tips = repo.git(&["for-each-ref", "--format=%(objectname) %(refname)"]);
+    assert_problem(&get(&daemon, "/v1/environments/nope/assistants", Some(&viewer)), 404, "not_found");
+    assert_problem(&get(&daemon, "/v1/environments/live/assistants/no-such-bot", Some(&viewer)), 404, "not_found");
+    assert_problem(&get(&daemon, "/v1/environments/live/assistants/Bad%20Id", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/versions/12", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/versions/v99", Some(&viewer)), 404, "not_found");
+    assert_problem(&get(&daemon, "/v1/history?limit=0", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/history?before=garbage", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/history?colour=blue", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/diff?from=../../etc&to=draft", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/diff?from=%2Fetc%2Fpasswd", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/diff?format=html", Some(&viewer)), 400, "usage");
+    assert_problem(&get(&daemon, "/v1/nothing-here", Some(&viewer)), 404, "not_found");
+    assert_problem(&call(&daemon, "DELETE", "/v1/environments", Some(&admin), None, &[]), 405, "usage");
+    assert_problem(&post(&daemon, "/v1/publish", Some(&admin), r#"{"mesage": "typo"}"#), 400, "usage");
+    assert_problem(&post(&daemon, "/v1/publish", Some(&admin), "not json"), 400, "usage");
+    assert_problem(&post(&daemon, "/v1/promote", Some(&admin), r#"{"version": "x1", "to": "live"}"#), 400, "usage");
+    assert_problem(&post(&daemon, "/v1/promote", Some(&admin), r#"{"version": 1, "to": "prod"}"#), 404, "not_found");
+    assert_problem(&post(&daemon, "/v1/publish", Some(&admin), r#"{"force": true}"#), 400, "usage");
+    let big = format!("{{\"message\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    assert_problem(&post(&daemon, "/v1/publish", Some(&admin), &big), 413, "too_large");
+    // Nothing to publish: 409 with the stable code; a protected write without confirm: 400.
+    assert_problem(&post(&daemon, "/v1/publish", Some(&admin), "{}"), 409, "nothing_to_do");
+    assert_problem(&post(&daemon, "/v1/rollback", Some(&admin), r#"{"environment": "live"}"#), 404, "not_found");
+    assert_eq!(repo.git(&["for-each-ref", "--format=%(objectname) %(refname)"]), tips, "nothing was written");
+    assert!(!daemon.log().contains(&token("admin")), "a bearer token never reaches the log");
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn pulled_configs_carry_an_etag_answer_304_and_long_polls_wake_on_change() {
+    let repo = TestRepo::from_example();
+    let daemon = Daemon::start(&repo, &config(""));
+    let viewer = token("viewer");
+    let path = "/v1/environments/draft/assistants/support-bot";
+    let first = get(&daemon, path, Some(&viewer));
+    assert_eq!(first.status, 200, "{}", first.body);
+    let etag = first.headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.len() == 66, "{etag}");
+    let data = first.json();
+    assert_eq!((data["assistant"].as_str(), data["environment"].as_str()), (Some("support-bot"), Some("draft")));
+    assert_eq!(data["commit"], repo.git(&["rev-parse", "draft"]).trim());
+    // The same data object as a delivery, and the ETag is the SHA-256 of its bytes.
+    assert_eq!(etag, format!("\"{}\"", hex::encode(Sha256::digest(first.body.as_bytes()))));
+    let same = call(&daemon, "GET", path, Some(&viewer), None, &[("if-none-match", &etag)]);
+    assert_eq!(same.status, 304);
+    // A long-poll that times out: 304.
+    let timed_out = call(&daemon, "GET", &format!("{path}?wait=1"), Some(&viewer), None, &[("if-none-match", &etag)]);
+    assert_eq!(timed_out.status, 304);
+    // A long-poll released by a change.
+    let (address, poll_etag) = (daemon.address.clone(), etag.clone());
+    let poll = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let response = stagecraft::daemon::deliver::client()
+                .get(format!("http://{address}/v1/environments/draft/assistants/support-bot?wait=30"))
+                .bearer_auth(token("viewer"))
+                .header("if-none-match", poll_etag)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    });
+    // Wait until the poll is held (the daemon logs nothing for it; the change comes
+    // after the first answer above, so whenever it lands the poll sees it).
+    let commit = edit_temperature(&repo, "0.66");
+    let (status, body) = poll.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    let changed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(changed["commit"], commit.as_str());
+    assert_eq!(changed["config"]["model"]["temperature"], 0.66);
+    assert_problem(&get(&daemon, &format!("{path}?wait=999"), Some(&viewer)), 400, "usage");
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn writes_go_through_the_library_and_wait_for_the_runtimes() {
+    let repo = TestRepo::from_example();
+    let order = Arc::new(AtomicU64::new(0));
+    let (sandbox, live) = (Receiver::start(&order), Receiver::start(&order));
+    let extra = format!("{}{}", runtime("sandbox-1", "sandbox", &sandbox.url), runtime("live-1", "live", &live.url));
+    let daemon = Daemon::start(&repo, &config(&extra));
+    sandbox.wait_acks(2);
+    live.wait_acks(2);
+    edit_temperature(&repo, "0.4");
+    let publisher = token("publisher");
+    // A preview writes nothing and carries the diff.
+    let preview = post(&daemon, "/v1/publish", Some(&publisher), r#"{"preview": true}"#);
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert_eq!(preview.json()["dry_run"], true);
+    assert_eq!(preview.json()["diff"]["format_version"], 1);
+    assert_eq!(repo.git(&["tag", "-l", "v2"]), "");
+    let published = post(&daemon, "/v1/publish", Some(&publisher), r#"{"message": "warmer", "wait": 20}"#);
+    assert_eq!(published.status, 201, "{}", published.body);
+    let body = published.json();
+    assert_eq!(body["version"], 2);
+    assert_eq!(body["wait"], json!({"acknowledged": ["sandbox-1"], "not_acknowledged": [], "complete": true}));
+    assert!(sandbox.requests().iter().any(|r| r.data()["version"] == 2), "acknowledged before the answer");
+    let trailers = repo.git(&["log", "-1", "--format=%(trailers:key=Stagecraft-Actor,valueonly)%cn <%ce>", "sandbox"]);
+    assert_eq!(trailers.trim(), "token:publisher-bot\nstagecraft daemon <daemon@example.com>");
+    // Promotions: into live needs a releaser and a confirmation.
+    assert_eq!(post(&daemon, "/v1/promote", Some(&publisher), r#"{"version": "v2", "to": "pre-release"}"#).status, 200);
+    assert_problem(
+        &post(&daemon, "/v1/promote", Some(&publisher), r#"{"version": 2, "to": "live"}"#),
+        403,
+        "forbidden",
+    );
+    let releaser = token("releaser");
+    assert_problem(
+        &post(&daemon, "/v1/promote", Some(&releaser), r#"{"version": 2, "to": "live"}"#),
+        400,
+        "confirmation_required",
+    );
+    let promoted =
+        post(&daemon, "/v1/promote", Some(&releaser), r#"{"version": 2, "to": "live", "confirm": true, "wait": 20}"#);
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    assert_eq!(promoted.json()["wait"]["complete"], true);
+    // Reads agree with the CLI's JSON.
+    let history = get(&daemon, "/v1/history?limit=5", Some(&token("viewer"))).json();
+    let cli = repo.stagecraft(&["history", "--limit", "5", "--json"]).json();
+    assert_eq!(history, cli);
+    let version = get(&daemon, "/v1/versions/v2", Some(&token("viewer"))).json();
+    assert_eq!(version, repo.stagecraft(&["show", "v2", "--json"]).json());
+    let environments = get(&daemon, "/v1/environments", Some(&token("viewer"))).json();
+    let live_env = &environments["environments"][3];
+    assert_eq!((live_env["name"].as_str(), live_env["version"].as_u64()), (Some("live"), Some(2)));
+    assert_eq!(live_env["runtimes"][0]["name"], "live-1");
+    assert_eq!(live_env["runtimes"][0]["acknowledged_version"], 2);
+    let markdown = get(&daemon, "/v1/diff?from=v1&to=v2&format=markdown", Some(&token("viewer")));
+    assert_eq!(markdown.status, 200);
+    assert!(markdown.body.contains("temperature"), "{}", markdown.body);
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn two_publishes_at_once_one_wins_and_nothing_is_half_written() {
+    let repo = TestRepo::from_example();
+    let daemon = Daemon::start(&repo, &config(""));
+    edit_temperature(&repo, "0.45");
+    let address = daemon.address.clone();
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let address = address.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async move {
+                    let response = stagecraft::daemon::deliver::client()
+                        .post(format!("http://{address}/v1/publish"))
+                        .bearer_auth(token("publisher"))
+                        .header("content-type", "application/json")
+                        .body("{}")
+                        .send()
+                        .await
+                        .unwrap();
+                    (response.status().as_u16(), response.text().await.unwrap())
+                })
+            })
+        })
+        .collect();
+    let mut results: Vec<(u16, String)> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    results.sort();
+    assert_eq!(results[0].0, 201, "{results:?}");
+    assert_eq!(results[1].0, 409, "{results:?}");
+    let loser: Value = serde_json::from_str(&results[1].1).unwrap();
+    assert!(["conflict", "nothing_to_do"].contains(&loser["code"].as_str().unwrap()), "{loser}");
+    assert_eq!(loser["retryable"], loser["code"] == "conflict");
+    assert_eq!(repo.git(&["tag", "-l", "v*"]), "v1\nv2\n");
+    repo.git(&["fsck", "--no-progress"]);
+    assert_eq!(daemon.stop(), 0);
+}
