@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 /// `stagecraft status --json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Status {
     /// The repository's work tree or git directory.
     pub repository: String,
@@ -20,7 +20,7 @@ pub struct Status {
 }
 
 /// One environment in `status`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct EnvironmentStatus {
     pub name: String,
     pub protected: bool,
@@ -41,7 +41,7 @@ pub struct EnvironmentStatus {
 }
 
 /// The draft against its base.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct DraftStatus {
     /// The second environment, which a publish writes to.
     pub base: String,
@@ -56,7 +56,7 @@ pub struct DraftStatus {
 }
 
 /// `stagecraft validate --json` on success.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Validated {
     /// What was validated: `draft (1a2b3c4)`, `v3 (…)`, or a directory path.
     pub origin: String,
@@ -70,7 +70,7 @@ pub struct Validated {
 }
 
 /// `stagecraft init --json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Initialized {
     pub path: String,
     pub bare: bool,
@@ -82,7 +82,7 @@ pub struct Initialized {
 }
 
 /// `--json` of every write (publish, promote, rollback, discard, restore, revert).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Written {
     /// `publish`, `promote`, `rollback`, `discard`, `restore`, `revert`.
     pub action: String,
@@ -106,7 +106,7 @@ pub struct Written {
 }
 
 /// One entry of `stagecraft history --json` (SPEC 6).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// The commit, 40 hex digits.
     pub id: String,
@@ -138,7 +138,7 @@ pub struct HistoryEntry {
 }
 
 /// `stagecraft history --json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
     /// The cursor of the next page; `null` when this is the last.
@@ -146,7 +146,7 @@ pub struct HistoryPage {
 }
 
 /// `stagecraft show vN --json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VersionInfo {
     pub version: u32,
     pub commit: String,

@@ -13,6 +13,7 @@
 //! checked before use.
 
 pub mod auth;
+pub mod openapi;
 pub mod problem;
 mod read;
 mod write;
@@ -130,6 +131,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/rollback", post(write::rollback))
         .route("/v1/revert", post(write::revert))
         .route("/v1/restore", post(write::restore))
+        .route("/openapi.json", get(openapi::serve))
         .with_state(api)
 }
 

@@ -17,8 +17,9 @@ pub fn type_uri(code: Code) -> String {
 #[derive(Debug, Clone)]
 pub struct Problem(pub Box<ProblemBody>);
 
-/// The problem document.
-#[derive(Debug, Clone, Serialize)]
+/// The problem document (RFC 9457).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
 pub struct ProblemBody {
     /// `urn:stagecraft:error:<code>`.
     #[serde(rename = "type")]
@@ -31,6 +32,7 @@ pub struct ProblemBody {
     /// The stable code of SPEC 4.
     pub code: String,
     /// Every diagnostic (objects with file, line, column, message, hint) or detail line.
+    #[schema(value_type = Vec<Object>)]
     pub details: Vec<serde_json::Value>,
     pub hint: Option<String>,
     /// True only for `conflict`: run the request again.

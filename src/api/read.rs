@@ -8,14 +8,15 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::auth::{Need, authorize};
-use super::problem::Problem;
+use super::problem::{Problem, ProblemBody};
 use super::{Api, MAX_WAIT, assistant_id, clip};
 use crate::diff::render::{self, Format, Options};
 use crate::error::Code;
+use crate::wire::{DraftStatus, EnvironmentStatus, HistoryPage, VersionInfo};
 
 /// Parses a query string into `T` (unknown parameters rejected).
 pub(super) fn query<T: for<'de> Deserialize<'de>>(raw: Option<String>) -> Result<T, Problem> {
@@ -29,6 +30,49 @@ fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response 
     response
 }
 
+/// `GET /v1/environments`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnvironmentsView {
+    /// The environments in order, the draft first.
+    pub chain: Vec<String>,
+    pub protected: Vec<String>,
+    pub environments: Vec<EnvironmentView>,
+    /// What a publish would change now.
+    pub draft: DraftStatus,
+}
+
+/// One environment: its status, the daemon's gate, and its runtimes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnvironmentView {
+    #[serde(flatten)]
+    pub status: EnvironmentStatus,
+    /// The tip validates.
+    pub valid: bool,
+    /// The tip's current version is on hold there (and the tip is not forced).
+    pub held: bool,
+    /// Why the tip is not delivered (invalid, drift, held); `null` when it is.
+    pub problem: Option<String>,
+    /// The tip whose configuration runtimes were last given.
+    pub delivered_commit: Option<String>,
+    pub runtimes: Vec<RuntimeView>,
+}
+
+/// One runtime bound to an environment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RuntimeView {
+    pub name: String,
+    /// The version it holds (the environment's delivered one once it caught up).
+    pub acknowledged_version: Option<u32>,
+    /// `idle`, `delivering`, `retrying` or `parked`.
+    pub state: String,
+    /// Deliveries not acknowledged yet.
+    pub pending: usize,
+    pub last_error: Option<String>,
+}
+
+/// The environments, their versions, gates and runtimes.
+#[utoipa::path(get, security(("bearer" = [])), path = "/v1/environments", tag = "read",
+    responses((status = 200, body = EnvironmentsView), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 503, body = ProblemBody, content_type = "application/problem+json")))]
 pub async fn environments(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -42,12 +86,12 @@ pub async fn environments(
     };
     let health = api.shared.health.read().expect("health lock").clone();
     let runtimes = api.shared.runtimes.read().expect("runtimes lock").clone();
-    let environments: Vec<Value> = status
+    let environments = status
         .environments
         .iter()
         .map(|env| {
             let health = health.get(&env.name);
-            let bound: Vec<Value> = runtimes
+            let runtimes = runtimes
                 .values()
                 .filter(|queue| queue.config.environment.as_str() == env.name)
                 .map(|queue| {
@@ -59,44 +103,64 @@ pub async fn environments(
                     } else {
                         status.acknowledged_version
                     };
-                    json!({
-                        "name": queue.config.name,
-                        "acknowledged_version": acknowledged_version,
-                        "state": status.state,
-                        "pending": pending,
-                        "last_error": status.last_error,
-                    })
+                    RuntimeView {
+                        name: queue.config.name.clone(),
+                        acknowledged_version,
+                        state: status.state,
+                        pending,
+                        last_error: status.last_error,
+                    }
                 })
                 .collect();
-            json!({
-                "name": env.name,
-                "protected": env.protected,
-                "version": env.version,
-                "commit": env.commit,
-                "actor": env.actor,
-                "time": env.time,
-                "subject": env.subject,
-                "holds": env.holds,
-                "drift": env.drift,
-                "valid": health.is_none_or(|h| h.valid),
-                "held": health.is_some_and(|h| h.held),
-                "problem": health.and_then(|h| h.problem.clone()),
-                "delivered_commit": health.and_then(|h| h.delivered_commit.clone()),
-                "runtimes": bound,
-            })
+            EnvironmentView {
+                status: env.clone(),
+                valid: health.is_none_or(|h| h.valid),
+                held: health.is_some_and(|h| h.held),
+                problem: health.and_then(|h| h.problem.clone()),
+                delivered_commit: health.and_then(|h| h.delivered_commit.clone()),
+                runtimes,
+            }
         })
         .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "chain": status.chain,
-            "protected": status.protected,
-            "environments": environments,
-            "draft": status.draft,
-        }),
-    ))
+    let view = EnvironmentsView {
+        chain: status.chain.clone(),
+        protected: status.protected.clone(),
+        environments,
+        draft: status.draft.clone(),
+    };
+    Ok(json_response(StatusCode::OK, &view))
 }
 
+/// The `data` object of a delivery and of a pull (SPEC 8).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AssistantData {
+    pub environment: String,
+    pub assistant: String,
+    /// The tip's current version; `null` on the draft.
+    pub version: Option<u32>,
+    /// The environment's tip the state was read from.
+    pub commit: String,
+    /// Grows with every change of the environment.
+    pub sequence: u64,
+    /// The assistant's configuration; `null` when it was removed.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    #[schema(value_type = Object)]
+    pub channels: Value,
+}
+
+/// `GET /v1/environments/{env}/assistants`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AssistantsView {
+    pub environment: String,
+    pub commit: String,
+    pub assistants: Vec<AssistantData>,
+}
+
+/// Every assistant of an environment, as runtimes pull them.
+#[utoipa::path(get, security(("bearer" = [])), path = "/v1/environments/{env}/assistants", tag = "read",
+    params(("env" = String, Path, description = "an environment of the chain")),
+    responses((status = 200, body = AssistantsView), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 503, body = ProblemBody, content_type = "application/problem+json")))]
 pub async fn assistants(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -106,9 +170,10 @@ pub async fn assistants(
     authorize(&api.shared.config(), peer, &headers, Need::Read)?;
     let env = api.environment(&env)?;
     let pull = api.shared.pull.read().expect("pull lock").get(env.as_str()).cloned().ok_or_else(not_synced)?;
-    let data: Vec<Value> =
-        pull.assistants.values().map(|p| serde_json::from_slice(&p.data).expect("stored JSON")).collect();
-    Ok(json_response(StatusCode::OK, &json!({"environment": env.as_str(), "commit": pull.commit, "assistants": data})))
+    let assistants =
+        pull.assistants.values().map(|p| serde_json::from_slice(&p.data).expect("the data objects stored")).collect();
+    let view = AssistantsView { environment: env.to_string(), commit: pull.commit.clone(), assistants };
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 fn not_synced() -> Problem {
@@ -116,8 +181,9 @@ fn not_synced() -> Problem {
         .with_status(StatusCode::SERVICE_UNAVAILABLE)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
     /// Seconds to hold the request while `If-None-Match` still matches.
     wait: Option<u64>,
@@ -125,6 +191,12 @@ pub struct PullQuery {
 
 /// SPEC 8 pull: the `data` object of a delivery, a strong `ETag`, `304` on
 /// `If-None-Match`, and with `?wait=N` a long-poll until a change or the timeout.
+#[utoipa::path(get, security(("bearer" = [])), path = "/v1/environments/{env}/assistants/{id}", tag = "read",
+    params(("env" = String, Path, description = "an environment of the chain"), ("id" = String, Path, description = "an assistant id"),
+        ("If-None-Match" = Option<String>, Header, description = "the ETag held"), PullQuery),
+    responses((status = 200, body = AssistantData, headers(("ETag" = String, description = "SHA-256 of the data, quoted"))),
+        (status = 304, description = "unchanged (at the end of a wait, or at once without one)"),
+        (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 503, body = ProblemBody, content_type = "application/problem+json")))]
 pub async fn assistant(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -178,8 +250,9 @@ fn etag_matches(given: &str, etag: &str) -> bool {
     given.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     environment: Option<String>,
     limit: Option<usize>,
@@ -188,6 +261,9 @@ pub struct HistoryQuery {
     assistant: Option<String>,
 }
 
+/// History entries, newest first (SPEC 6), a page at a time.
+#[utoipa::path(get, security(("bearer" = [])), path = "/v1/history", tag = "read", params(HistoryQuery),
+    responses((status = 200, body = HistoryPage), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
 pub async fn history(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -225,6 +301,10 @@ pub async fn history(
     Ok(json_response(StatusCode::OK, &page))
 }
 
+/// One version: who published it, when, what changed, where it is deployed and held.
+#[utoipa::path(get, security(("bearer" = [])), path = "/v1/versions/{version}", tag = "read",
+    params(("version" = String, Path, description = "v12")),
+    responses((status = 200, body = VersionInfo), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
 pub async fn version(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -240,8 +320,9 @@ pub async fn version(
     Ok(json_response(StatusCode::OK, &info))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     from: Option<String>,
     to: Option<String>,
@@ -265,6 +346,11 @@ fn state_spec(text: &str) -> Result<String, Problem> {
     }
 }
 
+/// The field-level diff between two states (SPEC 5): environments, versions or commits.
+#[utoipa::path(get, security(("bearer" = [])), path = "/v1/diff", tag = "read", params(DiffQuery),
+    responses((status = 200, description = "json: docs/diff-json.md; markdown and unified: text", content(
+            (Object = "application/json"), (String = "text/markdown"), (String = "text/plain"))),
+        (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json")))]
 pub async fn diff(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

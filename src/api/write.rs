@@ -14,10 +14,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::{Caller, Need, authorize};
-use super::problem::Problem;
+use super::problem::{Problem, ProblemBody};
 use super::{Api, MAX_BODY, MAX_WAIT, assistant_id, version};
 use crate::config::Role;
 use crate::diff::ChangeSet;
@@ -26,11 +26,12 @@ use crate::error::Code;
 use crate::identity::{Identity, When};
 use crate::model::{EnvName, Version};
 use crate::ops::publish::WriteOptions;
+use crate::wire::Written;
 
 /// A version in a body: `12` or `"v12"`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
-enum VersionField {
+pub enum VersionField {
     Number(u32),
     Text(String),
 }
@@ -46,65 +47,65 @@ impl VersionField {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PublishBody {
-    message: Option<String>,
+pub struct PublishBody {
+    pub message: Option<String>,
     #[serde(default)]
-    force: bool,
+    pub force: bool,
     #[serde(default)]
-    confirm: bool,
+    pub confirm: bool,
     #[serde(default)]
-    preview: bool,
-    wait: Option<u64>,
+    pub preview: bool,
+    pub wait: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DiscardBody {
-    message: Option<String>,
+pub struct DiscardBody {
+    pub message: Option<String>,
     #[serde(default)]
-    confirm: bool,
+    pub confirm: bool,
     #[serde(default)]
-    preview: bool,
+    pub preview: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PromoteBody {
-    version: VersionField,
-    to: String,
+pub struct PromoteBody {
+    pub version: VersionField,
+    pub to: String,
     #[serde(default)]
-    confirm: bool,
-    message: Option<String>,
+    pub confirm: bool,
+    pub message: Option<String>,
     #[serde(default)]
-    force: bool,
+    pub force: bool,
     #[serde(default)]
-    preview: bool,
-    wait: Option<u64>,
+    pub preview: bool,
+    pub wait: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RollbackBody {
-    environment: String,
-    to: Option<VersionField>,
+pub struct RollbackBody {
+    pub environment: String,
+    pub to: Option<VersionField>,
     #[serde(default)]
-    confirm: bool,
-    message: Option<String>,
+    pub confirm: bool,
+    pub message: Option<String>,
     #[serde(default)]
-    preview: bool,
-    wait: Option<u64>,
+    pub preview: bool,
+    pub wait: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DraftBody {
-    version: VersionField,
-    assistant: Option<String>,
-    message: Option<String>,
+pub struct DraftBody {
+    pub version: VersionField,
+    pub assistant: Option<String>,
+    pub message: Option<String>,
     #[serde(default)]
-    preview: bool,
+    pub preview: bool,
 }
 
 /// A request body, or why axum could not read it (over the limit: 413).
@@ -163,27 +164,48 @@ fn role_for(api: &Api, env: &EnvName, force: bool) -> Role {
 
 /// The answer of a write: what the CLI's `--json` prints, the diff of a preview, and
 /// the runtimes' acknowledgements when asked to wait.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WriteAnswer {
+    #[serde(flatten)]
+    pub written: Written,
+    /// A preview's diff (docs/diff-json.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub diff: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<Waited>,
+}
+
+/// Which runtimes of the environment acknowledged the new state within `wait`.
+#[derive(Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Waited {
+    pub acknowledged: Vec<String>,
+    pub not_acknowledged: Vec<String>,
+    /// Every runtime acknowledged.
+    pub complete: bool,
+}
+
 async fn answer(
     api: &Api,
     status: StatusCode,
-    written: crate::wire::Written,
+    written: Written,
     changes: &ChangeSet,
     wait: Option<Duration>,
 ) -> Response {
-    let mut value = serde_json::to_value(&written).expect("wire types serialize");
-    if written.dry_run {
+    let diff = written.dry_run.then(|| {
         let labels = Labels { from: written.environment.clone(), to: "new".into(), from_commit: None, to_commit: None };
-        value["diff"] = to_json(changes, &labels);
-    }
-    if let (Some(wait), Some(commit), false) = (wait, &written.commit, written.dry_run) {
-        value["wait"] = wait_for_runtimes(api, &written.environment, commit, wait).await;
-    }
-    (status, axum::Json(value)).into_response()
+        to_json(changes, &labels)
+    });
+    let wait = match (wait, &written.commit, written.dry_run) {
+        (Some(wait), Some(commit), false) => Some(wait_for_runtimes(api, &written.environment, commit, wait).await),
+        _ => None,
+    };
+    (status, axum::Json(WriteAnswer { written, diff, wait })).into_response()
 }
 
 /// Waits until every runtime bound to `env` has acknowledged the state of `commit`, or
 /// the time is up; names who has and who has not.
-async fn wait_for_runtimes(api: &Api, env: &str, commit: &str, wait: Duration) -> Value {
+async fn wait_for_runtimes(api: &Api, env: &str, commit: &str, wait: Duration) -> Waited {
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = api.shared.changes.subscribe();
     loop {
@@ -211,7 +233,8 @@ async fn wait_for_runtimes(api: &Api, env: &str, commit: &str, wait: Duration) -
             if caught_up { &mut done } else { &mut pending }.push(queue.config.name.clone());
         }
         if pending.is_empty() || tokio::time::Instant::now() >= deadline {
-            return json!({"acknowledged": done, "not_acknowledged": pending, "complete": pending.is_empty()});
+            let complete = pending.is_empty();
+            return Waited { acknowledged: done, not_acknowledged: pending, complete };
         }
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     }
@@ -224,6 +247,10 @@ macro_rules! run {
     };
 }
 
+/// Publish the draft as the next version on the second environment.
+#[utoipa::path(post, path = "/v1/publish", tag = "write", request_body = PublishBody,
+    responses((status = 201, body = WriteAnswer, description = "the new version (200 for a preview)"), (status = 200, body = WriteAnswer, description = "a preview"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn publish(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -242,6 +269,10 @@ pub async fn publish(
     Ok(answer(&api, status, done.written(), &done.changes, wait).await)
 }
 
+/// Bring the draft back to the second environment's tree.
+#[utoipa::path(post, path = "/v1/discard", tag = "write", request_body = DiscardBody,
+    responses((status = 200, body = WriteAnswer, description = "the draft written"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn discard(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -256,6 +287,10 @@ pub async fn discard(
     Ok(answer(&api, StatusCode::OK, done.written(), &done.changes, None).await)
 }
 
+/// Promote a version one environment along the chain.
+#[utoipa::path(post, path = "/v1/promote", tag = "write", request_body = PromoteBody,
+    responses((status = 200, body = WriteAnswer, description = "the promotion"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn promote(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -277,6 +312,10 @@ pub async fn promote(
     Ok(answer(&api, StatusCode::OK, done.written(), &done.changes, wait).await)
 }
 
+/// Roll an environment back to a version it deployed before.
+#[utoipa::path(post, path = "/v1/rollback", tag = "write", request_body = RollbackBody,
+    responses((status = 200, body = WriteAnswer, description = "the rollback"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn rollback(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -320,6 +359,10 @@ async fn draft_write(
     Ok(answer(&api, StatusCode::OK, done.written(), &done.changes, None).await)
 }
 
+/// Remove the changes of a publish from the draft (three-way merge).
+#[utoipa::path(post, path = "/v1/revert", tag = "write", request_body = DraftBody,
+    responses((status = 200, body = WriteAnswer, description = "the draft written, or the preview"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn revert(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -329,6 +372,10 @@ pub async fn revert(
     draft_write(api, peer, headers, bytes, false).await
 }
 
+/// Make the draft a version's snapshot (or one assistant's).
+#[utoipa::path(post, path = "/v1/restore", tag = "write", request_body = DraftBody,
+    responses((status = 200, body = WriteAnswer, description = "the draft written, or the preview"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub async fn restore(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -34,11 +34,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn healthz() -> &'static str {
+/// The process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+/// The first sync pass is done and the daemon is not stopping.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
+pub async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -46,7 +51,12 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn metrics(
+/// Prometheus text format: deliveries, queue depth, latency, and each environment's gate.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = []), ()),
+    responses((status = 200, body = String, content_type = "text/plain"),
+        (status = 401, body = crate::api::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, body = crate::api::problem::ProblemBody, content_type = "application/problem+json")))]
+pub async fn metrics(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -57,7 +67,14 @@ async fn metrics(
     ([(header::CONTENT_TYPE, super::metrics::Metrics::CONTENT_TYPE)], shared.metrics.encode()).into_response()
 }
 
-async fn hook(
+/// A forge's push webhook (GitHub, GitLab, Gitea), checked the forge's own way.
+#[utoipa::path(post, path = "/hooks/{forge}", tag = "operations",
+    params(("forge" = String, Path, description = "github, gitlab or gitea")),
+    request_body(content = Object, description = "the forge's payload, signed"),
+    responses((status = 202, body = String, content_type = "text/plain", description = "signed: a fetch and a re-scan follow"),
+        (status = 401, body = String, content_type = "text/plain", description = "a bad or missing signature"),
+        (status = 404, body = String, content_type = "text/plain", description = "no [receiver.<forge>] configured")))]
+pub async fn hook(
     State(shared): State<Arc<Shared>>,
     axum::extract::Path(forge): axum::extract::Path<String>,
     headers: HeaderMap,

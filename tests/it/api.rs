@@ -344,3 +344,116 @@ fn two_publishes_at_once_one_wins_and_nothing_is_half_written() {
     repo.git(&["fsck", "--no-progress"]);
     assert_eq!(daemon.stop(), 0);
 }
+
+/// The JSON Schema of a response in the OpenAPI document, beside the document's
+/// components so that its `#/components/...` references resolve.
+fn response_schema(document: &Value, template: &str, method: &str, status: u16, content_type: &str) -> Option<Value> {
+    let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
+    let pointer =
+        format!("/paths/{}/{method}/responses/{status}/content/{}/schema", escape(template), escape(content_type));
+    let schema = document.pointer(&pointer)?;
+    Some(json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/$defs/response",
+        "$defs": {"response": schema},
+        "components": document["components"],
+    }))
+}
+
+#[test]
+fn the_openapi_document_covers_every_route_and_real_responses_match_it() {
+    let repo = TestRepo::from_example();
+    let order = Arc::new(AtomicU64::new(0));
+    let live = Receiver::start(&order);
+    let daemon = Daemon::start(&repo, &config(&runtime("live-1", "live", &live.url)));
+    live.wait_acks(2);
+    let document = get(&daemon, "/openapi.json", None);
+    assert_eq!(document.status, 200, "anonymous");
+    let document = document.json();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."), "{}", document["openapi"]);
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    edit_temperature(&repo, "0.35");
+    let admin = token("admin");
+    // (template, method, request path, body): one real call per documented answer kind.
+    let calls: Vec<(&str, &str, String, Option<&str>)> = vec![
+        ("/healthz", "get", "/healthz".into(), None),
+        ("/readyz", "get", "/readyz".into(), None),
+        ("/metrics", "get", "/metrics".into(), None),
+        ("/v1/environments", "get", "/v1/environments".into(), None),
+        ("/v1/environments/{env}/assistants", "get", "/v1/environments/live/assistants".into(), None),
+        ("/v1/environments/{env}/assistants/{id}", "get", "/v1/environments/live/assistants/support-bot".into(), None),
+        ("/v1/environments/{env}/assistants/{id}", "get", "/v1/environments/live/assistants/nobody".into(), None),
+        ("/v1/history", "get", "/v1/history?limit=3".into(), None),
+        ("/v1/history", "get", "/v1/history?limit=nope".into(), None),
+        ("/v1/versions/{version}", "get", "/v1/versions/v1".into(), None),
+        ("/v1/versions/{version}", "get", "/v1/versions/v7".into(), None),
+        ("/v1/diff", "get", "/v1/diff?from=v1&to=draft".into(), None),
+        ("/v1/publish", "post", "/v1/publish".into(), Some(r#"{"preview": true}"#)),
+        ("/v1/publish", "post", "/v1/publish".into(), Some(r#"{"message": "cooler"}"#)),
+        ("/v1/publish", "post", "/v1/publish".into(), Some("{}")),
+        ("/v1/promote", "post", "/v1/promote".into(), Some(r#"{"version": 2, "to": "pre-release"}"#)),
+        ("/v1/promote", "post", "/v1/promote".into(), Some(r#"{"version": 2, "to": "live"}"#)),
+        (
+            "/v1/promote",
+            "post",
+            "/v1/promote".into(),
+            Some(r#"{"version": 2, "to": "live", "confirm": true, "wait": 10}"#),
+        ),
+        (
+            "/v1/rollback",
+            "post",
+            "/v1/rollback".into(),
+            Some(r#"{"environment": "live", "confirm": true, "preview": true}"#),
+        ),
+        ("/v1/revert", "post", "/v1/revert".into(), Some(r#"{"version": 2, "preview": true}"#)),
+        (
+            "/v1/restore",
+            "post",
+            "/v1/restore".into(),
+            Some(r#"{"version": 1, "assistant": "support-bot", "preview": true}"#),
+        ),
+        ("/v1/discard", "post", "/v1/discard".into(), Some(r#"{"preview": true}"#)),
+        ("/hooks/{forge}", "post", "/hooks/github".into(), Some("{}")),
+    ];
+    // The check has teeth: an answer missing a required field fails it.
+    let environments = get(&daemon, "/v1/environments", Some(&admin)).json();
+    let mut broken = environments.clone();
+    broken.as_object_mut().unwrap().remove("chain");
+    broken["environments"][0]["version"] = json!("one");
+    let schema = response_schema(&document, "/v1/environments", "get", 200, "application/json").unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&environments));
+    assert_eq!(validator.iter_errors(&broken).count(), 2);
+    let mut seen = std::collections::BTreeSet::new();
+    for (template, method, path, body) in &calls {
+        let answer = call(&daemon, &method.to_uppercase(), path, Some(&admin), *body, &[]);
+        let content_type =
+            answer.headers.get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let content_type = content_type.split(';').next().unwrap().trim().to_string();
+        let schema = response_schema(&document, template, method, answer.status, &content_type).unwrap_or_else(|| {
+            panic!(
+                "{method} {path} answered {} {content_type}, which the document lacks:\n{}",
+                answer.status, answer.body
+            )
+        });
+        let instance: Value = if content_type.ends_with("json") { answer.json() } else { json!(answer.body) };
+        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{template}: {e}"));
+        let errors: Vec<String> =
+            validator.iter_errors(&instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {path} ({}) does not match the document: {errors:#?}\n{}",
+            answer.status,
+            answer.body
+        );
+        seen.insert(format!("{method} {template}"));
+    }
+    let documented: std::collections::BTreeSet<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |method| format!("{method} {path}")))
+        .collect();
+    assert_eq!(seen, documented, "every documented route was called, and every route called is documented");
+    assert_eq!(daemon.stop(), 0);
+}

@@ -1,0 +1,52 @@
+//! The OpenAPI document (`GET /openapi.json`), generated from the route annotations and
+//! the types the routes answer with (`utoipa`), so it cannot drift from the code.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "stagecraft", description = "GitOps for AI assistant configurations: the daemon's API (SPEC 10)."),
+    paths(
+        crate::daemon::server::healthz,
+        crate::daemon::server::readyz,
+        crate::daemon::server::metrics,
+        crate::daemon::server::hook,
+        super::read::environments,
+        super::read::assistants,
+        super::read::assistant,
+        super::read::history,
+        super::read::version,
+        super::read::diff,
+        super::write::publish,
+        super::write::discard,
+        super::write::promote,
+        super::write::rollback,
+        super::write::revert,
+        super::write::restore,
+    ),
+    modifiers(&Bearer),
+    tags((name = "read"), (name = "write"), (name = "operations"))
+)]
+pub struct Document;
+
+/// The bearer token scheme of every `/v1` route.
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The document as JSON.
+pub fn json() -> String {
+    Document::openapi().to_json().expect("the OpenAPI document serializes")
+}
+
+/// `GET /openapi.json`, anonymous.
+pub async fn serve() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], json()).into_response()
+}
