@@ -260,7 +260,8 @@ impl Daemon {
             if status == 200 && wanted.iter().all(|w| metrics.contains(w)) {
                 return metrics;
             }
-            assert!(Instant::now() < deadline, "/metrics never held {wanted:?}:\n{metrics}");
+            let missing: Vec<&&str> = wanted.iter().filter(|w| !metrics.contains(**w)).collect();
+            assert!(Instant::now() < deadline, "/metrics ({status}) never held {missing:?}:\n{metrics}\n{}", self.log());
             std::thread::sleep(Duration::from_millis(5));
         }
     }
