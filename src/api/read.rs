@@ -241,7 +241,24 @@ pub async fn assistant(
             return Ok(response);
         }
         // Held until something changes (then compared again), the deadline, or a stop.
+        let _held = Held::new(&api.shared.metrics.long_polls);
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+    }
+}
+
+/// Counts a long-poll while it is held.
+struct Held<'a>(&'a prometheus::IntGauge);
+
+impl<'a> Held<'a> {
+    fn new(gauge: &'a prometheus::IntGauge) -> Held<'a> {
+        gauge.inc();
+        Held(gauge)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub drift: IntGaugeVec,
     pub held: IntGaugeVec,
     pub reconciled: IntCounter,
+    pub long_polls: prometheus::IntGauge,
 }
 
 impl Default for Metrics {
@@ -84,8 +85,14 @@ impl Metrics {
         let reconciled =
             IntCounter::with_opts(opts("reconciled_versions_total", "Version tags written by reconciliation."))
                 .expect("valid metric");
+        let long_polls = prometheus::IntGauge::with_opts(opts(
+            "pull_long_polls",
+            "Pull requests held open now, waiting for a change (?wait=N with If-None-Match).",
+        ))
+        .expect("valid metric");
         for collector in [
-            Box::new(deliveries.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(long_polls.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(deliveries.clone()),
             Box::new(queue_depth.clone()),
             Box::new(latency.clone()),
             Box::new(parked.clone()),
@@ -97,7 +104,19 @@ impl Metrics {
         ] {
             registry.register(collector).expect("each metric is registered once");
         }
-        Metrics { registry, deliveries, queue_depth, latency, parked, last_sync, valid, drift, held, reconciled }
+        Metrics {
+            registry,
+            deliveries,
+            queue_depth,
+            latency,
+            parked,
+            last_sync,
+            valid,
+            drift,
+            held,
+            reconciled,
+            long_polls,
+        }
     }
 
     /// The text exposition format.
