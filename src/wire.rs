@@ -2,11 +2,11 @@
 //! here field by field. They are built from library values by `ops` and rendered by the
 //! front ends; changing a field is a breaking change. Pure: no I/O.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 /// `stagecraft status --json`.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Status {
     /// The repository's work tree or git directory.
     pub repository: String,
@@ -20,7 +20,7 @@ pub struct Status {
 }
 
 /// One environment in `status`.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EnvironmentStatus {
     pub name: String,
     pub protected: bool,
@@ -41,7 +41,7 @@ pub struct EnvironmentStatus {
 }
 
 /// The draft against its base.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DraftStatus {
     /// The second environment, which a publish writes to.
     pub base: String,
@@ -56,7 +56,7 @@ pub struct DraftStatus {
 }
 
 /// `stagecraft validate --json` on success.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Validated {
     /// What was validated: `draft (1a2b3c4)`, `v3 (…)`, or a directory path.
     pub origin: String,
@@ -70,7 +70,7 @@ pub struct Validated {
 }
 
 /// `stagecraft init --json`.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Initialized {
     pub path: String,
     pub bare: bool,
@@ -82,7 +82,7 @@ pub struct Initialized {
 }
 
 /// `--json` of every write (publish, promote, rollback, discard, restore, revert).
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Written {
     /// `publish`, `promote`, `rollback`, `discard`, `restore`, `revert`.
     pub action: String,
@@ -103,10 +103,19 @@ pub struct Written {
     /// Versions tagged by reconciliation before a publish.
     pub reconciled: Vec<u32>,
     pub dry_run: bool,
+    /// For a rollback: the version it left (now on hold there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<u32>,
+    /// For a promotion: the version was on hold there and the forced promotion lifted it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released_hold: bool,
+    /// What reconciliation did before a publish, one line each for people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconciled_notes: Vec<String>,
 }
 
 /// One entry of `stagecraft history --json` (SPEC 6).
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// The commit, 40 hex digits.
     pub id: String,
@@ -138,7 +147,7 @@ pub struct HistoryEntry {
 }
 
 /// `stagecraft history --json`.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
     /// The cursor of the next page; `null` when this is the last.
@@ -146,7 +155,7 @@ pub struct HistoryPage {
 }
 
 /// `stagecraft show vN --json`.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct VersionInfo {
     pub version: u32,
     pub commit: String,

@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, draft_write, report, short};
+use super::write::{WriteArgs, draft_write, report};
 use crate::error::Error;
 use crate::ops::discard::{DraftWritten, discard};
 
@@ -22,16 +22,6 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 /// The result of discard, restore and revert.
 pub fn report_draft(ui: &Ui, done: &DraftWritten) {
     let written = done.written();
-    let source = done.source.map(|v| format!(" {v}")).unwrap_or_default();
-    let verb = match done.action {
-        "discard" => "discarded the changes of".to_string(),
-        "restore" => format!("restored{source} into"),
-        other => format!("{other}ed{source} in"),
-    };
-    let human = if done.dry_run {
-        format!("would have {verb} {}: {}\n(dry run: nothing written)\n", done.environment, done.summary)
-    } else {
-        format!("{verb} {} ({}): {}\n", done.environment, short(&done.commit), done.summary)
-    };
+    let human = super::write::human(&written);
     report(ui, &written, &human);
 }

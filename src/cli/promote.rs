@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, confirmed, report, short, show_diff};
+use super::write::{WriteArgs, confirmed, report, show_diff};
 use crate::error::Error;
 use crate::ops::promote::promote;
 
@@ -42,22 +42,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         promote(&store, &identity, &args.source, &args.to, &options)?
     };
     let written = done.written();
-    let released = if done.released_hold { format!(" ({} taken off hold)", done.version) } else { String::new() };
-    let human = if done.dry_run {
-        format!(
-            "would promote {} from {} to {}{released}: {}\n(dry run: nothing written)\n",
-            done.version, done.from, done.to, done.summary
-        )
-    } else {
-        format!(
-            "promoted {} from {} to {} ({}){released}: {}\n",
-            done.version,
-            done.from,
-            done.to,
-            short(&done.commit),
-            done.summary
-        )
-    };
+    let human = super::write::human(&written);
     report(ui, &written, &human);
     Ok(0)
 }

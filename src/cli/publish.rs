@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, confirmed, report, short, show_diff};
+use super::write::{WriteArgs, confirmed, report, show_diff};
 use crate::error::Error;
 use crate::ops::publish::publish;
 
@@ -40,22 +40,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         publish(&store, &identity, &options)?
     };
     let written = published.written();
-    let mut human = String::new();
-    human.push_str(&super::write::reconciled_lines(&published.reconciled, &published.environment));
-    if published.dry_run {
-        human.push_str(&format!(
-            "would publish {} to {}: {}\n(dry run: nothing written)\n",
-            published.version, published.environment, published.summary
-        ));
-    } else {
-        human.push_str(&format!(
-            "published {} to {} ({}): {}\n",
-            published.version,
-            published.environment,
-            short(&published.commit),
-            published.summary
-        ));
-    }
+    let human = super::write::human(&written);
     report(ui, &written, &human);
     Ok(0)
 }

@@ -2,7 +2,7 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, confirmed, report, short, show_diff};
+use super::write::{WriteArgs, confirmed, report, show_diff};
 use crate::error::Error;
 use crate::model::Version;
 use crate::ops::rollback::rollback;
@@ -40,21 +40,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         rollback(&store, &identity, &args.environment, args.to, &options)?
     };
     let written = done.written();
-    let left = done.left.map(|v| format!(" from {v}")).unwrap_or_default();
-    let human = if done.dry_run {
-        format!(
-            "would roll back {}{left} to {}: {}\n(dry run: nothing written)\n",
-            done.environment, done.version, done.summary
-        )
-    } else {
-        format!(
-            "rolled back {}{left} to {} ({}): {}\n",
-            done.environment,
-            done.version,
-            short(&done.commit),
-            done.summary
-        )
-    };
+    let human = super::write::human(&written);
     report(ui, &written, &human);
     Ok(0)
 }

@@ -81,8 +81,52 @@ pub fn report(ui: &Ui, written: &Written, human: &str) {
     ui.text(human);
 }
 
-pub fn short(commit: &Option<crate::model::ObjectId>) -> String {
-    commit.map(|c| c.short()).unwrap_or_default()
+/// The lines for people after a write, from what the write answered (locally or from a
+/// daemon's API, so both print the same).
+pub fn human(written: &Written) -> String {
+    let short = written.commit.as_deref().map(|c| &c[..7.min(c.len())]).unwrap_or_default();
+    let version = written.version.map(|v| format!("v{v}")).unwrap_or_default();
+    let dry = "\n(dry run: nothing written)";
+    let env = &written.environment;
+    let summary = &written.summary;
+    let mut out: String = written.reconciled_notes.iter().map(|line| format!("{line}\n")).collect();
+    let line = match written.action.as_str() {
+        "publish" if written.dry_run => format!("would publish {version} to {env}: {summary}{dry}"),
+        "publish" => format!("published {version} to {env} ({short}): {summary}"),
+        "promote" => {
+            let from = written.from.as_deref().unwrap_or_default();
+            let released = if written.released_hold { format!(" ({version} taken off hold)") } else { String::new() };
+            if written.dry_run {
+                format!("would promote {version} from {from} to {env}{released}: {summary}{dry}")
+            } else {
+                format!("promoted {version} from {from} to {env} ({short}){released}: {summary}")
+            }
+        }
+        "rollback" => {
+            let left = written.left.map(|v| format!(" from v{v}")).unwrap_or_default();
+            if written.dry_run {
+                format!("would roll back {env}{left} to {version}: {summary}{dry}")
+            } else {
+                format!("rolled back {env}{left} to {version} ({short}): {summary}")
+            }
+        }
+        action => {
+            let source = written.source.map(|v| format!(" v{v}")).unwrap_or_default();
+            let verb = match action {
+                "discard" => "discarded the changes of".to_string(),
+                "restore" => format!("restored{source} into"),
+                other => format!("{other}ed{source} in"),
+            };
+            if written.dry_run {
+                format!("would have {verb} {env}: {summary}{dry}")
+            } else {
+                format!("{verb} {env} ({short}): {summary}")
+            }
+        }
+    };
+    out.push_str(&line);
+    out.push('\n');
+    out
 }
 
 /// discard, restore and revert: the plan and its diff (on a terminal, or always for a
@@ -140,27 +184,5 @@ pub fn reconcile_before_planning(ui: &Ui, store: &crate::store::Store, dry_run: 
 
 /// What reconciliation did before a write, for people: tags written and merges skipped.
 pub fn reconciled_lines(reconciled: &crate::ops::reconcile::Reconciled, base: &str) -> String {
-    let mut out = String::new();
-    for tagged in &reconciled.tagged {
-        if tagged.repaired {
-            out.push_str(&format!(
-                "tagged {} ({}): a publish cut off before its tag\n",
-                tagged.version,
-                tagged.commit.short()
-            ));
-        } else {
-            out.push_str(&format!(
-                "tagged {} ({}): merged into {base} outside stagecraft\n",
-                tagged.version,
-                tagged.commit.short()
-            ));
-        }
-    }
-    for (commit, reason) in &reconciled.skipped {
-        out.push_str(&format!(
-            "skipped {} merged into {base}: it does not validate ({reason}); it is no version\n",
-            commit.short()
-        ));
-    }
-    out
+    crate::ops::reconcile::notes(reconciled, base).iter().map(|line| format!("{line}\n")).collect()
 }

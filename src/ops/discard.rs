@@ -145,6 +145,9 @@ impl DraftWritten {
             holds: None,
             reconciled: Vec::new(),
             dry_run: self.dry_run,
+            left: None,
+            released_hold: false,
+            reconciled_notes: Vec::new(),
         }
     }
 }

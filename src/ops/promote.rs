@@ -196,6 +196,9 @@ impl Promoted {
             holds: None,
             reconciled: Vec::new(),
             dry_run: self.dry_run,
+            left: None,
+            released_hold: self.released_hold,
+            reconciled_notes: Vec::new(),
         }
     }
 }

@@ -173,6 +173,9 @@ impl Published {
             holds: None,
             reconciled: self.reconciled.tagged.iter().map(|t| t.version.number()).collect(),
             dry_run: self.dry_run,
+            left: None,
+            released_hold: false,
+            reconciled_notes: crate::ops::reconcile::notes(&self.reconciled, &self.environment),
         }
     }
 }

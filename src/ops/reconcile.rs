@@ -113,3 +113,22 @@ pub fn tag_message(message: &Message) -> String {
     text.push('\n');
     text
 }
+
+/// What reconciliation did, one line each for people: tags written and merges skipped.
+pub fn notes(reconciled: &Reconciled, base: &str) -> Vec<String> {
+    let mut notes: Vec<String> = reconciled
+        .tagged
+        .iter()
+        .map(|tagged| {
+            if tagged.repaired {
+                format!("tagged {} ({}): a publish cut off before its tag", tagged.version, tagged.commit.short())
+            } else {
+                format!("tagged {} ({}): merged into {base} outside stagecraft", tagged.version, tagged.commit.short())
+            }
+        })
+        .collect();
+    notes.extend(reconciled.skipped.iter().map(|(commit, reason)| {
+        format!("skipped {} merged into {base}: it does not validate ({reason}); it is no version", commit.short())
+    }));
+    notes
+}

@@ -141,6 +141,9 @@ impl RolledBack {
             holds: Some(self.holds.iter().map(|v| v.number()).collect()),
             reconciled: Vec::new(),
             dry_run: self.dry_run,
+            left: self.left.map(|v| v.number()),
+            released_hold: false,
+            reconciled_notes: Vec::new(),
         }
     }
 }
