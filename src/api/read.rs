@@ -381,11 +381,15 @@ pub async fn diff(
     if let Some(assistant) = &q.assistant {
         assistant_id(assistant)?;
     }
-    let format = match q.format.as_deref().unwrap_or("json") {
-        "json" => None,
-        "markdown" => Some(Format::Markdown),
-        "unified" => Some(Format::Unified),
-        other => return Err(Problem::usage(format!("format is json, markdown or unified, not `{}`", clip(other)))),
+    // `changes` is the CLI's own: the change set it renders side by side (`--server`).
+    let (format, changes) = match q.format.as_deref().unwrap_or("json") {
+        "json" => (None, false),
+        "changes" => (None, true),
+        "markdown" => (Some(Format::Markdown), false),
+        "unified" => (Some(Format::Unified), false),
+        other => {
+            return Err(Problem::usage(format!("format is json, markdown, unified or changes, not `{}`", clip(other))));
+        }
     };
     let chain = api.chain.clone();
     let assistant = q.assistant.clone();
@@ -397,6 +401,9 @@ pub async fn diff(
         })
         .await?;
     Ok(match format {
+        None if changes => {
+            json_response(StatusCode::OK, &serde_json::json!({"labels": diffed.labels, "changes": diffed.changes}))
+        }
         None => json_response(StatusCode::OK, &render::to_json(&diffed.changes, &diffed.labels)),
         Some(format) => {
             let text = render::render(&diffed.changes, &diffed.labels, format, Options { width: 100, color: false });

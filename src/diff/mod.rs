@@ -16,7 +16,7 @@ pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use summary::summary;
 pub use text::TextDiff;
@@ -26,7 +26,7 @@ use crate::parse::{ASSISTANTS_DIR, CHANNELS_FILE};
 use crate::validate::limits;
 
 /// Everything that differs between two trees.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChangeSet {
     /// Assistants with at least one change, by id.
     pub assistants: Vec<AssistantChanges>,
@@ -37,7 +37,7 @@ pub struct ChangeSet {
 }
 
 /// The changes of one assistant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssistantChanges {
     pub id: String,
     pub status: AssistantStatus,
@@ -45,7 +45,7 @@ pub struct AssistantChanges {
     pub changes: Vec<Change>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AssistantStatus {
     Added,
@@ -54,7 +54,7 @@ pub enum AssistantStatus {
 }
 
 /// Where in an assistant a change is, in the order reviews show them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     /// `assistant.toml`: name, description, model, settings.
@@ -98,7 +98,7 @@ impl Section {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Added,
@@ -109,7 +109,7 @@ pub enum ChangeKind {
 }
 
 /// One changed field (or a whole item, when `path` is empty).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// The repository path of the file (the new one for a rename).
     pub file: String,
@@ -129,7 +129,8 @@ pub struct Change {
 }
 
 /// A value on one side of a change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Value {
     /// A TOML value: scalar, array or table.
     Toml(toml::Value),

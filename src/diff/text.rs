@@ -1,14 +1,14 @@
 //! Line diff of two texts with the changed words inside changed lines marked, in hunks
 //! with context, computed with `similar`. Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, TextDiff as Similar};
 
 /// Lines of context kept around each change.
 pub const CONTEXT: usize = 3;
 
 /// The line diff of two texts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextDiff {
     /// Lines only in the new text.
     pub added: usize,
@@ -18,7 +18,7 @@ pub struct TextDiff {
 }
 
 /// A run of changed lines with up to [`CONTEXT`] unchanged lines around it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hunk {
     /// 1-based first line in the old text (0 when the old text is empty).
     pub old_start: usize,
@@ -28,7 +28,7 @@ pub struct Hunk {
     pub lines: Vec<Line>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     Context,
@@ -37,7 +37,7 @@ pub enum LineKind {
 }
 
 /// One line of a hunk, without its line ending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     pub kind: LineKind,
     pub old_number: Option<usize>,
@@ -46,7 +46,7 @@ pub struct Line {
 }
 
 /// A piece of a line; `changed` marks a word that differs inside a changed line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
     pub text: String,
     pub changed: bool,

@@ -32,6 +32,9 @@ fn every_rendering_of_every_fixture_pair() {
     for case in cases {
         let set = fixture_diff(&case);
         assert!(!set.is_empty(), "{case}");
+        // The change set travels as JSON to `--server` clients and comes back whole.
+        let travelled: ChangeSet = serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
+        assert_eq!(travelled, set, "{case}");
         insta::assert_snapshot!(format!("{case}-summary"), diff::summary(&set));
         for (name, format) in [
             ("side-by-side", Format::SideBySide),

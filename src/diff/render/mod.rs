@@ -24,7 +24,7 @@ pub enum Format {
 }
 
 /// What the two sides are, for headers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Labels {
     pub from: String,
     pub to: String,
