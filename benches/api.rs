@@ -117,13 +117,16 @@ fn duration_ms(text: &str) -> f64 {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let seconds: u64 = std::env::var("WRK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(if full { 10 } else { 1 });
+    let seconds: u64 =
+        std::env::var("WRK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(if full { 10 } else { 1 });
     let daemon = start();
     let pid = daemon.child.id();
     let pull = "/v1/environments/live/assistants/support-bot";
     if Command::new("wrk").arg("--version").output().is_ok() {
         let mut rows = Vec::new();
-        for (name, path) in [("/healthz", "/healthz"), ("environment list", "/v1/environments"), ("pulled assistant config", pull)] {
+        for (name, path) in
+            [("/healthz", "/healthz"), ("environment list", "/v1/environments"), ("pulled assistant config", pull)]
+        {
             let (rate, p99) = wrk(&daemon.address, path, seconds).expect("wrk ran");
             rows.push((name, rate, p99));
         }

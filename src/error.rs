@@ -51,6 +51,11 @@ impl Code {
         Code::Io,
     ];
 
+    /// The code named `text`.
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|code| code.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::ValidationFailed => "validation_failed",
@@ -181,6 +186,10 @@ pub enum Error {
     #[error("cannot {step}: {detail}")]
     Remote { step: String, detail: String, hint: String },
 
+    /// A problem a daemon's API answered (`--server`), with its own code.
+    #[error("{message}")]
+    Api { code: Code, message: String, details: Vec<String>, hint: Option<String> },
+
     #[error("could not {step} {path}: {source}")]
     Io { step: &'static str, path: String, source: std::io::Error },
 }
@@ -206,6 +215,7 @@ impl Error {
             Error::UnsupportedFormat { .. } => Code::Git,
             Error::InitTarget { .. } | Error::NoIdentity | Error::Id(_) | Error::Usage { .. } => Code::Usage,
             Error::Git { .. } | Error::Remote { .. } => Code::Git,
+            Error::Api { code, .. } => *code,
             Error::Io { .. } | Error::Read(_) => Code::Io,
             Error::Conflict { .. } => Code::Conflict,
             Error::VersionConflict { .. } => Code::VersionConflict,
@@ -234,6 +244,7 @@ impl Error {
             Error::Id(_) => None,
             Error::Git { .. } => Some("check the repository with `git fsck`; the message above names the failed step".into()),
             Error::Remote { hint, .. } => Some(hint.clone()),
+            Error::Api { hint, .. } => hint.clone(),
             Error::Io { .. } => Some("check that the path exists and is readable and writable".into()),
             Error::Read(_) => Some("check the file, or the repository with `git fsck`".into()),
             Error::Conflict { .. } => Some("someone else wrote at the same time; run the command again".into()),
@@ -256,6 +267,7 @@ impl Error {
             }
             Error::MissingBranch { chain, .. } => (vec![format!("the chain is {chain}")], Vec::new()),
             Error::DirtyWorktree { files } => (files.clone(), Vec::new()),
+            Error::Api { details, .. } => (details.clone(), Vec::new()),
             Error::MergeConflict { version, conflicts } => {
                 (conflicts.iter().map(|c| c.describe(version)).collect(), Vec::new())
             }

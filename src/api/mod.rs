@@ -18,6 +18,9 @@ pub mod problem;
 mod read;
 mod write;
 
+pub use read::{AssistantData, AssistantsView, EnvironmentView, EnvironmentsView, RuntimeView};
+pub use write::{Waited, WriteAnswer};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

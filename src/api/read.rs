@@ -31,7 +31,7 @@ fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response 
 }
 
 /// `GET /v1/environments`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnvironmentsView {
     /// The environments in order, the draft first.
     pub chain: Vec<String>,
@@ -42,7 +42,7 @@ pub struct EnvironmentsView {
 }
 
 /// One environment: its status, the daemon's gate, and its runtimes.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnvironmentView {
     #[serde(flatten)]
     pub status: EnvironmentStatus,
@@ -58,7 +58,7 @@ pub struct EnvironmentView {
 }
 
 /// One runtime bound to an environment.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RuntimeView {
     pub name: String,
     /// The version it holds (the environment's delivered one once it caught up).
@@ -150,7 +150,7 @@ pub struct AssistantData {
 }
 
 /// `GET /v1/environments/{env}/assistants`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AssistantsView {
     pub environment: String,
     pub commit: String,

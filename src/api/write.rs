@@ -106,6 +106,9 @@ pub struct DraftBody {
     pub message: Option<String>,
     #[serde(default)]
     pub preview: bool,
+    /// Needed only when the draft itself is protected.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 /// A request body, or why axum could not read it (over the limit: 413).
@@ -164,20 +167,24 @@ fn role_for(api: &Api, env: &EnvName, force: bool) -> Role {
 
 /// The answer of a write: what the CLI's `--json` prints, the diff of a preview, and
 /// the runtimes' acknowledgements when asked to wait.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct WriteAnswer {
     #[serde(flatten)]
     pub written: Written,
     /// A preview's diff (docs/diff-json.md).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub diff: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A preview's change set as the CLI renders it (`--server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub changes: Option<ChangeSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<Waited>,
 }
 
 /// Which runtimes of the environment acknowledged the new state within `wait`.
-#[derive(Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Waited {
     pub acknowledged: Vec<String>,
     pub not_acknowledged: Vec<String>,
@@ -200,7 +207,8 @@ async fn answer(
         (Some(wait), Some(commit), false) => Some(wait_for_runtimes(api, &written.environment, commit, wait).await),
         _ => None,
     };
-    (status, axum::Json(WriteAnswer { written, diff, wait })).into_response()
+    let changes = written.dry_run.then(|| changes.clone());
+    (status, axum::Json(WriteAnswer { written, diff, changes, wait })).into_response()
 }
 
 /// Waits until every runtime bound to `env` has acknowledged the state of `commit`, or
@@ -348,7 +356,7 @@ async fn draft_write(
     let version = b.version.version()?;
     let assistant = b.assistant.as_deref().map(assistant_id).transpose()?.map(|a| a.as_str().to_string());
     let identity = identity(&api)?;
-    let options = options(&caller, b.message, false, true, b.preview);
+    let options = options(&caller, b.message, false, b.confirm, b.preview);
     let done = run!(api, move |store| {
         if restore {
             crate::ops::restore::restore(store, &identity, version, assistant.as_deref(), &options)

@@ -41,12 +41,31 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 }
 
 fn run_diff(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
-    let only_paths =
-        args.from.as_deref().is_some_and(looks_like_path) && args.to.as_deref().is_some_and(looks_like_path);
-    let (store, chain) = context.store_and_chain(only_paths, args.environments.as_deref())?;
-    let from = args.from.clone().unwrap_or_else(|| chain.base().to_string());
-    let to = args.to.clone().unwrap_or_else(|| chain.draft().to_string());
-    let diffed = ops::diff(store.as_ref(), &chain, &from, &to, args.assistant.as_deref(), &context.cwd)?;
+    let diffed = match context.client()? {
+        Some(client) => {
+            if [&args.from, &args.to].into_iter().flatten().any(|spec| looks_like_path(spec)) {
+                return Err(Error::Usage {
+                    message: "with --server, diff compares environments, versions and commits, not directories".into(),
+                    hint: Some("run it without --server to diff a directory".into()),
+                });
+            }
+            let query = super::client::query(&[
+                ("from", args.from.clone()),
+                ("to", args.to.clone()),
+                ("assistant", args.assistant.clone()),
+                ("format", Some("changes".into())),
+            ]);
+            client.get::<ops::diff::Diffed>(&format!("/v1/diff{query}"))?
+        }
+        None => {
+            let only_paths =
+                args.from.as_deref().is_some_and(looks_like_path) && args.to.as_deref().is_some_and(looks_like_path);
+            let (store, chain) = context.store_and_chain(only_paths, args.environments.as_deref())?;
+            let from = args.from.clone().unwrap_or_else(|| chain.base().to_string());
+            let to = args.to.clone().unwrap_or_else(|| chain.draft().to_string());
+            ops::diff(store.as_ref(), &chain, &from, &to, args.assistant.as_deref(), &context.cwd)?
+        }
+    };
     let format = match (args.format, ui.json) {
         (Some(format), _) => format,
         (None, true) => Format::Json,

@@ -14,6 +14,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        let body = serde_json::json!({"message": args.write.message});
+        let (dry_run, yes) = (args.write.dry_run, args.write.yes);
+        let write = super::write::RemoteWrite {
+            path: "/v1/discard",
+            body,
+            yes,
+            dry_run,
+            from: "draft",
+            to: "after discard",
+            draft: true,
+        };
+        return super::write::remote_write(ui, context, &client, write);
+    }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     draft_write(ui, context, &store, &args.write, false, "after discard", |options| discard(&store, &identity, options))

@@ -29,6 +29,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        let mut page = remote_page(&client, &args, args.before.clone())?;
+        while args.all
+            && let Some(next) = page.next.take()
+        {
+            let more = remote_page(&client, &args, Some(next))?;
+            page.entries.extend(more.entries);
+            page.next = more.next;
+        }
+        ui.json(&page);
+        ui.text(&render(&page));
+        return Ok(0);
+    }
     let store = context.open_store()?;
     let query = HistoryQuery {
         environment: args.environment,
@@ -42,6 +55,19 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     ui.json(&page);
     ui.text(&render(&page));
     Ok(0)
+}
+
+/// One page from a daemon (500 entries a page with `--all`).
+fn remote_page(client: &super::client::Client, args: &Args, before: Option<String>) -> Result<HistoryPage, Error> {
+    let limit = if args.all { 500 } else { args.limit };
+    let query = super::client::query(&[
+        ("environment", args.environment.clone()),
+        ("limit", Some(limit.to_string())),
+        ("before", before),
+        ("action", args.action.clone()),
+        ("assistant", args.assistant.clone()),
+    ]);
+    client.get(&format!("/v1/history{query}"))
 }
 
 pub fn render(page: &HistoryPage) -> String {

@@ -3,6 +3,7 @@
 //! global flags, the dispatch and the [`Context`], the one door for the process
 //! environment (current directory, environment variables).
 
+pub mod client;
 mod demo;
 mod diff;
 mod discard;
@@ -52,6 +53,10 @@ pub struct Cli {
     /// --atomic` (an https token from STAGECRAFT_GIT_TOKEN)
     #[arg(long, global = true, value_name = "NAME")]
     remote: Option<String>,
+    /// Run against a daemon's API instead of a local repository (status, history, show,
+    /// diff and every write; the token in STAGECRAFT_TOKEN)
+    #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["repo", "remote"])]
+    server: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +86,7 @@ pub struct Context {
     pub repo: Option<PathBuf>,
     pub author: Option<String>,
     pub remote: Option<String>,
+    pub server: Option<String>,
     vars: std::collections::BTreeMap<String, String>,
 }
 
@@ -102,6 +108,7 @@ impl Context {
             repo: cli.repo.clone(),
             author: cli.author.clone(),
             remote: cli.remote.clone(),
+            server: cli.server.clone(),
             vars,
         }
     }
@@ -134,6 +141,17 @@ impl Context {
 
     pub fn open_store(&self) -> Result<Store, Error> {
         self.remote_mode(Store::open(&self.repo_path())?)
+    }
+
+    /// With `--server URL`: the daemon's API client.
+    pub fn client(&self) -> Result<Option<client::Client>, Error> {
+        match &self.server {
+            Some(url) => {
+                let token = std::env::var("STAGECRAFT_TOKEN").ok().filter(|t| !t.trim().is_empty());
+                client::Client::new(url, token.map(|t| t.trim().to_string())).map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
     /// With `--remote NAME`: the store in remote mode, fetched.
@@ -225,6 +243,21 @@ pub fn main() -> u8 {
     };
     let context = Context::from_process(&cli);
     let ui = Ui::new(cli.json, cli.no_color, context.var("NO_COLOR").is_some_and(|v| !v.is_empty()));
+    if context.server.is_some() {
+        let name = match &cli.command {
+            Command::Init(_) => Some("init"),
+            Command::Validate(_) => Some("validate"),
+            Command::Serve(_) => Some("serve"),
+            Command::Demo(_) => Some("demo"),
+            _ => None,
+        };
+        if let Some(name) = name {
+            return ui.error(&Error::Usage {
+                message: format!("{name} needs a local repository"),
+                hint: Some("run it without --server, in or with --repo pointing at a repository".into()),
+            });
+        }
+    }
     let local_only = matches!(cli.command, Command::Init(_) | Command::Serve(_) | Command::Demo(_));
     if local_only && context.remote.is_some() {
         return ui.error(&Error::Usage {

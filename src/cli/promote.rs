@@ -22,6 +22,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        let body = serde_json::json!({"version": args.source, "to": args.to, "message": args.write.message, "force": args.force});
+        let (dry_run, yes) = (args.write.dry_run, args.write.yes);
+        let write = super::write::RemoteWrite {
+            path: "/v1/promote",
+            body,
+            yes,
+            dry_run,
+            from: &args.to,
+            to: &args.source,
+            draft: false,
+        };
+        return super::write::remote_write(ui, context, &client, write);
+    }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     super::write::reconcile_before_planning(ui, &store, args.write.dry_run)?;

@@ -17,6 +17,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        let body = serde_json::json!({"message": args.write.message, "force": args.force});
+        let (dry_run, yes) = (args.write.dry_run, args.write.yes);
+        let write = super::write::RemoteWrite {
+            path: "/v1/publish",
+            body,
+            yes,
+            dry_run,
+            from: "base",
+            to: "draft",
+            draft: false,
+        };
+        return super::write::remote_write(ui, context, &client, write);
+    }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let base = store.chain()?.base().to_string();

@@ -30,10 +30,35 @@ pub struct VersionArgs {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        let target = args.target;
+        let to = target.version.to_string();
+        return remote(ui, context, &client, "/v1/restore", &target, &to);
+    }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let args = args.target;
     draft_write(ui, context, &store, &args.write, args.preview, &format!("draft with {}", args.version), |options| {
         restore(&store, &identity, args.version, args.assistant.as_deref(), options)
     })
+}
+
+/// revert and restore through a daemon's API.
+pub fn remote(
+    ui: &Ui,
+    context: &Context,
+    client: &super::client::Client,
+    path: &str,
+    target: &VersionArgs,
+    to: &str,
+) -> Result<u8, Error> {
+    let body = serde_json::json!({
+        "version": target.version.to_string(),
+        "assistant": target.assistant,
+        "message": target.write.message,
+    });
+    let dry_run = target.preview || target.write.dry_run;
+    let write =
+        super::write::RemoteWrite { path, body, yes: target.write.yes, dry_run, from: "draft", to, draft: true };
+    super::write::remote_write(ui, context, client, write)
 }

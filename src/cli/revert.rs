@@ -14,6 +14,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        let target = args.target;
+        let to = format!("draft without {}", target.version);
+        return super::restore::remote(ui, context, &client, "/v1/revert", &target, &to);
+    }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let args = args.target;

@@ -20,6 +20,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        let body = serde_json::json!({"environment": args.environment, "to": args.to.map(|v| v.to_string()), "message": args.write.message});
+        let (dry_run, yes) = (args.write.dry_run, args.write.yes);
+        let write = super::write::RemoteWrite {
+            path: "/v1/rollback",
+            body,
+            yes,
+            dry_run,
+            from: &args.environment,
+            to: "",
+            draft: false,
+        };
+        return super::write::remote_write(ui, context, &client, write);
+    }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     super::write::reconcile_before_planning(ui, &store, args.write.dry_run)?;

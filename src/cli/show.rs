@@ -14,8 +14,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
-    let store = context.open_store()?;
-    let info = show(&store, args.version)?;
+    let info = match context.client()? {
+        Some(client) => client.get(&format!("/v1/versions/{}", args.version))?,
+        None => show(&context.open_store()?, args.version)?,
+    };
     ui.json(&info);
     let mut out = format!("v{} ({})\npublished by {} at {}\n", info.version, &info.commit[..7], info.actor, info.time);
     if let Some(description) = &info.description {

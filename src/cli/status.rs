@@ -11,8 +11,19 @@ use crate::wire::Status;
 pub struct Args {}
 
 pub fn run(_args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
-    let store = context.open_store()?;
-    let status = ops::status(&store)?;
+    let status = match context.client()? {
+        Some(client) => {
+            let view: crate::api::EnvironmentsView = client.get("/v1/environments")?;
+            Status {
+                repository: client.url().to_string(),
+                chain: view.chain,
+                protected: view.protected,
+                environments: view.environments.into_iter().map(|e| e.status).collect(),
+                draft: view.draft,
+            }
+        }
+        None => ops::status(&context.open_store()?)?,
+    };
     ui.json(&status);
     ui.text(&render(&status));
     Ok(0)

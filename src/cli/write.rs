@@ -186,3 +186,68 @@ pub fn reconcile_before_planning(ui: &Ui, store: &crate::store::Store, dry_run: 
 pub fn reconciled_lines(reconciled: &crate::ops::reconcile::Reconciled, base: &str) -> String {
     crate::ops::reconcile::notes(reconciled, base).iter().map(|line| format!("{line}\n")).collect()
 }
+
+/// A write through a daemon's API (`--server`): on a terminal (or for a dry run) the
+/// preview's diff first, then the write; a protected environment's confirmation is
+/// asked on a terminal when the daemon wants one. Prints what a local write prints.
+pub struct RemoteWrite<'a> {
+    /// `/v1/publish`, …
+    pub path: &'a str,
+    /// The request body, without `preview` and `confirm`.
+    pub body: serde_json::Value,
+    pub yes: bool,
+    pub dry_run: bool,
+    /// The diff's labels: what is written, and what it becomes.
+    pub from: &'a str,
+    pub to: &'a str,
+    /// For revert, restore, discard: a preview off a terminal prints the unified diff.
+    pub draft: bool,
+}
+
+pub fn remote_write(
+    ui: &Ui,
+    context: &Context,
+    client: &super::client::Client,
+    write: RemoteWrite<'_>,
+) -> Result<u8, Error> {
+    use crate::api::WriteAnswer;
+    let mut body = write.body;
+    let terminal = !ui.json && ui.stdout_is_terminal();
+    if write.dry_run || terminal {
+        body["preview"] = serde_json::Value::Bool(true);
+        let plan: WriteAnswer = client.post(write.path, &body)?;
+        let changes = plan.changes.clone().unwrap_or_default();
+        if write.dry_run && write.draft && !ui.json && !ui.stdout_is_terminal() {
+            let labels = Labels { from: write.from.into(), to: write.to.into(), from_commit: None, to_commit: None };
+            ui.print(&render::render(
+                &changes,
+                &labels,
+                Format::Unified,
+                Options { width: context.width(), color: false },
+            ));
+        }
+        let to = if write.to.is_empty() {
+            plan.written.version.map(|v| format!("v{v}")).unwrap_or_default()
+        } else {
+            write.to.to_string()
+        };
+        show_diff(ui, context, &changes, write.from, &to);
+        if write.dry_run {
+            report(ui, &plan.written, &human(&plan.written));
+            return Ok(0);
+        }
+        body.as_object_mut().expect("an object").remove("preview");
+    }
+    body["confirm"] = serde_json::Value::Bool(write.yes);
+    let done: WriteAnswer = match client.post(write.path, &body) {
+        Err(Error::Api { code: crate::error::Code::ConfirmationRequired, message, .. }) if !write.yes => {
+            let environment = message.split(' ').next().unwrap_or_default().to_string();
+            confirm(&format!("write to {environment} (protected)?"), &environment)?;
+            body["confirm"] = serde_json::Value::Bool(true);
+            client.post(write.path, &body)?
+        }
+        other => other?,
+    };
+    report(ui, &done.written, &human(&done.written));
+    Ok(0)
+}

@@ -49,7 +49,8 @@ impl serde::Serialize for ObjectId {
 impl<'de> serde::Deserialize<'de> for ObjectId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        ObjectId::from_hex(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a 40-digit object id")))
+        ObjectId::from_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a 40-digit object id")))
     }
 }
 

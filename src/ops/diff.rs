@@ -12,6 +12,7 @@ use crate::ops::resolve::{Target, load_target, resolve_target};
 use crate::store::Store;
 
 /// A diff and what its sides are.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Diffed {
     pub changes: ChangeSet,
     pub labels: Labels,

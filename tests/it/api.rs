@@ -457,3 +457,76 @@ fn the_openapi_document_covers_every_route_and_real_responses_match_it() {
     assert_eq!(seen, documented, "every documented route was called, and every route called is documented");
     assert_eq!(daemon.stop(), 0);
 }
+
+/// The CLI against the daemon: `stagecraft --server URL …` with a token.
+fn remote_cli(repo: &TestRepo, daemon: &Daemon, token: Option<&str>, args: &[&str]) -> crate::common::Run {
+    let url = format!("http://{}", daemon.address);
+    let mut command = repo.env.command(env!("CARGO_BIN_EXE_stagecraft"), repo.env.path());
+    command.arg("--server").arg(&url).args(args);
+    if let Some(token) = token {
+        command.env("STAGECRAFT_TOKEN", token);
+    }
+    crate::common::Run::from_output(command.output().unwrap(), repo.env.path())
+}
+
+#[test]
+fn the_cli_with_server_prints_what_it_prints_locally_and_writes_through_the_api() {
+    let repo = TestRepo::from_example();
+    let daemon = Daemon::start(&repo, &config(""));
+    let viewer = token("viewer");
+    edit_temperature(&repo, "0.25");
+    // Reads: the same output as a local run (status names the server instead of the path).
+    for args in [
+        vec!["history", "--limit", "3"],
+        vec!["history", "--all", "--json"],
+        vec!["show", "v1"],
+        vec!["diff", "sandbox", "draft", "--format", "unified"],
+        vec!["diff", "--format", "json"],
+        vec!["diff", "v1", "draft", "--format", "markdown"],
+    ] {
+        let remote = remote_cli(&repo, &daemon, Some(&viewer), &args).success();
+        let local = repo.stagecraft(&args).success();
+        assert_eq!(remote.stdout, local.stdout, "{args:?}");
+    }
+    let remote = remote_cli(&repo, &daemon, Some(&viewer), &["status"]).success();
+    let local = repo.stagecraft(&["status"]).success();
+    let url = format!("http://{}", daemon.address);
+    assert_eq!(remote.stdout, local.stdout.replace("repository $TMP/repo", &format!("repository {url}")));
+    // Writes print what a local write prints; the actor is the token's name.
+    let publisher = token("publisher");
+    let published = remote_cli(&repo, &daemon, Some(&publisher), &["publish", "-m", "cooler"]).success();
+    assert!(published.stdout.starts_with("published v2 to sandbox ("), "{published}");
+    assert!(published.stdout.ends_with("): support-bot: model.temperature 0.3 → 0.25\n"), "{published}");
+    let promoted =
+        remote_cli(&repo, &daemon, Some(&publisher), &["promote", "v2", "--to", "pre-release", "--json"]).success();
+    assert_eq!(promoted.json()["action"], "promote");
+    // Live is protected: a publisher is refused, a releaser needs --yes off a terminal.
+    let refused = remote_cli(&repo, &daemon, Some(&publisher), &["promote", "v2", "--to", "live", "--yes"]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused.stderr.starts_with("error: the token's role publisher is too weak: this needs releaser"),
+        "{refused}"
+    );
+    let releaser = token("releaser");
+    let unconfirmed = remote_cli(&repo, &daemon, Some(&releaser), &["promote", "v2", "--to", "live"]);
+    assert_eq!(unconfirmed.code, 2, "{unconfirmed}");
+    let dry = remote_cli(&repo, &daemon, Some(&releaser), &["promote", "v2", "--to", "live", "--dry-run"]).success();
+    assert!(dry.stdout.starts_with("would promote v2 from pre-release to live: "), "{dry}");
+    remote_cli(&repo, &daemon, Some(&releaser), &["promote", "v2", "--to", "live", "--yes"]).success();
+    let rolled = remote_cli(&repo, &daemon, Some(&releaser), &["rollback", "live", "--yes"]).success();
+    assert!(rolled.stdout.starts_with("rolled back live from v2 to v1 ("), "{rolled}");
+    let reverted = remote_cli(&repo, &daemon, Some(&publisher), &["revert", "v2", "--preview"]).success();
+    assert!(reverted.stdout.contains("would have reverted v2 in draft"), "{reverted}");
+    let actor = repo.git(&["log", "-1", "--format=%(trailers:key=Stagecraft-Actor,valueonly)", "live"]);
+    assert_eq!(actor.trim(), "token:releaser-bot");
+    // Without a token, or for a command that needs a repository.
+    let anonymous = remote_cli(&repo, &daemon, None, &["status"]);
+    assert_eq!(anonymous.code, 1);
+    assert!(anonymous.stderr.contains("hint: send `Authorization: Bearer <token>`"), "{anonymous}");
+    let validate = remote_cli(&repo, &daemon, Some(&viewer), &["validate"]);
+    assert_eq!(validate.code, 2);
+    assert!(validate.stderr.starts_with("error: validate needs a local repository"), "{validate}");
+    let path = remote_cli(&repo, &daemon, Some(&viewer), &["diff", "./a", "./b"]);
+    assert_eq!(path.code, 2, "{path}");
+    assert_eq!(daemon.stop(), 0);
+}

@@ -261,7 +261,11 @@ impl Daemon {
                 return metrics;
             }
             let missing: Vec<&&str> = wanted.iter().filter(|w| !metrics.contains(**w)).collect();
-            assert!(Instant::now() < deadline, "/metrics ({status}) never held {missing:?}:\n{metrics}\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "/metrics ({status}) never held {missing:?}:\n{metrics}\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
