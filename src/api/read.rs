@@ -24,6 +24,12 @@ pub(super) fn query<T: for<'de> Deserialize<'de>>(raw: Option<String>) -> Result
         .map_err(|e| Problem::usage(format!("bad query parameters: {e}")))
 }
 
+fn json_bytes(bytes: axum::body::Bytes) -> Response {
+    let mut response = (StatusCode::OK, bytes).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
     let mut response = (status, serde_json::to_vec(value).expect("JSON serializes")).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -80,6 +86,13 @@ pub async fn environments(
 ) -> Result<Response, Problem> {
     let config = api.shared.config();
     authorize(&config, peer, &headers, Need::Read)?;
+    // Made again only when something changed since (a pass, a delivery, a failure).
+    let generation = *api.shared.changes.borrow();
+    if let Some((made_at, bytes)) = api.shared.environments_cache.lock().expect("cache lock").as_ref()
+        && *made_at == generation
+    {
+        return Ok(json_bytes(bytes.clone()));
+    }
     let Some(status) = api.shared.status.read().expect("status lock").clone() else {
         return Err(Problem::new(Code::Io, "the daemon has not read the repository yet", None)
             .with_status(StatusCode::SERVICE_UNAVAILABLE));
@@ -128,7 +141,9 @@ pub async fn environments(
         environments,
         draft: status.draft.clone(),
     };
-    Ok(json_response(StatusCode::OK, &view))
+    let bytes = axum::body::Bytes::from(serde_json::to_vec(&view).expect("JSON serializes"));
+    *api.shared.environments_cache.lock().expect("cache lock") = Some((generation, bytes.clone()));
+    Ok(json_bytes(bytes))
 }
 
 /// The `data` object of a delivery and of a pull (SPEC 8).

@@ -70,7 +70,14 @@ pub async fn worker(
             return;
         }
         let Some(next) = queue.next(failed.as_ref()) else {
-            queue.set_status(|s| s.state = "idle".into());
+            let mut was_busy = false;
+            queue.set_status(|s| {
+                was_busy = s.state != "idle";
+                s.state = "idle".into();
+            });
+            if was_busy {
+                shared.changed();
+            }
             tokio::select! {
                 _ = queue.wake.notified() => continue,
                 _ = stop.changed() => return,
@@ -125,6 +132,7 @@ pub async fn worker(
                     s.state = "parked".into();
                     s.last_error = Some("410 Gone: parked until the config is reloaded".into());
                 });
+                shared.changed();
                 let _ = stop.changed().await;
                 return;
             }
@@ -147,6 +155,7 @@ pub async fn worker(
                     s.state = "retrying".into();
                     s.last_error = Some(reason);
                 });
+                shared.changed();
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => return,

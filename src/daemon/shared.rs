@@ -172,6 +172,8 @@ pub struct Shared {
     pub status: RwLock<Option<Arc<crate::wire::Status>>>,
     /// Set when stopping: long-polls answer at once.
     pub stopping: AtomicBool,
+    /// The last `/v1/environments` answer and the `changes` count it was made at.
+    pub environments_cache: Mutex<Option<(u64, axum::body::Bytes)>>,
 }
 
 impl Shared {
@@ -193,6 +195,7 @@ impl Shared {
             identity,
             status: RwLock::new(None),
             stopping: AtomicBool::new(false),
+            environments_cache: Mutex::new(None),
         }
     }
 
