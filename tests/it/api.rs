@@ -530,3 +530,34 @@ fn the_cli_with_server_prints_what_it_prints_locally_and_writes_through_the_api(
     assert_eq!(path.code, 2, "{path}");
     assert_eq!(daemon.stop(), 0);
 }
+
+#[test]
+fn a_held_long_poll_is_released_when_the_daemon_stops() {
+    let repo = TestRepo::from_example();
+    let daemon = Daemon::start(&repo, &config(""));
+    let viewer = token("viewer");
+    let path = "/v1/environments/live/assistants/support-bot";
+    let etag = get(&daemon, path, Some(&viewer)).headers["etag"].to_str().unwrap().to_string();
+    let address = daemon.address.clone();
+    let poll = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let response = stagecraft::daemon::deliver::client()
+                .get(format!("http://{address}/v1/environments/live/assistants/support-bot?wait=60"))
+                .bearer_auth(token("viewer"))
+                .header("if-none-match", etag)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        })
+    });
+    // Held: the gauge says so.
+    let deadline = std::time::Instant::now() + crate::common::daemon::DEADLINE;
+    while !get(&daemon, "/metrics", Some(&viewer)).body.contains("stagecraft_pull_long_polls 1") {
+        assert!(std::time::Instant::now() < deadline, "the long-poll was never held");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(daemon.stop(), 0, "the stop does not wait for the poll's 60 s");
+    assert_eq!(poll.join().unwrap(), 304, "released with 'not modified'");
+}
