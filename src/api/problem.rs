@@ -97,3 +97,37 @@ impl IntoResponse for Problem {
         response
     }
 }
+
+/// The problems a write can answer, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteProblems {
+    #[response(
+        status = 400,
+        description = "bad input, or a protected environment without `confirm`",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(ProblemBody),
+    #[response(status = 401, description = "no token, or an unknown one", content_type = "application/problem+json")]
+    Unauthenticated(ProblemBody),
+    #[response(status = 403, description = "too weak a role", content_type = "application/problem+json")]
+    Forbidden(ProblemBody),
+    #[response(
+        status = 404,
+        description = "no such environment, version or assistant",
+        content_type = "application/problem+json"
+    )]
+    NotFound(ProblemBody),
+    #[response(
+        status = 409,
+        description = "conflict, held, drift, nothing to do, …",
+        content_type = "application/problem+json"
+    )]
+    Conflict(ProblemBody),
+    #[response(status = 413, description = "a body over 1 MiB", content_type = "application/problem+json")]
+    TooLarge(ProblemBody),
+    #[response(status = 422, description = "the result does not validate", content_type = "application/problem+json")]
+    Invalid(ProblemBody),
+    #[response(status = 500, description = "git or the file system failed", content_type = "application/problem+json")]
+    Failed(ProblemBody),
+}

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::{Caller, Need, authorize};
-use super::problem::{Problem, ProblemBody};
+use super::problem::{Problem, WriteProblems};
 use super::{Api, MAX_BODY, MAX_WAIT, assistant_id, version};
 use crate::config::Role;
 use crate::diff::ChangeSet;
@@ -257,7 +257,7 @@ macro_rules! run {
 
 /// Publish the draft as the next version on the second environment.
 #[utoipa::path(post, path = "/v1/publish", tag = "write", request_body = PublishBody,
-    responses((status = 201, body = WriteAnswer, description = "the new version (200 for a preview)"), (status = 200, body = WriteAnswer, description = "a preview"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    responses((status = 201, body = WriteAnswer, description = "the new version (200 for a preview)"), (status = 200, body = WriteAnswer, description = "a preview"), WriteProblems),
     security(("bearer" = [])))]
 pub async fn publish(
     State(api): State<Api>,
@@ -279,7 +279,7 @@ pub async fn publish(
 
 /// Bring the draft back to the second environment's tree.
 #[utoipa::path(post, path = "/v1/discard", tag = "write", request_body = DiscardBody,
-    responses((status = 200, body = WriteAnswer, description = "the draft written"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    responses((status = 200, body = WriteAnswer, description = "the draft written"), WriteProblems),
     security(("bearer" = [])))]
 pub async fn discard(
     State(api): State<Api>,
@@ -297,7 +297,7 @@ pub async fn discard(
 
 /// Promote a version one environment along the chain.
 #[utoipa::path(post, path = "/v1/promote", tag = "write", request_body = PromoteBody,
-    responses((status = 200, body = WriteAnswer, description = "the promotion"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    responses((status = 200, body = WriteAnswer, description = "the promotion"), WriteProblems),
     security(("bearer" = [])))]
 pub async fn promote(
     State(api): State<Api>,
@@ -322,7 +322,7 @@ pub async fn promote(
 
 /// Roll an environment back to a version it deployed before.
 #[utoipa::path(post, path = "/v1/rollback", tag = "write", request_body = RollbackBody,
-    responses((status = 200, body = WriteAnswer, description = "the rollback"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    responses((status = 200, body = WriteAnswer, description = "the rollback"), WriteProblems),
     security(("bearer" = [])))]
 pub async fn rollback(
     State(api): State<Api>,
@@ -369,7 +369,7 @@ async fn draft_write(
 
 /// Remove the changes of a publish from the draft (three-way merge).
 #[utoipa::path(post, path = "/v1/revert", tag = "write", request_body = DraftBody,
-    responses((status = 200, body = WriteAnswer, description = "the draft written, or the preview"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    responses((status = 200, body = WriteAnswer, description = "the draft written, or the preview"), WriteProblems),
     security(("bearer" = [])))]
 pub async fn revert(
     State(api): State<Api>,
@@ -382,7 +382,7 @@ pub async fn revert(
 
 /// Make the draft a version's snapshot (or one assistant's).
 #[utoipa::path(post, path = "/v1/restore", tag = "write", request_body = DraftBody,
-    responses((status = 200, body = WriteAnswer, description = "the draft written, or the preview"), (status = 400, body = ProblemBody, content_type = "application/problem+json"), (status = 401, body = ProblemBody, content_type = "application/problem+json"), (status = 403, body = ProblemBody, content_type = "application/problem+json"), (status = 404, body = ProblemBody, content_type = "application/problem+json"), (status = 409, body = ProblemBody, content_type = "application/problem+json"), (status = 413, body = ProblemBody, content_type = "application/problem+json"), (status = 422, body = ProblemBody, content_type = "application/problem+json"), (status = 500, body = ProblemBody, content_type = "application/problem+json")),
+    responses((status = 200, body = WriteAnswer, description = "the draft written, or the preview"), WriteProblems),
     security(("bearer" = [])))]
 pub async fn restore(
     State(api): State<Api>,
