@@ -138,7 +138,8 @@ pub async fn worker(
             }
             Outcome::Failed { reason, retry_after } => {
                 shared.metrics.delivery(&name, "failed");
-                let delay = retry_after.unwrap_or_else(|| {
+                // Retry-After is honoured, but never below retry_min (a `0` would spin).
+                let delay = retry_after.map(|d| d.max(backoff.retry_min)).unwrap_or_else(|| {
                     webhook::retry_delay(attempt, backoff.retry_min, backoff.retry_max, fastrand::f64())
                 });
                 attempt = attempt.saturating_add(1);

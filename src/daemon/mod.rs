@@ -89,10 +89,33 @@ pub fn load_config(
         Some(reference) => Some(resolve("[repository] token".into(), reference, false)),
         None => lookup("STAGECRAFT_GIT_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim().into())),
     };
+    if let (Some(_), Some(remote)) = (&git_token, &config.repository.remote)
+        && remote.starts_with("http://")
+        && !is_loopback_url(remote)
+    {
+        problems.push(Diagnostic::whole(
+            &shown,
+            format!("a git token would cross the network in clear text to {}", crate::store::remote::redact(remote)),
+            Some("use an https:// remote (plain http:// is allowed on loopback only)".into()),
+        ));
+    }
     if !problems.is_empty() {
         return Err(Error::InvalidConfig { file: shown, diagnostics: problems });
     }
     Ok(LoadedConfig { file: file.map(Path::to_path_buf), config, chain, runtime_secrets, receiver_secrets, git_token })
+}
+
+/// Whether an `http://` URL names this host (127.0.0.0/8, `localhost`, `[::1]`).
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = if host.starts_with('[') {
+        host.split(']').next().map(|h| &h[1..]).unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The secret behind a reference; a Standard Webhooks secret must be `whsec_<base64>`.
@@ -125,5 +148,25 @@ fn secret_hint(reference: &SecretRef) -> String {
     match reference {
         SecretRef::Env(name) => format!("set {name} in the daemon's environment (for systemd: EnvironmentFile=)"),
         SecretRef::File(path) => format!("create {} readable by the daemon's user only", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_http_remotes_may_carry_a_token() {
+        for url in [
+            "http://127.0.0.1:8080/a.git",
+            "http://localhost/a.git",
+            "http://[::1]:3000/a.git",
+            "http://u:p@127.0.0.1/a",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in ["http://git.example.com/a.git", "http://10.0.0.1/a.git", "http://127.0.0.1.example.com/a"] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 }

@@ -62,10 +62,11 @@ pub fn serve(options: ServeOptions) -> Result<(), Error> {
     let auth = Auth { token: loaded.git_token.clone(), ssh_key: loaded.config.repository.ssh_key.clone() };
     let remote = loaded.config.repository.remote.clone().map(|url| Remote::mirror(&url, auth.clone()));
     if let (Some(url), false) = (&loaded.config.repository.remote, path.exists()) {
-        tracing::info!(remote = url.as_str(), path = %path.display(), "first start: cloning {url} into {} …", path.display());
+        let shown = crate::store::remote::redact(url);
+        tracing::info!(remote = shown.as_str(), path = %path.display(), "first start: cloning {shown} into {} …", path.display());
         let started = Instant::now();
         Remote::clone_mirror(url, &path, &auth)?;
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "cloned {url}");
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "cloned {shown}");
         // Check the environments named in the config against the clone's chain.
         loaded = load_config(loaded.file.as_deref(), &cwd, &*lookup)?;
     } else if !path.exists() {
@@ -143,6 +144,7 @@ struct Running {
 async fn run(running: Running) -> Result<(), Error> {
     let Running { shared, cwd, lookup, path, git_dir, chain, listener, sync_store, remote } = running;
     let api_chain = chain.clone();
+    let signals = install_signals()?;
     let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
     let (ack_sender, ack_receiver) = mpsc::unbounded_channel();
     let ack_task = tokio::spawn(deliver::ack_writer(shared.clone(), ack_receiver));
@@ -212,7 +214,7 @@ async fn run(running: Running) -> Result<(), Error> {
         })
     });
 
-    wait_for_stop(&shared, &cwd, &lookup, &mut workers, &triggers).await;
+    wait_for_stop(signals, &shared, &cwd, &lookup, &mut workers, &triggers).await;
 
     // Stopping.
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
@@ -220,15 +222,26 @@ async fn run(running: Running) -> Result<(), Error> {
     shared.ready.store(false, Ordering::SeqCst);
     shared.stopping.store(true, Ordering::SeqCst);
     shared.changed();
-    let _ = stop_refresh.send(true);
-    let _ = refresher.await;
-    let _ = triggers.send(Trigger::Stop);
-    drop(watcher);
-    let _ = tokio::task::spawn_blocking(move || sync_thread.join()).await;
     let bound = shared.config().config.delivery.timeout + Duration::from_secs(5);
     let deadline = Instant::now() + bound;
-    for (name, worker) in std::mem::take(&mut workers.running) {
+    // Every worker is told first, so none starts a request while another is awaited.
+    let running = std::mem::take(&mut workers.running);
+    for worker in running.values() {
         let _ = worker.stop.send(true);
+    }
+    let _ = stop_refresh.send(true);
+    let _ = triggers.send(Trigger::Stop);
+    drop(watcher);
+    // A fetch or a sync pass (a tag push in remote mode) in progress gets the same bound.
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, refresher).await.is_err() {
+        tracing::warn!("a fetch was still running at the stop bound");
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, tokio::task::spawn_blocking(move || sync_thread.join())).await.is_err() {
+        tracing::warn!("the sync pass was still running at the stop bound");
+    }
+    for (name, worker) in running {
         let left = deadline.saturating_duration_since(Instant::now());
         if tokio::time::timeout(left, worker.task).await.is_err() {
             tracing::warn!(
@@ -282,20 +295,33 @@ async fn refresh(
 }
 
 /// Handles SIGHUP (reload) until SIGTERM or SIGINT.
+/// SIGHUP, SIGTERM and SIGINT, installed before anything slow so that no signal finds
+/// its default action (which ends the process).
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+fn install_signals() -> Result<Signals, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind: SignalKind| signal(kind).map_err(Error::io("install a signal handler for", "the daemon"));
+    Ok(Signals {
+        hangup: install(SignalKind::hangup())?,
+        terminate: install(SignalKind::terminate())?,
+        interrupt: install(SignalKind::interrupt())?,
+    })
+}
+
 async fn wait_for_stop(
+    signals: Signals,
     shared: &Arc<Shared>,
     cwd: &Path,
     lookup: &Lookup,
     workers: &mut Workers,
     triggers: &std_mpsc::Sender<Trigger>,
 ) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) =
-        (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        tracing::error!("cannot install signal handlers; stopping");
-        return;
-    };
+    let Signals { mut hangup, mut terminate, mut interrupt } = signals;
     loop {
         tokio::select! {
             _ = hangup.recv() => reload(shared, cwd, lookup, workers, triggers).await,
@@ -365,6 +391,7 @@ impl Workers {
             wanted.insert(runtime.name.clone(), (runtime.clone(), secrets.clone()));
         }
         let names: Vec<String> = self.running.keys().cloned().collect();
+        let mut stopping = Vec::new();
         for name in names {
             let keep = wanted.get(&name).is_some_and(|(runtime, secrets)| {
                 let worker = &self.running[&name];
@@ -379,11 +406,23 @@ impl Workers {
                 let _ = worker.stop.send(true);
                 shared.runtimes.write().expect("runtimes lock").remove(&name);
                 shared.metrics.park(&name, false);
+                stopping.push((name, worker.task));
+            }
+        }
+        // A replaced worker finishes its request in flight before its successor starts,
+        // so the two never send the same delivery at once.
+        let bound = backoff.2 + Duration::from_secs(1);
+        for (name, task) in stopping {
+            if tokio::time::timeout(bound, task).await.is_err() {
+                tracing::warn!(runtime = name.as_str(), "the replaced worker did not stop in time");
             }
         }
         for (name, (runtime, secrets)) in wanted {
             let queue = Arc::new(RuntimeQueue::new(runtime, secrets));
             shared.metrics.runtime_started(&name);
+            // Registered before the pending deliveries are read, so that nothing the sync
+            // loop records meanwhile misses the queue (`push` keeps the newest of each).
+            shared.runtimes.write().expect("runtimes lock").insert(name.clone(), queue.clone());
             let store = shared.clone();
             let pending_name = name.clone();
             let pending =
@@ -400,7 +439,6 @@ impl Workers {
                     tracing::error!(runtime = name.as_str(), error = %error, "cannot read pending deliveries")
                 }
             }
-            shared.runtimes.write().expect("runtimes lock").insert(name.clone(), queue.clone());
             let (stop, stopped) = watch::channel(false);
             let task = tokio::spawn(deliver::worker(
                 shared.clone(),

@@ -97,7 +97,10 @@ impl RuntimeQueue {
         let mut pending = self.pending.lock().expect("queue lock");
         for queued in deliveries {
             match pending.get(&queued.delivery.assistant) {
-                Some(existing) if existing.delivery.sequence > queued.delivery.sequence => {}
+                // Sequences count per environment: only compare within one.
+                Some(existing)
+                    if existing.delivery.environment == queued.delivery.environment
+                        && existing.delivery.sequence > queued.delivery.sequence => {}
                 _ => {
                     pending.insert(queued.delivery.assistant.clone(), queued);
                 }

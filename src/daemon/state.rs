@@ -46,10 +46,10 @@ pub trait DeliveryStore: Send {
     /// The environment's sequence and the commit it was assigned to (0 and `None` at first).
     fn tip(&self, environment: &str) -> Result<(u64, Option<String>), Error>;
     /// Records `commit` as the tip of `environment` with its deliveries, in one
-    /// transaction. A commit other than the recorded one takes the next sequence; the
-    /// same commit keeps its sequence (a runtime added by a reload gets the tip it missed).
-    /// `build` makes the deliveries once the sequence is known; each supersedes the
-    /// pending delivery of the same runtime and assistant. Returns the sequence.
+    /// transaction, under the next sequence; the same commit without deliveries keeps its
+    /// sequence and writes nothing. `build` makes the deliveries once the sequence is
+    /// known; each supersedes the pending delivery of the same runtime and assistant.
+    /// Returns the sequence.
     fn record_tip(
         &mut self,
         environment: &str,
@@ -93,9 +93,14 @@ impl SqliteStore {
                      PRIMARY KEY (runtime, assistant));
                  CREATE TABLE IF NOT EXISTS acknowledged (
                      runtime TEXT NOT NULL, assistant TEXT NOT NULL, config_hash TEXT NOT NULL,
-                     webhook_id TEXT NOT NULL, PRIMARY KEY (runtime, assistant));",
+                     webhook_id TEXT NOT NULL, environment TEXT NOT NULL DEFAULT '',
+                     sequence INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (runtime, assistant));",
             )
             .map_err(|e| sqlite("prepare the state database", e))?;
+        // Databases made before acknowledgements carried their place in the order.
+        for column in ["environment TEXT NOT NULL DEFAULT ''", "sequence INTEGER NOT NULL DEFAULT 0"] {
+            let _ = connection.execute(&format!("ALTER TABLE acknowledged ADD COLUMN {column}"), []);
+        }
         Ok(SqliteStore { connection })
     }
 }
@@ -133,15 +138,19 @@ impl DeliveryStore for SqliteStore {
             })
             .optional()
             .map_err(|e| sqlite("read a tip", e))?;
-        let sequence = match current {
-            Some((sequence, recorded)) if recorded == commit => sequence,
-            Some((sequence, _)) => sequence + 1,
-            None => 1,
-        };
+        // A new sequence for a new tip, and for the same tip when it brings deliveries (a
+        // runtime added or re-filtered): a `webhook-id` is never reused for other bytes.
+        let next = current.as_ref().map_or(1, |(sequence, _)| sequence + 1);
+        let deliveries = build(next as u64);
+        let same_tip = current.as_ref().is_some_and(|(_, recorded)| recorded == commit);
+        if same_tip && deliveries.is_empty() {
+            return Ok(current.map_or(0, |(sequence, _)| sequence as u64));
+        }
+        let sequence = next;
         transaction
             .execute("INSERT INTO tips (environment, sequence, commit_id) VALUES (?1, ?2, ?3) ON CONFLICT(environment) DO UPDATE SET sequence = ?2, commit_id = ?3", params![environment, sequence, commit])
             .map_err(|e| sqlite("record a tip", e))?;
-        for delivery in build(sequence as u64) {
+        for delivery in deliveries {
             transaction
                 .execute(
                     "INSERT INTO pending (runtime, assistant, environment, sequence, webhook_id, event, body, config_hash)
@@ -182,9 +191,11 @@ impl DeliveryStore for SqliteStore {
         for ack in acks {
             transaction
                 .execute(
-                    "INSERT INTO acknowledged (runtime, assistant, config_hash, webhook_id) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(runtime, assistant) DO UPDATE SET config_hash = ?3, webhook_id = ?4",
-                    params![ack.runtime, ack.assistant, ack.config_hash, ack.webhook_id],
+                    "INSERT INTO acknowledged (runtime, assistant, config_hash, webhook_id, environment, sequence)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(runtime, assistant) DO UPDATE SET config_hash = ?3, webhook_id = ?4, environment = ?5, sequence = ?6
+                     WHERE acknowledged.environment != ?5 OR acknowledged.sequence <= ?6",
+                    params![ack.runtime, ack.assistant, ack.config_hash, ack.webhook_id, ack.environment, ack.sequence as i64],
                 )
                 .map_err(|e| sqlite("record an acknowledgement", e))?;
             // Only the delivery acknowledged leaves; a newer one that superseded it stays.
@@ -268,8 +279,10 @@ mod tests {
         assert_eq!(store.pending("us").unwrap()[0].body, b"msg_2");
         assert_eq!(store.known("us").unwrap(), [("bot".to_string(), "h1".to_string())].into());
         assert_eq!(store.record_tip("live", "c1", &mut |_| Vec::new()).unwrap(), 1, "the same tip keeps its sequence");
-        assert_eq!(store.record_tip("live", "c2", &mut |_| Vec::new()).unwrap(), 2);
-        assert_eq!(store.record_tip("live", "c1", &mut |_| Vec::new()).unwrap(), 3, "a return to a commit is new");
+        let again = store.record_tip("live", "c1", &mut |_| vec![delivery("new", "bot", "msg_3", "h1")]).unwrap();
+        assert_eq!(again, 2, "the same tip with new deliveries gets a new sequence (and new webhook-ids)");
+        assert_eq!(store.record_tip("live", "c2", &mut |_| Vec::new()).unwrap(), 3);
+        assert_eq!(store.record_tip("live", "c1", &mut |_| Vec::new()).unwrap(), 4, "a return to a commit is new");
         assert_eq!(store.record_tip("sandbox", "c9", &mut |_| Vec::new()).unwrap(), 1, "a counter per environment");
     }
 
@@ -288,5 +301,10 @@ mod tests {
         store.acknowledge(&in_flight).unwrap();
         assert_eq!(store.acknowledged("eu", "bot").unwrap(), Some("h1".into()));
         assert_eq!(store.pending("eu").unwrap()[0].webhook_id, "msg_2");
+        // Acknowledgements never go backwards: the newer one, then a late older one.
+        let newer = store.pending("eu").unwrap();
+        store.acknowledge(&newer).unwrap();
+        store.acknowledge(&in_flight).unwrap();
+        assert_eq!(store.acknowledged("eu", "bot").unwrap(), Some("h2".into()));
     }
 }

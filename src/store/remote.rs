@@ -40,6 +40,19 @@ pub struct Remote {
     /// The local prefix of its branches: `refs/heads/` (a mirror) or `refs/remotes/NAME/`.
     pub tracking: String,
     pub auth: Auth,
+    /// Held by a fetch and by a push with the local refs that follow it (clones share
+    /// it), so a fetch never moves a ref back under a write of this process.
+    pub lock: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+/// A URL without the user and password it may carry, for logs and errors.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority = rest.split('/').next().unwrap_or_default();
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority.len()..]),
+        None => url.to_string(),
+    }
 }
 
 /// One ref a push sets.
@@ -64,12 +77,12 @@ pub enum PushError {
 impl Remote {
     /// A daemon's mirror of `url`.
     pub fn mirror(url: &str, auth: Auth) -> Remote {
-        Remote { remote: url.into(), tracking: "refs/heads/".into(), auth }
+        Remote { remote: url.into(), tracking: "refs/heads/".into(), auth, lock: Default::default() }
     }
 
     /// The CLI's `--remote NAME` in a clone.
     pub fn named(name: &str, auth: Auth) -> Remote {
-        Remote { remote: name.into(), tracking: format!("refs/remotes/{name}/"), auth }
+        Remote { remote: name.into(), tracking: format!("refs/remotes/{name}/"), auth, lock: Default::default() }
     }
 
     /// `git clone --bare --ref-format=files` of `url` into `path`.
@@ -78,17 +91,18 @@ impl Remote {
         std::fs::create_dir_all(parent).map_err(Error::io("create the directory of", parent))?;
         let mut command = git(auth, parent);
         command.args(["clone", "--bare", "--ref-format=files", "--quiet", "--", url]).arg(path);
-        run(command, "clone", url)
+        run(command, "clone", &redact(url))
     }
 
     /// Fetches the remote's branches and tags into their local refs, pruning branches
     /// that are gone.
     pub fn fetch(&self, git_dir: &Path) -> Result<(), Error> {
+        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut command = git(&self.auth, git_dir);
         command.args(["fetch", "--quiet", "--prune", "--no-write-fetch-head", &self.remote]);
         command.arg(format!("+refs/heads/*:{}*", self.tracking));
         command.arg("+refs/tags/*:refs/tags/*");
-        run(command, "fetch from", &self.remote)
+        run(command, "fetch from", &redact(&self.remote))
     }
 
     /// One atomic push of every update, each with its lease.
@@ -103,7 +117,7 @@ impl Remote {
         for update in updates {
             command.arg(format!("{}:{}", update.object.to_hex(), update.name));
         }
-        let output = output(command, "push to", &self.remote).map_err(PushError::Failed)?;
+        let output = output(command, "push to", &redact(&self.remote)).map_err(PushError::Failed)?;
         if output.status.success() {
             return Ok(());
         }
@@ -115,11 +129,20 @@ impl Remote {
             .filter(|line| line.starts_with('!'))
             .map(|line| line.split('\t').skip(1).collect::<Vec<_>>().join(" "))
             .collect();
+        // The forge refused the ref itself (a protected branch, a hook): not a race.
+        if stdout.contains("[remote rejected]") || stderr.contains("[remote rejected]") {
+            let detail = rejected.join("; ");
+            return Err(PushError::Failed(Error::Remote {
+                step: format!("push to {}", redact(&self.remote)),
+                detail: if detail.is_empty() { stderr.trim().to_string() } else { detail },
+                hint: "the remote refused the update itself (branch protection, a hook): let stagecraft's account push there".into(),
+            }));
+        }
         if !rejected.is_empty() || stderr.contains("stale info") || stderr.contains("[rejected]") {
             let detail = if rejected.is_empty() { stderr.trim().to_string() } else { rejected.join("; ") };
             return Err(PushError::Rejected(detail));
         }
-        Err(PushError::Failed(failed("push to", &self.remote, &stderr)))
+        Err(PushError::Failed(failed("push to", &redact(&self.remote), &stderr)))
     }
 }
 
@@ -127,21 +150,25 @@ impl Remote {
 fn git(auth: &Auth, dir: &Path) -> Command {
     let mut command = Command::new("git");
     command.current_dir(dir).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C").stdin(Stdio::null());
+    // A stalled transfer fails instead of hanging (below 1 KB/s for 30 s).
+    let mut settings = vec![("http.lowSpeedLimit".to_string(), "1000".to_string())];
+    settings.push(("http.lowSpeedTime".into(), "30".into()));
     if let Some(token) = &auth.token {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{}", token.expose()));
-        command
-            .env("GIT_CONFIG_COUNT", "1")
-            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-            .env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {basic}"));
+        settings.push(("http.extraHeader".into(), format!("Authorization: Basic {basic}")));
     }
-    if let Some(key) = &auth.ssh_key {
-        command.env(
+    command.env("GIT_CONFIG_COUNT", settings.len().to_string());
+    for (index, (key, value)) in settings.into_iter().enumerate() {
+        command.env(format!("GIT_CONFIG_KEY_{index}"), key).env(format!("GIT_CONFIG_VALUE_{index}"), value);
+    }
+    let ssh = "ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=15 -o ServerAliveCountMax=2";
+    match &auth.ssh_key {
+        Some(key) => command.env(
             "GIT_SSH_COMMAND",
-            format!("ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes", key.display().to_string().replace('\'', "")),
-        );
-    } else {
-        command.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
-    }
+            format!("{ssh} -i '{}' -o IdentitiesOnly=yes", key.display().to_string().replace('\'', "")),
+        ),
+        None => command.env("GIT_SSH_COMMAND", ssh),
+    };
     command
 }
 
@@ -170,4 +197,17 @@ fn failed(step: &str, target: &str, stderr: &str) -> Error {
         "check the remote's URL and that it is reachable; the line above is git's own"
     };
     Error::Remote { step: format!("{step} {target}"), detail, hint: hint.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials_in_messages() {
+        assert_eq!(redact("https://bot:s3cret@git.example.com/a.git"), "https://***@git.example.com/a.git");
+        assert_eq!(redact("https://git.example.com/a.git"), "https://git.example.com/a.git");
+        assert_eq!(redact("https://git.example.com/team@x/a.git"), "https://git.example.com/team@x/a.git");
+        assert_eq!(redact("git@github.com:acme/a.git"), "git@github.com:acme/a.git");
+    }
 }

@@ -210,6 +210,7 @@ impl Store {
         log: &str,
     ) -> Result<(), Error> {
         let remote = self.remote.as_ref().expect("remote mode");
+        let held = remote.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut updates =
             vec![RefUpdate { object: new, name: format!("refs/heads/{branch}"), expected: Some(expected) }];
         let tag_object = match tag {
@@ -224,6 +225,7 @@ impl Store {
             Ok(()) => {}
             Err(PushError::Rejected(detail)) => {
                 tracing::debug!(detail, "push rejected");
+                drop(held);
                 let _ = self.fetch();
                 return Err(conflict(branch, expected, self.branch_tip(branch)?));
             }
@@ -235,9 +237,12 @@ impl Store {
         let follow_local = remote.tracking != "refs/heads/"
             && self.repo.refname_to_id(&local).ok() == Some(oid(expected))
             && self.head_is(branch);
-        self.repo
-            .reference(&self.branch_ref(branch), oid(new), true, log)
-            .map_err(Error::git(format!("update {branch}")))?;
+        // As a fetch would, but only from the value planned on: a newer fetched one stays.
+        match self.repo.reference_matching(&self.branch_ref(branch), oid(new), true, oid(expected), log) {
+            Ok(_) => {}
+            Err(error) if matches!(error.code(), git2::ErrorCode::Modified | git2::ErrorCode::Locked) => {}
+            Err(error) => return Err(Error::Git { step: format!("update {branch}"), source: error }),
+        }
         if follow_local {
             self.repo
                 .reference_matching(&local, oid(new), true, oid(expected), log)
@@ -292,6 +297,7 @@ impl Store {
             return check(found.commit);
         }
         if let Some(remote) = &self.remote {
+            let held = remote.lock.lock().unwrap_or_else(|e| e.into_inner());
             let object = self.tag_object(&name, commit, tagger, when, message)?;
             let update = RefUpdate { object, name: format!("refs/tags/{name}"), expected: None };
             return match remote.push(self.git_dir(), &[update]) {
@@ -302,6 +308,7 @@ impl Store {
                     Ok(true)
                 }
                 Err(PushError::Rejected(_)) => {
+                    drop(held);
                     self.fetch()?;
                     match self.tagged_version(version)? {
                         Some(found) => check(found.commit),
