@@ -11,9 +11,16 @@ use crate::wire::Status;
 pub struct Args {}
 
 pub fn run(_args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    // A daemon also knows what its gate holds back (invalid, drift, held) and why.
+    let mut held_back = String::new();
     let status = match context.client()? {
         Some(client) => {
             let view: crate::api::EnvironmentsView = client.get("/v1/environments")?;
+            for env in &view.environments {
+                if let Some(problem) = &env.problem {
+                    held_back.push_str(&format!("not delivered: {problem}\n"));
+                }
+            }
             Status {
                 repository: client.url().to_string(),
                 chain: view.chain,
@@ -25,7 +32,7 @@ pub fn run(_args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         None => ops::status(&context.open_store()?)?,
     };
     ui.json(&status);
-    ui.text(&render(&status));
+    ui.text(&format!("{}{held_back}", render(&status)));
     Ok(0)
 }
 

@@ -205,7 +205,9 @@ fn an_invalid_config_pushed_straight_to_live_is_never_delivered() {
     let repo = TestRepo::from_example();
     let order = order();
     let live = Receiver::start(&order);
-    let mut daemon = Daemon::start(&repo, &config(&[runtime("live-1", "live", &live.url)]));
+    let text = config(&[runtime("live-1", "live", &live.url)])
+        .replace("public_metrics = true", "public_metrics = true\npublic_read = true");
+    let mut daemon = Daemon::start(&repo, &text);
     live.wait_acks(ASSISTANTS);
     // A broken assistant.toml, committed with plain git onto live (as a forge merge would).
     repo.git(&["checkout", "-q", "live"]);
@@ -214,6 +216,11 @@ fn an_invalid_config_pushed_straight_to_live_is_never_delivered() {
     daemon.wait_log("the invalid tip reported", |l| l.contains("live at") && l.contains("does not validate"));
     let (_, metrics) = daemon.get("/metrics");
     assert!(metrics.contains("stagecraft_environment_valid{environment=\"live\"} 0"), "{metrics}");
+    // `status` against the daemon says what its gate holds back, and why.
+    let url = format!("http://{}", daemon.address);
+    let status = repo.env.stagecraft_in(repo.env.path(), &["--server", &url, "status"]).success();
+    let line = status.stdout.lines().find(|l| l.starts_with("not delivered: live at")).unwrap_or_default();
+    assert!(line.contains("does not validate: assistants/support-bot/assistant.toml:2:"), "{status}");
     // A valid state after it is delivered: the gate held back only the invalid one.
     edit_temperature(&repo, "0.8");
     repo.stagecraft(&["publish", "-m", "v2"]).success();
