@@ -139,51 +139,65 @@ fn main() {
         println!("SKIPPED: wrk is not installed (apt-get install wrk)");
     }
 
-    // 1,000 idle long-polls.
+    // 1,000 idle long-polls: over HTTP/1.1 (a connection each, as 1,000 runtimes would
+    // hold them) and over HTTP/2 (streams of one connection, as a puller or a proxy
+    // speaking h2c would).
     let polls = if full { 1000 } else { 50 };
     let (_, _, etag) = get(&daemon.address, pull);
     let etag = etag.expect("an ETag");
-    std::thread::sleep(Duration::from_millis(200));
-    let before = rss_kib(pid);
-    let address = daemon.address.clone();
-    let holder = std::thread::spawn(move || {
-        runtime().block_on(async move {
-            let client = stagecraft::daemon::deliver::client();
-            let mut held = Vec::new();
-            for _ in 0..polls {
-                let request = client
-                    .get(format!("http://{address}{pull}?wait=60"))
-                    .bearer_auth(TOKEN)
-                    .header("if-none-match", &etag)
-                    .send();
-                held.push(tokio::spawn(request));
+    for http2 in [true, false] {
+        std::thread::sleep(Duration::from_millis(300));
+        let before = rss_kib(pid);
+        let (address, etag) = (daemon.address.clone(), etag.clone());
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let client = if http2 {
+                    reqwest::Client::builder().http2_prior_knowledge().build().unwrap()
+                } else {
+                    stagecraft::daemon::deliver::client()
+                };
+                let held: Vec<_> = (0..polls)
+                    .map(|_| {
+                        let request = client
+                            .get(format!("http://{address}{pull}?wait=60"))
+                            .bearer_auth(TOKEN)
+                            .header("if-none-match", &etag)
+                            .send();
+                        tokio::spawn(request)
+                    })
+                    .collect();
+                // Held until measured, then let go.
+                let _ = tokio::task::spawn_blocking(move || stopped.recv()).await;
+                for poll in held {
+                    poll.abort();
+                }
+            })
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, metrics, _) = get(&daemon.address, "/metrics");
+            let held = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("stagecraft_pull_long_polls "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if held >= polls {
+                break;
             }
-            for poll in held {
-                let _ = poll.await;
-            }
-        })
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, metrics, _) = get(&daemon.address, "/metrics");
-        let held = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("stagecraft_pull_long_polls "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        if held >= polls {
-            break;
+            assert!(Instant::now() < deadline, "only {held} of {polls} long-polls held");
+            std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(Instant::now() < deadline, "only {held} of {polls} long-polls held");
-        std::thread::sleep(Duration::from_millis(50));
+        let after = rss_kib(pid);
+        println!(
+            "{polls} idle long-polls over {}: RSS {:.1} MB -> {:.1} MB (+{:.1} MB)",
+            if http2 { "HTTP/2, one connection" } else { "HTTP/1.1, a connection each" },
+            before as f64 / 1024.0,
+            after as f64 / 1024.0,
+            (after as f64 - before as f64) / 1024.0
+        );
+        let _ = stop.send(());
+        let _ = holder.join();
     }
-    let after = rss_kib(pid);
-    println!(
-        "{polls} idle long-polls: RSS {:.1} MB -> {:.1} MB (+{:.1} MB)",
-        before as f64 / 1024.0,
-        after as f64 / 1024.0,
-        (after as f64 - before as f64) / 1024.0
-    );
     drop(daemon);
-    let _ = holder.join();
 }

@@ -46,14 +46,29 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// Every request ends within this.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(75);
 
-/// What the handlers share.
+/// What the handlers share (one `Arc`, so a request's clone costs nothing).
 #[derive(Clone)]
-pub struct Api {
+pub struct Api(Arc<ApiState>);
+
+pub struct ApiState {
     pub shared: Arc<Shared>,
     /// The repository, opened per request.
     pub repository: PathBuf,
     pub remote: Option<Remote>,
     pub chain: Chain,
+}
+
+impl Api {
+    pub fn new(state: ApiState) -> Api {
+        Api(Arc::new(state))
+    }
+}
+
+impl std::ops::Deref for Api {
+    type Target = ApiState;
+    fn deref(&self) -> &ApiState {
+        &self.0
+    }
 }
 
 impl Api {

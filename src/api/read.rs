@@ -231,28 +231,33 @@ pub async fn assistant(
     };
     let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     let deadline = tokio::time::Instant::now() + wait;
+    drop(headers);
     let mut changes = api.shared.changes.subscribe();
     loop {
         changes.borrow_and_update();
-        let pull = api.shared.pull.read().expect("pull lock").get(env.as_str()).cloned().ok_or_else(not_synced)?;
-        let Some(pulled) = pull.assistants.get(id.as_str()).cloned() else {
-            return Err(Problem::not_found(
-                format!("no assistant `{id}` in {env}"),
-                format!("{env} has: {}", pull.assistants.keys().cloned().collect::<Vec<_>>().join(", ")),
-            ));
+        // Only the ETag is kept while the request is held: a held poll costs little.
+        let etag = {
+            let pulls = api.shared.pull.read().expect("pull lock");
+            let pull = pulls.get(env.as_str()).ok_or_else(not_synced)?;
+            let Some(pulled) = pull.assistants.get(id.as_str()) else {
+                return Err(Problem::not_found(
+                    format!("no assistant `{id}` in {env}"),
+                    format!("{env} has: {}", pull.assistants.keys().cloned().collect::<Vec<_>>().join(", ")),
+                ));
+            };
+            if !if_none_match.as_deref().is_some_and(|given| etag_matches(given, &pulled.etag)) {
+                let mut response = (StatusCode::OK, pulled.data.clone()).into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers.insert(header::ETAG, HeaderValue::from_str(&pulled.etag).expect("hex in quotes"));
+                return Ok(response);
+            }
+            HeaderValue::from_str(&pulled.etag).expect("hex in quotes")
         };
-        let matches = if_none_match.as_deref().is_some_and(|given| etag_matches(given, &pulled.etag));
-        if !matches {
-            let mut response = (StatusCode::OK, pulled.data).into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            headers.insert(header::ETAG, HeaderValue::from_str(&pulled.etag).expect("hex in quotes"));
-            return Ok(response);
-        }
         let stopping = api.shared.stopping.load(Ordering::SeqCst);
         if stopping || tokio::time::Instant::now() >= deadline {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
-            response.headers_mut().insert(header::ETAG, HeaderValue::from_str(&pulled.etag).expect("hex in quotes"));
+            response.headers_mut().insert(header::ETAG, etag);
             return Ok(response);
         }
         // Held until something changes (then compared again), the deadline, or a stop.

@@ -13,7 +13,6 @@
 //! - systemd is told `READY=1`, `RELOADING=1`, `STOPPING=1` and pinged for the watchdog.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
@@ -178,26 +177,21 @@ async fn run(running: Running) -> Result<(), Error> {
     let refresher = tokio::spawn(refresh(shared.clone(), git_dir.clone(), remote, triggers.clone(), refresh_stopped));
 
     let (stop_server, server_stopped) = watch::channel(false);
-    let api =
-        crate::api::Api { shared: shared.clone(), repository: path.clone(), remote: api_remote, chain: api_chain };
+    let api = crate::api::Api::new(crate::api::ApiState {
+        shared: shared.clone(),
+        repository: path.clone(),
+        remote: api_remote,
+        chain: api_chain,
+    });
     let app = super::server::router(shared.clone())
         .merge(crate::api::router(api))
         .fallback(crate::api::not_found)
         .method_not_allowed_fallback(crate::api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
-        .layer(axum::middleware::from_fn(crate::api::timeout))
-        .into_make_service_with_connect_info::<SocketAddr>();
+        .layer(axum::middleware::from_fn(crate::api::timeout));
     let tokio_listener =
         tokio::net::TcpListener::from_std(listener).map_err(Error::io("serve on", address.to_string()))?;
-    let server = tokio::spawn(async move {
-        let mut stopped = server_stopped;
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(error) = axum::serve(tokio_listener, app).with_graceful_shutdown(shutdown).await {
-            tracing::error!(error = %error, "the HTTP server stopped");
-        }
-    });
+    let server = tokio::spawn(super::server::serve(tokio_listener, app, server_stopped));
     shared.ready.store(true, Ordering::SeqCst);
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     tracing::info!(listen = %address, "ready");

@@ -120,3 +120,49 @@ pub fn forge_signature_ok(forge: &str, secret: &str, headers: &HeaderMap, body: 
         _ => false,
     }
 }
+
+/// Serves `app` until `stop` turns true: HTTP/1.1, and HTTP/2 over cleartext for
+/// clients that speak it with prior knowledge (a puller holding many long-polls
+/// multiplexes them on one connection instead of one connection each). Each request
+/// carries its peer's address (`ConnectInfo`); on stop, connections finish their
+/// requests in flight (long-polls are released by the stopping flag) within 2 s.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, mut stop: tokio::sync::watch::Receiver<bool>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower_service::Service;
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(30));
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(10_000);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a moment, keep serving.
+                    tracing::warn!(error = %error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let mut app = app.clone();
+            async move { app.call(request.map(axum::body::Body::new)).await }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(2), graceful.shutdown()).await.is_err() {
+        tracing::debug!("connections were still open at the stop");
+    }
+}

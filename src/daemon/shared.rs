@@ -46,7 +46,7 @@ pub struct EnvPull {
 #[derive(Debug, Clone)]
 pub struct Pulled {
     /// The `data` object, serialized canonically (the bytes the `ETag` hashes).
-    pub data: Vec<u8>,
+    pub data: axum::body::Bytes,
     pub etag: String,
 }
 

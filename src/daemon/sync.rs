@@ -314,7 +314,7 @@ impl Syncer {
             .map(|(id, state)| {
                 let data = crate::webhook::data(&origin, id, Some(state.config.clone()), Some(state.channels.clone()));
                 let pulled = Pulled {
-                    data: serde_json::to_vec(&data).expect("JSON serializes"),
+                    data: serde_json::to_vec(&data).expect("JSON serializes").into(),
                     etag: crate::webhook::etag(&data),
                 };
                 (id.clone(), pulled)
