@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+#[path = "support/mod.rs"]
+mod support;
+use support::rss_kib;
+
 const TOKEN: &str = "bench-viewer-token";
 
 struct Daemon {
@@ -78,15 +82,6 @@ fn get(address: &str, path: &str) -> (u16, String, Option<String>) {
         let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
         (response.status().as_u16(), response.text().await.unwrap(), etag)
     })
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// `wrk` against one path: requests per second and the p99 latency in ms.

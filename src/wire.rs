@@ -114,6 +114,27 @@ pub struct Written {
     pub reconciled_notes: Vec<String>,
 }
 
+impl Written {
+    /// A write's answer with the fields every action has; the rest empty.
+    pub fn new(action: &str, environment: &str, commit: Option<String>, summary: &str, dry_run: bool) -> Written {
+        Written {
+            action: action.to_string(),
+            environment: environment.to_string(),
+            version: None,
+            source: None,
+            from: None,
+            commit,
+            summary: summary.to_string(),
+            holds: None,
+            reconciled: Vec::new(),
+            dry_run,
+            left: None,
+            released_hold: false,
+            reconciled_notes: Vec::new(),
+        }
+    }
+}
+
 /// One entry of `stagecraft history --json` (SPEC 6).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryEntry {

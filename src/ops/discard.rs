@@ -134,20 +134,10 @@ pub fn write_draft(
 impl DraftWritten {
     /// What the CLI's `--json` and the API answer.
     pub fn written(&self) -> crate::wire::Written {
-        crate::wire::Written {
-            action: self.action.into(),
-            environment: self.environment.clone(),
-            version: None,
-            source: self.source.map(|v| v.number()),
-            from: None,
-            commit: self.commit.map(|c| c.to_hex()),
-            summary: self.summary.clone(),
-            holds: None,
-            reconciled: Vec::new(),
-            dry_run: self.dry_run,
-            left: None,
-            released_hold: false,
-            reconciled_notes: Vec::new(),
-        }
+        let commit = self.commit.map(|c| c.to_hex());
+        let mut written =
+            crate::wire::Written::new(self.action, &self.environment, commit, &self.summary, self.dry_run);
+        written.source = self.source.map(|v| v.number());
+        written
     }
 }

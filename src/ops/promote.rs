@@ -185,20 +185,11 @@ pub fn drift(state: &RepoState, env: &crate::ops::state::EnvState) -> Error {
 impl Promoted {
     /// What the CLI's `--json` and the API answer.
     pub fn written(&self) -> crate::wire::Written {
-        crate::wire::Written {
-            action: "promote".into(),
-            environment: self.to.clone(),
-            version: Some(self.version.number()),
-            source: None,
-            from: Some(self.from.clone()),
-            commit: self.commit.map(|c| c.to_hex()),
-            summary: self.summary.clone(),
-            holds: None,
-            reconciled: Vec::new(),
-            dry_run: self.dry_run,
-            left: None,
-            released_hold: self.released_hold,
-            reconciled_notes: Vec::new(),
-        }
+        let commit = self.commit.map(|c| c.to_hex());
+        let mut written = crate::wire::Written::new("promote", &self.to, commit, &self.summary, self.dry_run);
+        written.version = Some(self.version.number());
+        written.from = Some(self.from.clone());
+        written.released_hold = self.released_hold;
+        written
     }
 }

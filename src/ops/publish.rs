@@ -162,20 +162,11 @@ pub fn publish(store: &Store, identity: &Identity, options: &WriteOptions) -> Re
 impl Published {
     /// What the CLI's `--json` and the API answer.
     pub fn written(&self) -> crate::wire::Written {
-        crate::wire::Written {
-            action: "publish".into(),
-            environment: self.environment.clone(),
-            version: Some(self.version.number()),
-            source: None,
-            from: None,
-            commit: self.commit.map(|c| c.to_hex()),
-            summary: self.summary.clone(),
-            holds: None,
-            reconciled: self.reconciled.tagged.iter().map(|t| t.version.number()).collect(),
-            dry_run: self.dry_run,
-            left: None,
-            released_hold: false,
-            reconciled_notes: crate::ops::reconcile::notes(&self.reconciled, &self.environment),
-        }
+        let commit = self.commit.map(|c| c.to_hex());
+        let mut written = crate::wire::Written::new("publish", &self.environment, commit, &self.summary, self.dry_run);
+        written.version = Some(self.version.number());
+        written.reconciled = self.reconciled.tagged.iter().map(|t| t.version.number()).collect();
+        written.reconciled_notes = crate::ops::reconcile::notes(&self.reconciled, &self.environment);
+        written
     }
 }

@@ -130,20 +130,11 @@ pub fn rollback(
 impl RolledBack {
     /// What the CLI's `--json` and the API answer.
     pub fn written(&self) -> crate::wire::Written {
-        crate::wire::Written {
-            action: "rollback".into(),
-            environment: self.environment.clone(),
-            version: Some(self.version.number()),
-            source: None,
-            from: None,
-            commit: self.commit.map(|c| c.to_hex()),
-            summary: self.summary.clone(),
-            holds: Some(self.holds.iter().map(|v| v.number()).collect()),
-            reconciled: Vec::new(),
-            dry_run: self.dry_run,
-            left: self.left.map(|v| v.number()),
-            released_hold: false,
-            reconciled_notes: Vec::new(),
-        }
+        let commit = self.commit.map(|c| c.to_hex());
+        let mut written = crate::wire::Written::new("rollback", &self.environment, commit, &self.summary, self.dry_run);
+        written.version = Some(self.version.number());
+        written.holds = Some(self.holds.iter().map(|v| v.number()).collect());
+        written.left = self.left.map(|v| v.number());
+        written
     }
 }
