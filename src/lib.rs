@@ -2,18 +2,18 @@
 //!
 //! Module map (see `../shared/GUIDE.md` for the shape):
 //!
-//! - [`model`] [pure]: typed config, checked ids, snapshots of trees.
-//! - [`parse`] and [`validate`] [pure]: a snapshot becomes a config plus every finding.
-//! - [`error`] [pure]: the one error type, its codes, exit codes and reports.
-//! - [`store`] [io]: every git2 call, and the directory loader.
-//! - [`ops`] [io]: one function per operation, called by every front end; never prints.
-//! - [`webhook`] and [`desired`] [pure]: deliveries as Standard Webhooks; what each
+//! - [`model`] (pure): typed config, checked ids, snapshots of trees.
+//! - [`parse`] and [`validate`] (pure): a snapshot becomes a config plus every finding.
+//! - [`error`] (pure): the one error type, its codes, exit codes and reports.
+//! - [`store`] (io): every git2 call, and the directory loader.
+//! - [`ops`] (io): one function per operation, called by every front end; never prints.
+//! - [`webhook`] and [`desired`] (pure): deliveries as Standard Webhooks; what each
 //!   runtime should hold and which deliveries bring it there.
-//! - [`config`] [pure]: `stagecraft.toml`, checked with positions.
-//! - [`daemon`] [io]: `stagecraft serve`: the watcher, the sync loop, the delivery
+//! - [`config`] (pure): `stagecraft.toml`, checked with positions.
+//! - [`daemon`] (io): `stagecraft serve`: the watcher, the sync loop, the delivery
 //!   workers, the durable delivery state, the HTTP server, signals and systemd.
-//! - [`api`] [io]: the HTTP API under `/v1` (SPEC 10), its roles and problem documents.
-//! - [`cli`] [io]: one file per command, rendering through `cli::ui`; `--server` runs
+//! - [`api`] (io): the HTTP API under `/v1` (SPEC 10), its roles and problem documents.
+//! - [`cli`] (io): one file per command, rendering through `cli::ui`; `--server` runs
 //!   commands against a daemon's API.
 //!
 //! Invariants:
