@@ -191,6 +191,16 @@ impl Syncer {
             if log || previous.problem.as_ref() != Some(&problem) {
                 tracing::warn!(environment = name, commit = %env.tip.id.short(), "not delivered, runtimes keep the last good configuration: {problem}");
             }
+            // The last good configuration is the tip recorded last: still what pullers
+            // get and what a runtime added meanwhile is sent, after a restart too.
+            if let Some(good) = self.last_good(state, index, env)? {
+                let states = self.states(&env.env, good.1, &good.2);
+                let sequence = self.record(&env.env, &good.0, &states)?;
+                self.publish_pull(&good.0, sequence, &states);
+                health.delivered_commit = Some(good.0.commit.clone());
+                health.delivered_sequence = Some(sequence);
+                health.delivered_version = good.0.version;
+            }
             self.shared.health.write().expect("health lock").insert(name.to_string(), health);
             return Ok(());
         }
@@ -210,6 +220,38 @@ impl Syncer {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         self.shared.metrics.last_sync.with_label_values(&[name]).set(now);
         Ok(())
+    }
+
+    /// The tip recorded last for an environment whose tip is held back, when it is
+    /// another commit that still validates: as a tip, with its tree and its config.
+    fn last_good(
+        &mut self,
+        state: &RepoState,
+        index: usize,
+        env: &EnvState,
+    ) -> Result<Option<(Tip, ObjectId, Arc<Loaded>)>, Error> {
+        let (_, recorded) = self.shared.store.lock().expect("store lock").tip(env.env.as_str())?;
+        let Some(commit) = recorded.as_deref().and_then(ObjectId::from_hex) else { return Ok(None) };
+        if commit == env.tip.id {
+            return Ok(None);
+        }
+        let Ok(info) = self.store.commit_info(commit) else { return Ok(None) };
+        let loaded = self.load(info.tree)?;
+        if loaded.problem.is_some() {
+            return Ok(None);
+        }
+        let version = if index == 0 {
+            None
+        } else {
+            crate::ops::state::current_version(&self.store, &info, &state.index)?.version().map(|v| v.number())
+        };
+        let tip = Tip {
+            environment: env.env.to_string(),
+            commit: info.id.to_hex(),
+            version,
+            timestamp: info.committer_time.to_utc_rfc3339(),
+        };
+        Ok(Some((tip, info.tree, loaded)))
     }
 
     /// Records the tip and the deliveries it needs, then queues them.

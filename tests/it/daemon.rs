@@ -488,3 +488,31 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping() {
     assert_eq!(daemon.stop(), 0);
     assert_eq!(stopping.join().unwrap(), "STOPPING=1\n");
 }
+
+#[test]
+fn after_a_restart_a_held_back_environment_still_serves_its_last_good_configuration() {
+    let repo = TestRepo::from_example();
+    let order = order();
+    let live = Receiver::start(&order);
+    let text = config(&[runtime("live-1", "live", &live.url)])
+        .replace("public_metrics = true", "public_metrics = true\npublic_read = true");
+    let daemon = Daemon::start(&repo, &text);
+    live.wait_acks(ASSISTANTS);
+    let good = repo.git(&["rev-parse", "live"]).trim().to_string();
+    assert_eq!(daemon.stop(), 0);
+    // While the daemon is down, live gets a tip that does not validate.
+    repo.git(&["checkout", "-q", "live"]);
+    repo.commit_file("assistants/support-bot/assistant.toml", "name = \"Support\"\nmodel = 7\n");
+    repo.git(&["checkout", "-q", "draft"]);
+    // Restarted with a runtime added: it gets the last good configuration, and so do pullers.
+    let late = Receiver::start(&order);
+    let daemon = Daemon::start(&repo, &format!("{text}\n{}", runtime("late", "live", &late.url)));
+    let got = late.wait_acks(ASSISTANTS);
+    assert!(got.iter().all(|r| r.data()["commit"] == good.as_str() && r.data()["version"] == 1));
+    let (status, body) = daemon.get("/v1/environments/live/assistants/support-bot");
+    assert_eq!(status, 200, "{body}");
+    let pulled: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(pulled["commit"], good.as_str());
+    assert_eq!(live.requests().len(), ASSISTANTS, "what live-1 holds is not sent again");
+    assert_eq!(daemon.stop(), 0);
+}
