@@ -262,6 +262,7 @@ pub async fn assistant(
         }
         // Held until something changes (then compared again), the deadline, or a stop.
         let _held = Held::new(&api.shared.metrics.long_polls);
+        tracing::debug!(environment = env.as_str(), assistant = id.as_str(), "a long-poll of {id} in {env} is held");
         let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     }
 }

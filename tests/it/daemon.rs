@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use crate::common::TestRepo;
 use crate::common::daemon::{Daemon, Receiver, Reply, acked, config, reserve_port, runtime, verify};
@@ -103,7 +102,7 @@ fn a_failing_runtime_gets_the_newest_state_once_it_recovers_and_delays_no_other(
     let text = config(&[runtime("healthy", "draft", &healthy.url), runtime("failing", "draft", &failing_url)])
         .replace("retry_min = \"50ms\"", "retry_min = \"300ms\"")
         .replace("retry_max = \"200ms\"", "retry_max = \"600ms\"");
-    let mut daemon = Daemon::start(&repo, &text);
+    let daemon = Daemon::start(&repo, &text);
     // The failing runtime is down: the daemon says so, and the healthy one is served.
     daemon.wait_log("a refused connection", |l| l.contains("delivery to failing failed (cannot connect"));
     healthy.wait_acks(ASSISTANTS);
@@ -113,7 +112,7 @@ fn a_failing_runtime_gets_the_newest_state_once_it_recovers_and_delays_no_other(
     healthy.wait_for("the newest draft", |r| r.iter().any(|q| q.data()["commit"] == newest.as_str()));
     // It comes up answering 500, then hanging past the timeout, then 2xx.
     let failing = Receiver::start_on_port(port, &order);
-    failing.script([Reply::Status(500), Reply::Hang(Duration::from_secs(3))]);
+    failing.script([Reply::Status(500), Reply::Hang]);
     let got = failing.wait_for("the newest state acknowledged", |r| {
         acked(r).iter().any(|q| q.data()["assistant"] == "support-bot" && q.data()["commit"] == newest.as_str())
     });
@@ -207,7 +206,7 @@ fn an_invalid_config_pushed_straight_to_live_is_never_delivered() {
     let live = Receiver::start(&order);
     let text = config(&[runtime("live-1", "live", &live.url)])
         .replace("public_metrics = true", "public_metrics = true\npublic_read = true");
-    let mut daemon = Daemon::start(&repo, &text);
+    let daemon = Daemon::start(&repo, &text);
     live.wait_acks(ASSISTANTS);
     // A broken assistant.toml, committed with plain git onto live (as a forge merge would).
     repo.git(&["checkout", "-q", "live"]);
@@ -250,7 +249,7 @@ fn a_forge_merge_into_sandbox_becomes_a_version_and_an_invalid_one_does_not() {
     let repo = TestRepo::from_example();
     let order = order();
     let sandbox = Receiver::start(&order);
-    let mut daemon = Daemon::start(&repo, &config(&[runtime("sandbox-1", "sandbox", &sandbox.url)]));
+    let daemon = Daemon::start(&repo, &config(&[runtime("sandbox-1", "sandbox", &sandbox.url)]));
     sandbox.wait_acks(ASSISTANTS);
     let merge = forge_merge(&repo, "sandbox", "assistants/support-bot/instructions.md", "Merged on the forge.\n");
     let delivered = sandbox.wait_acks(ASSISTANTS + 1).pop().unwrap();
@@ -280,7 +279,7 @@ fn a_held_or_drifted_tip_is_not_delivered_and_the_runtime_keeps_the_last_good_co
     let repo = TestRepo::from_example();
     let order = order();
     let live = Receiver::start(&order);
-    let mut daemon = Daemon::start(&repo, &config(&[runtime("live-1", "live", &live.url)]));
+    let daemon = Daemon::start(&repo, &config(&[runtime("live-1", "live", &live.url)]));
     live.wait_acks(ASSISTANTS);
     edit_temperature(&repo, "0.9");
     repo.stagecraft(&["publish"]).success();
@@ -337,7 +336,7 @@ fn a_gone_runtime_is_parked_until_a_reload_and_a_reload_adds_runtimes() {
     let gone = Receiver::start(&order);
     gone.script([Reply::Status(410)]);
     let text = config(&[runtime("gone", "live", &gone.url)]);
-    let mut daemon = Daemon::start(&repo, &text);
+    let daemon = Daemon::start(&repo, &text);
     daemon.wait_log("the runtime parked", |l| l.contains("answered 410 Gone: parked"));
     let (_, metrics) = daemon.get("/metrics");
     assert!(metrics.contains("stagecraft_runtime_parked{runtime=\"gone\"} 1"), "{metrics}");
@@ -376,13 +375,16 @@ fn health_readiness_and_metrics_are_served_and_metrics_pass_promtool() {
     receiver.wait_acks(ASSISTANTS);
     assert_eq!(daemon.get("/healthz"), (200, "ok\n".to_string()));
     assert_eq!(daemon.get("/readyz"), (200, "ready\n".to_string()));
-    let metrics = daemon.wait_metrics(&[
+    let metrics = daemon.metrics_after_acks("draft-1", 2);
+    for wanted in [
         "stagecraft_deliveries_total{result=\"acknowledged\",runtime=\"draft-1\"} 2",
         "stagecraft_delivery_queue_depth{runtime=\"draft-1\"} 0",
         "stagecraft_delivery_latency_seconds_count{runtime=\"draft-1\"} 2",
         "stagecraft_last_successful_sync_timestamp_seconds{environment=\"live\"}",
         "stagecraft_environment_valid{environment=\"draft\"} 1",
-    ]);
+    ] {
+        assert!(metrics.contains(wanted), "/metrics lacks {wanted}:\n{metrics}");
+    }
     promtool(&metrics);
     assert_eq!(daemon.stop(), 0);
 }
@@ -417,24 +419,15 @@ fn without_a_config_file_it_serves_the_current_repository_on_loopback() {
         eprintln!("SKIPPED: 127.0.0.1:8080 is taken");
         return;
     }
-    let log_file = repo.env.path().join("daemon.log");
     let mut child = repo
         .env
         .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
         .args(["serve", "--log-format", "json"])
-        .stderr(std::fs::File::create(&log_file).unwrap())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + crate::common::daemon::DEADLINE;
-    let ready = loop {
-        let log = std::fs::read_to_string(&log_file).unwrap();
-        if let Some(line) = log.lines().find(|l| l.contains("\"ready\"")) {
-            break line.to_string();
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the daemon exited:\n{log}");
-        assert!(std::time::Instant::now() < deadline, "not ready:\n{log}");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let stderr = crate::common::daemon::Stderr::follow(&mut child);
+    let ready = stderr.wait_for("the ready line", |l| l.contains("\"ready\""));
     let line: serde_json::Value = serde_json::from_str(&ready).expect("--log-format json writes JSON lines");
     assert_eq!(line["listen"], "127.0.0.1:8080");
     assert_eq!(line["level"], "INFO");

@@ -95,7 +95,7 @@ fn daemon_follows_a_remote(over_http: bool) {
         forge.url,
         runtime("sandbox-1", "sandbox", &sandbox.url)
     );
-    let mut daemon = Daemon::start_with(
+    let daemon = Daemon::start_with(
         &repo,
         &config,
         &[("GITHUB_SECRET", HOOK_SECRET), ("STAGECRAFT_GIT_TOKEN", gitserver::TOKEN)],

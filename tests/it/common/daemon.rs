@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -49,8 +48,8 @@ impl Request {
 #[derive(Debug, Clone, Copy)]
 pub enum Reply {
     Status(u16),
-    /// Answers only after this long (past the daemon's timeout).
-    Hang(Duration),
+    /// Never answers: the daemon's timeout ends the request.
+    Hang,
 }
 
 type Log = Arc<(Mutex<Vec<Request>>, Condvar)>;
@@ -84,7 +83,7 @@ impl Receiver {
                 let reply = script.lock().unwrap().pop_front().unwrap_or(Reply::Status(204));
                 let answered = match reply {
                     Reply::Status(code) => code,
-                    Reply::Hang(_) => 0,
+                    Reply::Hang => 0,
                 };
                 let request =
                     Request { order: order.fetch_add(1, Ordering::SeqCst), headers, body: body.to_vec(), answered };
@@ -95,10 +94,7 @@ impl Receiver {
                 }
                 match reply {
                     Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
-                    Reply::Hang(duration) => {
-                        tokio::time::sleep(duration).await;
-                        StatusCode::NO_CONTENT
-                    }
+                    Reply::Hang => std::future::pending().await,
                 }
             }
         };
@@ -193,11 +189,92 @@ pub fn config(runtimes: &[String]) -> String {
     )
 }
 
+/// A child's stderr, line by line as it arrives, read by a thread of its own; `closed`
+/// once the process (and everything it handed its stderr to) has ended.
+#[derive(Clone, Default)]
+pub struct Stderr(Arc<(Mutex<Lines>, Condvar)>);
+
+#[derive(Default)]
+struct Lines {
+    lines: Vec<String>,
+    closed: bool,
+}
+
+impl Stderr {
+    /// Takes the child's piped stderr and follows it.
+    pub fn follow(child: &mut Child) -> Stderr {
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = Stderr::default();
+        let shared = stderr.clone();
+        std::thread::spawn(move || {
+            let (state, changed) = &*shared.0;
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                state.lock().unwrap().lines.push(line);
+                changed.notify_all();
+            }
+            state.lock().unwrap().closed = true;
+            changed.notify_all();
+        });
+        stderr
+    }
+
+    pub fn text(&self) -> String {
+        self.0.0.lock().unwrap().lines.join("\n")
+    }
+
+    /// Waits for a line (seen already or still to come); fails the test at the
+    /// deadline or when the process has ended without writing it.
+    pub fn wait_for(&self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        let (state, changed) = &*self.0;
+        let mut guard = state.lock().unwrap();
+        loop {
+            if let Some(line) = guard.lines.iter().find(|l| matches(l)) {
+                return line.clone();
+            }
+            assert!(!guard.closed, "the process ended before {what}:\n{}", guard.lines.join("\n"));
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}:\n{}", guard.lines.join("\n"));
+            guard = changed.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    /// Waits until `count` lines match.
+    pub fn wait_count(&self, what: &str, count: usize, matches: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        let (state, changed) = &*self.0;
+        let mut guard = state.lock().unwrap();
+        while guard.lines.iter().filter(|l| matches(l)).count() < count {
+            assert!(!guard.closed, "the process ended before {what}:\n{}", guard.lines.join("\n"));
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}:\n{}", guard.lines.join("\n"));
+            guard = changed.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+}
+
+/// Waits for a child to exit, within the deadline (then kills it and fails the test).
+pub fn wait_exit(child: Child, what: &str, log: &Stderr) -> i32 {
+    let pid = child.id();
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = exited.send(child.wait());
+    });
+    match exit.recv_timeout(DEADLINE) {
+        Ok(status) => status.unwrap().code().unwrap_or(-1),
+        Err(_) => {
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("{what}:\n{}", log.text());
+        }
+    }
+}
+
 /// A running `stagecraft serve`.
 pub struct Daemon {
     child: Option<Child>,
     pub address: String,
-    pub log_file: PathBuf,
+    pub stderr: Stderr,
 }
 
 impl Daemon {
@@ -211,9 +288,7 @@ impl Daemon {
     pub fn start_with(repo: &TestRepo, config: &str, vars: &[(&str, &str)]) -> Daemon {
         let dir = repo.env.path();
         std::fs::write(dir.join("stagecraft.toml"), config).unwrap();
-        let log_file = dir.join(format!("daemon-{}.log", fastrand::u32(..)));
-        let log = std::fs::File::create(&log_file).unwrap();
-        let child = repo
+        let mut child = repo
             .env
             .command(env!("CARGO_BIN_EXE_stagecraft"), dir)
             .args(["serve", "--config", "stagecraft.toml"])
@@ -221,53 +296,32 @@ impl Daemon {
             .env("STAGECRAFT_LOG", "info")
             .envs(vars.iter().copied())
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start the daemon");
-        let mut daemon = Daemon { child: Some(child), address: String::new(), log_file };
-        let line = daemon.wait_log("the ready line", |line| line.contains(" ready "));
-        daemon.address = line.split("listen=").nth(1).expect("the ready line names the address").trim().to_string();
-        daemon
+        let stderr = Stderr::follow(&mut child);
+        let line = stderr.wait_for("the ready line", |line| line.contains(" ready "));
+        let address = line.split("listen=").nth(1).expect("the ready line names the address").trim().to_string();
+        Daemon { child: Some(child), address, stderr }
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+        self.stderr.text()
     }
 
     /// Waits for a log line; fails the test at the deadline or when the daemon exits.
-    pub fn wait_log(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let file = std::fs::File::open(&self.log_file).unwrap();
-            if let Some(line) = BufReader::new(file).lines().map_while(Result::ok).find(|l| matches(l)) {
-                return line;
-            }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                panic!("the daemon exited ({status}) before {what}:\n{}", self.log());
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}:\n{}", self.log());
-            // The log is a file another process writes; poll it.
-            std::thread::sleep(Duration::from_millis(5));
-        }
+    pub fn wait_log(&self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        self.stderr.wait_for(what, matches)
     }
 
-    /// Waits until `/metrics` holds every line start of `wanted` (counters move just after
-    /// the receiver answers); returns the metrics.
-    pub fn wait_metrics(&self, wanted: &[&str]) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let (status, metrics) = self.get("/metrics");
-            if status == 200 && wanted.iter().all(|w| metrics.contains(w)) {
-                return metrics;
-            }
-            let missing: Vec<&&str> = wanted.iter().filter(|w| !metrics.contains(**w)).collect();
-            assert!(
-                Instant::now() < deadline,
-                "/metrics ({status}) never held {missing:?}:\n{metrics}\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+    /// Waits until `count` deliveries to `runtime` are logged as acknowledged (the log
+    /// line follows the metrics' update), then returns `/metrics`.
+    pub fn metrics_after_acks(&self, runtime: &str, count: usize) -> String {
+        let delivered = |l: &str| l.contains("delivered ") && l.contains(&format!(" to {runtime}"));
+        self.stderr.wait_count(&format!("{count} deliveries to {runtime}"), count, delivered);
+        let (status, metrics) = self.get("/metrics");
+        assert_eq!(status, 200, "{metrics}");
+        metrics
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
@@ -283,15 +337,7 @@ impl Daemon {
     /// SIGTERM, then waits for the exit; returns the exit code.
     pub fn stop(mut self) -> i32 {
         self.signal("TERM");
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_exit(self.child.take().unwrap(), "the daemon did not stop on SIGTERM", &self.stderr)
     }
 
     /// SIGKILL, as a crash or a power loss would.
