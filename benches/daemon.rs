@@ -67,9 +67,52 @@ impl Drop for Setup {
     }
 }
 
-fn start(runtimes: usize, port: u16) -> Setup {
+/// The example repository.
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/example-repo");
+
+/// One assistant's file changed between the two commits a bench alternates between.
+struct Change {
+    path: &'static str,
+    from: &'static str,
+    to: &'static str,
+}
+
+const EXAMPLE_CHANGE: Change =
+    Change { path: "assistants/support-bot/assistant.toml", from: "temperature = 0.3", to: "temperature = 0.4" };
+
+/// A large repository written into `dir`: 50 assistants, each with 2,000 lines of
+/// instructions and 200 tools (10,051 files, as the publish benchmark).
+fn large_repository(dir: &std::path::Path) -> std::path::PathBuf {
+    let root = dir.join("large");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("channels.toml"), "# none\n").unwrap();
+    for a in 0..50 {
+        let assistant = root.join(format!("assistants/bot-{a:02}"));
+        std::fs::create_dir_all(assistant.join("tools")).unwrap();
+        std::fs::write(assistant.join("assistant.toml"), format!("name = \"Bot {a}\"\n[model]\nname = \"m\"\n"))
+            .unwrap();
+        let instructions: String = (0..2000).map(|l| format!("Rule {l}: be kind.\n")).collect();
+        std::fs::write(assistant.join("instructions.md"), instructions).unwrap();
+        for t in 0..200 {
+            std::fs::write(
+                assistant.join(format!("tools/tool_{t:03}.toml")),
+                format!("description = \"Tool {t}\"\n[parameters]\ntype = \"object\"\n"),
+            )
+            .unwrap();
+        }
+    }
+    root
+}
+
+const LARGE_CHANGE: Change = Change { path: "assistants/bot-07/assistant.toml", from: "Bot 7", to: "Bot seven" };
+
+/// The daemon on a bare copy of the example repository (or of the large one), its
+/// runtimes bound to the draft.
+fn start(runtimes: usize, port: u16, large: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/example-repo");
+    let (source, change) =
+        if large { (large_repository(dir.path()), &LARGE_CHANGE) } else { (EXAMPLE.into(), &EXAMPLE_CHANGE) };
+    let example = source.to_str().unwrap();
     let repo_path = dir.path().join("repo.git");
     let status = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
         .args([
@@ -87,7 +130,7 @@ fn start(runtimes: usize, port: u16) -> Setup {
     assert!(status.success());
     let repo = git2::Repository::open_bare(&repo_path).unwrap();
     let first = repo.refname_to_id("refs/heads/draft").unwrap();
-    let second = second_commit(&repo, first);
+    let second = second_commit(&repo, first, change);
     let mut config = format!(
         "[repository]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"1s\"\ntimeout = \"5s\"\n",
         repo_path.display()
@@ -110,12 +153,16 @@ fn start(runtimes: usize, port: u16) -> Setup {
 }
 
 /// A second draft commit with one assistant changed.
-fn second_commit(repo: &git2::Repository, first: git2::Oid) -> git2::Oid {
-    let commit = repo.find_commit(first).unwrap();
-    let path = "assistants/support-bot/assistant.toml";
+fn second_commit(repo: &git2::Repository, first: git2::Oid, change: &Change) -> git2::Oid {
+    edit(repo, first, change.path, |text| text.replace(change.from, change.to))
+}
+
+/// A child of `parent` whose only change is `path`, rewritten by `change`.
+fn edit(repo: &git2::Repository, parent: git2::Oid, path: &str, change: impl FnOnce(&str) -> String) -> git2::Oid {
+    let commit = repo.find_commit(parent).unwrap();
     let entry = commit.tree().unwrap().get_path(std::path::Path::new(path)).unwrap();
     let text = String::from_utf8(repo.find_blob(entry.id()).unwrap().content().to_vec()).unwrap();
-    let blob = repo.blob(text.replace("temperature = 0.3", "temperature = 0.4").as_bytes()).unwrap();
+    let blob = repo.blob(change(&text).as_bytes()).unwrap();
     let tree = git2::build::TreeUpdateBuilder::new()
         .upsert(path, blob, git2::FileMode::Blob)
         .create_updated(repo, &commit.tree().unwrap())
@@ -158,7 +205,7 @@ fn main() {
 
     // Latency, one runtime.
     let receiver = start_receiver();
-    let setup = start(1, receiver.port);
+    let setup = start(1, receiver.port, false);
     arrivals(&receiver, 2); // the initial state: both assistants
     std::thread::sleep(Duration::from_millis(300)); // settle before measuring idle memory
     let rss = rss_kib(setup.daemon.id());
@@ -182,7 +229,7 @@ fn main() {
     let runtimes = 100;
     let rounds = if full { 20 } else { 2 };
     let receiver = start_receiver();
-    let setup = start(runtimes, receiver.port);
+    let setup = start(runtimes, receiver.port, false);
     arrivals(&receiver, 2 * runtimes);
     let rss = rss_kib(setup.daemon.id());
     let mut fanouts = Vec::new();
@@ -201,4 +248,33 @@ fn main() {
         ms(*fanouts.last().unwrap())
     );
     println!("RSS with {runtimes} runtimes after start: {:.1} MB", rss as f64 / 1024.0);
+
+    // Latency on a large repository: a change to one of 50 assistants (10,051 files),
+    // each change a new commit and a new tree (as real edits are), written before the
+    // clock starts.
+    let receiver = start_receiver();
+    let setup = start(1, receiver.port, true);
+    arrivals(&receiver, 50);
+    let rss = rss_kib(setup.daemon.id());
+    let mut latencies = Vec::new();
+    for change in 0..changes {
+        let current = setup.repo.refname_to_id("refs/heads/draft").unwrap();
+        let next = edit(&setup.repo, current, LARGE_CHANGE.path, |text| {
+            let rest = text.split_once('\n').map_or("", |(_, rest)| rest);
+            format!("name = \"Bot 7 rev {change}\"\n{rest}")
+        });
+        let start = Instant::now();
+        setup.repo.reference_matching("refs/heads/draft", next, true, current, "bench: edit the draft").unwrap();
+        let (_, arrived) = arrivals(&receiver, 1).pop().unwrap();
+        latencies.push(arrived - start);
+    }
+    drop(setup);
+    latencies.sort();
+    println!(
+        "large repository (50 assistants, 10,051 files), ref update -> runtime, {changes} changes: p50 {}  p99 {}  max {}",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap())
+    );
+    println!("RSS on the large repository after start: {:.1} MB", rss as f64 / 1024.0);
 }

@@ -8,12 +8,13 @@
 //! came from (`commit`, `version`, `sequence`), so a promotion that changes one assistant
 //! sends one delivery, not one per assistant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::{AssistantId, Config, EnvName};
+use crate::model::{Assistant, AssistantId, Config, EnvName};
 use crate::webhook::{self, DELETED, Origin, UPDATED};
 
 /// The hash recorded for an assistant a runtime was told is deleted.
@@ -22,7 +23,8 @@ pub const DELETED_HASH: &str = "deleted";
 /// One assistant as an environment delivers it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssistantState {
-    pub config: Value,
+    /// Shared: the same assistant in several environments and trees is one value.
+    pub config: Arc<Value>,
     pub channels: Value,
     /// SHA-256 of the canonical `{"channels", "config"}`.
     pub hash: String,
@@ -35,20 +37,84 @@ pub fn environment_states(
     config: &Config,
     file: &dyn Fn(&AssistantId, &str) -> Option<Vec<u8>>,
 ) -> BTreeMap<String, AssistantState> {
-    config
+    environment_states_cached(env, config, file, &mut StateCache::default())
+}
+
+/// [`environment_states`], reusing what `cache` holds: an assistant (the same loaded
+/// value, as [`crate::parse::load_cached`] shares between trees) is turned into its
+/// delivered config and hashed once, not once per tree.
+pub fn environment_states_cached(
+    env: &EnvName,
+    config: &Config,
+    file: &dyn Fn(&AssistantId, &str) -> Option<Vec<u8>>,
+    cache: &mut StateCache,
+) -> BTreeMap<String, AssistantState> {
+    cache.calls += 1;
+    let states = config
         .assistants
         .iter()
         .map(|(id, assistant)| {
-            let delivered = webhook::assistant_config(assistant, &|path| file(id, path));
             let channels = webhook::channels(config.channels.binding(env, id));
-            let hash = state_hash(&delivered, &channels);
-            (id.as_str().to_string(), AssistantState { config: delivered, channels, hash })
+            let entry = cache.entries.entry(Arc::as_ptr(assistant) as usize).or_insert_with(|| CachedAssistant {
+                _assistant: assistant.clone(),
+                config: Arc::new(webhook::assistant_config(assistant, &|path| file(id, path))),
+                hashes: Vec::new(),
+                used: 0,
+            });
+            entry.used = cache.calls;
+            let hash = match entry.hashes.iter().find(|(c, _)| *c == channels) {
+                Some((_, hash)) => hash.clone(),
+                None => {
+                    let hash = state_hash(&entry.config, &channels);
+                    entry.hashes.push((channels.clone(), hash.clone()));
+                    hash
+                }
+            };
+            (id.as_str().to_string(), AssistantState { config: entry.config.clone(), channels, hash })
         })
-        .collect()
+        .collect();
+    cache.trim(config.assistants.len());
+    states
+}
+
+/// Delivered configs and state hashes of assistants seen before (see
+/// [`environment_states_cached`]).
+#[derive(Debug, Default)]
+pub struct StateCache {
+    entries: HashMap<usize, CachedAssistant>,
+    calls: u64,
+}
+
+#[derive(Debug)]
+struct CachedAssistant {
+    /// Never read: held so that the assistant's address, the key, is not reused.
+    _assistant: Arc<Assistant>,
+    config: Arc<Value>,
+    /// The state's hash for each `channels` value it was delivered with.
+    hashes: Vec<(Value, String)>,
+    used: u64,
+}
+
+impl StateCache {
+    /// Entries unused for this many calls go when the cache grows past its bound.
+    const KEEP_CALLS: u64 = 32;
+
+    fn trim(&mut self, assistants: usize) {
+        if self.entries.len() > 4 * assistants.max(16) {
+            let since = self.calls.saturating_sub(Self::KEEP_CALLS);
+            self.entries.retain(|_, entry| entry.used > since);
+        }
+    }
 }
 
 fn state_hash(config: &Value, channels: &Value) -> String {
-    let canonical = serde_json::to_vec(&json!({"config": config, "channels": channels})).expect("JSON serializes");
+    /// `{"channels", "config"}` with its keys in order, borrowed.
+    #[derive(serde::Serialize)]
+    struct State<'a> {
+        channels: &'a Value,
+        config: &'a Value,
+    }
+    let canonical = serde_json::to_vec(&State { channels, config }).expect("JSON serializes");
     hex::encode(Sha256::digest(&canonical))
 }
 
@@ -124,12 +190,7 @@ pub fn build(
         .iter()
         .map(|p| {
             let state = states.get(&p.assistant).filter(|_| p.event == UPDATED);
-            let data = webhook::data(
-                &origin,
-                &p.assistant,
-                state.map(|s| s.config.clone()),
-                state.map(|s| s.channels.clone()),
-            );
+            let data = webhook::data(&origin, &p.assistant, state.map(|s| &*s.config), state.map(|s| &s.channels));
             Built {
                 assistant: p.assistant.clone(),
                 webhook_id: webhook::webhook_id(runtime, &p.assistant, &tip.commit, sequence),
@@ -144,9 +205,10 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn state(hash: &str) -> AssistantState {
-        AssistantState { config: json!({"name": hash}), channels: webhook::channels(None), hash: hash.into() }
+        AssistantState { config: Arc::new(json!({"name": hash})), channels: webhook::channels(None), hash: hash.into() }
     }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -3,7 +3,8 @@
 //! finding of the tree on the way (SPEC 2). Only `assistants/` and `channels.toml` are
 //! read; everything else in the tree is left alone. Pure: the reader does the I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::model::ids::is_valid_id;
 use crate::model::{Assistant, BlobReader, Chain, Config, Entry, EntryKind, Id, Snapshot};
@@ -27,14 +28,31 @@ pub fn is_config_path(path: &str) -> bool {
 /// Loads and validates a tree. The config holds every item that validated; the
 /// diagnostics, sorted by file and line, every finding. An empty list means the tree is valid.
 pub fn load(snapshot: &Snapshot, reader: &dyn BlobReader, chain: &Chain) -> (Config, Vec<Diagnostic>) {
+    load_cached(snapshot, reader, chain, &mut AssistantCache::default())
+}
+
+/// [`load`], reusing what `cache` holds of assistants loaded before: an assistant
+/// whose files (paths and blob ids) are those of one loaded earlier is not read again,
+/// so a change to one assistant of many re-reads that one. The tree's layout and
+/// `channels.toml`, which span assistants, are checked every time.
+pub fn load_cached(
+    snapshot: &Snapshot,
+    reader: &dyn BlobReader,
+    chain: &Chain,
+    cache: &mut AssistantCache,
+) -> (Config, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let layout = Layout::of(snapshot, &mut diagnostics);
     let mut config = Config::default();
+    cache.loads += 1;
     for (dir_name, files) in &layout.assistants {
-        if let Some(assistant) = load_assistant(dir_name, files, reader, &mut diagnostics) {
-            config.assistants.insert(assistant.id.clone(), assistant);
+        let loaded = cache.get_or_load(dir_name, files, reader);
+        diagnostics.extend(loaded.diagnostics.iter().cloned());
+        if let Some(assistant) = &loaded.assistant {
+            config.assistants.insert(assistant.id.clone(), assistant.clone());
         }
     }
+    cache.trim(layout.assistants.len());
     if let Some(entry) = snapshot.get(CHANNELS_FILE) {
         let assistant_names: BTreeSet<String> = layout.assistants.keys().cloned().collect();
         if let Some(text) = read_text(CHANNELS_FILE, entry, limits::TOML, reader, &mut diagnostics) {
@@ -53,6 +71,56 @@ pub fn load(snapshot: &Snapshot, reader: &dyn BlobReader, chain: &Chain) -> (Con
 
 /// The files of one assistant directory, by path relative to it.
 type AssistantFiles<'s> = BTreeMap<&'s str, &'s Entry>;
+
+/// Assistants loaded before, by directory name and files (see [`load_cached`]).
+#[derive(Debug, Default)]
+pub struct AssistantCache {
+    entries: HashMap<AssistantKey, (u64, Arc<LoadedAssistant>)>,
+    /// Loads so far; an entry remembers the last load that used it.
+    loads: u64,
+}
+
+/// An assistant directory's name and files (paths relative to it, and entries).
+type AssistantKey = (String, Vec<(String, Entry)>);
+
+/// One assistant directory, loaded: the assistant when it validated, and its findings.
+#[derive(Debug)]
+struct LoadedAssistant {
+    assistant: Option<Arc<Assistant>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl AssistantCache {
+    /// Entries unused for this many loads go when the cache grows past its bound.
+    const KEEP_LOADS: u64 = 16;
+
+    fn get_or_load(
+        &mut self,
+        dir_name: &str,
+        files: &AssistantFiles<'_>,
+        reader: &dyn BlobReader,
+    ) -> Arc<LoadedAssistant> {
+        let key = (dir_name.to_string(), files.iter().map(|(path, entry)| (path.to_string(), **entry)).collect());
+        if let Some((used, loaded)) = self.entries.get_mut(&key) {
+            *used = self.loads;
+            return loaded.clone();
+        }
+        let mut diagnostics = Vec::new();
+        let assistant = load_assistant(dir_name, files, reader, &mut diagnostics).map(Arc::new);
+        let loaded = Arc::new(LoadedAssistant { assistant, diagnostics });
+        self.entries.insert(key, (self.loads, loaded.clone()));
+        loaded
+    }
+
+    /// Bounds the cache: past a few versions of every assistant of the last tree, only
+    /// the entries of the last [`Self::KEEP_LOADS`] loads stay.
+    fn trim(&mut self, assistants: usize) {
+        if self.entries.len() > 4 * assistants.max(16) {
+            let since = self.loads.saturating_sub(Self::KEEP_LOADS);
+            self.entries.retain(|_, (used, _)| *used > since);
+        }
+    }
+}
 
 /// The shape of `assistants/`: which assistant directories exist and what they hold.
 /// Shape errors (bad ids, unknown entries, symbolic links) are reported here, once.
@@ -317,5 +385,66 @@ pub fn human_size(bytes: u64) -> String {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
     } else {
         format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EnvName;
+
+    /// The example tree with one file's content replaced.
+    fn example_with(path: &str, change: impl Fn(&str) -> String) -> (Snapshot, crate::model::MemoryBlobs) {
+        let (snapshot, blobs) = crate::example::snapshot();
+        let files: Vec<(String, Vec<u8>)> = snapshot
+            .entries()
+            .iter()
+            .map(|(p, entry)| {
+                let bytes = blobs.read(p, entry).unwrap();
+                let bytes = if p == path { change(std::str::from_utf8(&bytes).unwrap()).into_bytes() } else { bytes };
+                (p.clone(), bytes)
+            })
+            .collect();
+        crate::store::memory_tree(files.iter().map(|(p, b)| (p.clone(), b.as_slice())))
+    }
+
+    #[test]
+    fn a_cached_load_equals_a_fresh_one_and_rereads_only_changed_assistants() {
+        let chain = Chain::default_chain();
+        let path = "assistants/support-bot/assistant.toml";
+        let trees = [
+            crate::example::snapshot(),
+            example_with(path, |t| t.replace("temperature = 0.3", "temperature = 0.4")),
+            example_with(path, |t| t.replace("temperature = 0.3", "temperature = \"warm\"")),
+            crate::example::snapshot(),
+        ];
+        let mut cache = AssistantCache::default();
+        let mut loaded = Vec::new();
+        for (snapshot, blobs) in &trees {
+            let cached = load_cached(snapshot, blobs, &chain, &mut cache);
+            assert_eq!(cached, load(snapshot, blobs, &chain), "the same config and findings as a fresh load");
+            loaded.push(cached);
+        }
+        assert!(!loaded[2].1.is_empty(), "the third tree does not validate");
+        let bot =
+            |i: usize, id: &str| loaded[i].0.assistants.iter().find(|(k, _)| k.as_str() == id).map(|(_, a)| a.clone());
+        let (other, changed) = ("restaurant-booking", "support-bot");
+        assert!(Arc::ptr_eq(&bot(0, other).unwrap(), &bot(1, other).unwrap()), "an unchanged assistant is reused");
+        assert!(!Arc::ptr_eq(&bot(0, changed).unwrap(), &bot(1, changed).unwrap()), "a changed one is read again");
+        assert!(bot(2, changed).is_none(), "an invalid assistant is left out, its findings kept");
+        assert!(Arc::ptr_eq(&bot(0, changed).unwrap(), &bot(3, changed).unwrap()), "an earlier version comes back");
+
+        // The delivered states from a shared cache equal fresh ones, in every environment.
+        let mut states = crate::desired::StateCache::default();
+        for (config, _) in &loaded {
+            for env in ["draft", "live"] {
+                let env = EnvName::new(env).unwrap();
+                let file = |_: &crate::model::AssistantId, _: &str| None;
+                assert_eq!(
+                    crate::desired::environment_states_cached(&env, config, &file, &mut states),
+                    crate::desired::environment_states(&env, config, &file)
+                );
+            }
+        }
     }
 }

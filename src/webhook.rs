@@ -39,19 +39,39 @@ pub fn channels(binding: Option<&Binding>) -> Value {
     }
 }
 
-/// The `data` object of one assistant (`config: null` and empty channels when it was
-/// removed).
-pub fn data(origin: &Origin<'_>, assistant_id: &str, config: Option<Value>, channels: Option<Value>) -> Value {
-    let channels = channels.unwrap_or_else(|| self::channels(None));
-    json!({
-        "environment": origin.environment,
-        "assistant": assistant_id,
-        "version": origin.version,
-        "commit": origin.commit,
-        "sequence": origin.sequence,
-        "config": config,
-        "channels": channels,
-    })
+/// The `data` object of one assistant, serialized canonically (compact, keys in order):
+/// `config: null` and empty channels when it was removed. Written straight from borrowed
+/// values, so a large config is never copied.
+pub fn data(origin: &Origin<'_>, assistant_id: &str, config: Option<&Value>, channels: Option<&Value>) -> Vec<u8> {
+    /// The fields in the order a JSON object's keys sort, as `serde_json` writes a `Value`.
+    #[derive(serde::Serialize)]
+    struct Data<'a> {
+        assistant: &'a str,
+        channels: &'a Value,
+        commit: &'a str,
+        config: Option<&'a Value>,
+        environment: &'a str,
+        sequence: u64,
+        version: Option<u32>,
+    }
+    let empty;
+    let channels = match channels {
+        Some(channels) => channels,
+        None => {
+            empty = self::channels(None);
+            &empty
+        }
+    };
+    let data = Data {
+        assistant: assistant_id,
+        channels,
+        commit: origin.commit,
+        config,
+        environment: origin.environment,
+        sequence: origin.sequence,
+        version: origin.version,
+    };
+    serde_json::to_vec(&data).expect("JSON values serialize")
 }
 
 /// The `config` object of an assistant. `file` reads a file under the assistant's
@@ -128,8 +148,16 @@ pub fn assistant_config(assistant: &Assistant, file: &dyn Fn(&str) -> Option<Vec
 
 /// The delivery body: compact JSON with sorted keys, so the same state gives the same
 /// bytes (retries send byte-identical bodies).
-pub fn body(event: &str, timestamp: &str, data: &Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({"type": event, "timestamp": timestamp, "data": data})).expect("JSON values serialize")
+pub fn body(event: &str, timestamp: &str, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(data.len() + 96);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(data);
+    body.extend_from_slice(b",\"timestamp\":");
+    serde_json::to_writer(&mut body, timestamp).expect("a string serializes");
+    body.extend_from_slice(b",\"type\":");
+    serde_json::to_writer(&mut body, event).expect("a string serializes");
+    body.push(b'}');
+    body
 }
 
 /// `msg_` + hex SHA-256 of (runtime, assistant, commit, sequence): stable across retries
@@ -144,9 +172,8 @@ pub fn webhook_id(runtime: &str, assistant: &str, commit: &str, sequence: u64) -
 }
 
 /// A strong `ETag` of a `data` object: the hex SHA-256 of its canonical JSON, quoted.
-pub fn etag(data: &Value) -> String {
-    let canonical = serde_json::to_vec(data).expect("JSON values serialize");
-    format!("\"{}\"", hex::encode(Sha256::digest(&canonical)))
+pub fn etag(data: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(Sha256::digest(data)))
 }
 
 /// Why a secret cannot sign.
@@ -233,8 +260,11 @@ mod tests {
     #[test]
     fn bodies_are_canonical_and_etags_follow_the_data() {
         let origin = Origin { environment: "live", commit: "abc", version: Some(3), sequence: 9 };
-        let a = data(&origin, "bot", Some(json!({"b": 1, "a": 2})), None);
-        assert_eq!(a["channels"], channels(None));
+        let config = json!({"b": 1, "a": 2});
+        let a = data(&origin, "bot", Some(&config), None);
+        let value: Value = serde_json::from_slice(&a).unwrap();
+        assert_eq!(value["channels"], channels(None));
+        assert_eq!(a, serde_json::to_vec(&value).unwrap(), "the bytes of the same object as a Value");
         let bytes = body(UPDATED, "2026-11-21T10:00:00Z", &a);
         assert_eq!(
             String::from_utf8(bytes).unwrap(),

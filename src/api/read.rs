@@ -185,8 +185,11 @@ pub async fn assistants(
     authorize(&api.shared.config(), peer, &headers, Need::Read)?;
     let env = api.environment(&env)?;
     let pull = api.shared.pull.read().expect("pull lock").get(env.as_str()).cloned().ok_or_else(not_synced)?;
-    let assistants =
-        pull.assistants.values().map(|p| serde_json::from_slice(&p.data).expect("the data objects stored")).collect();
+    let assistants = pull
+        .ids()
+        .filter_map(|id| pull.get(id))
+        .map(|p| serde_json::from_slice(&p.data).expect("the data objects stored"))
+        .collect();
     let view = AssistantsView { environment: env.to_string(), commit: pull.commit.clone(), assistants };
     Ok(json_response(StatusCode::OK, &view))
 }
@@ -239,10 +242,10 @@ pub async fn assistant(
         let etag = {
             let pulls = api.shared.pull.read().expect("pull lock");
             let pull = pulls.get(env.as_str()).ok_or_else(not_synced)?;
-            let Some(pulled) = pull.assistants.get(id.as_str()) else {
+            let Some(pulled) = pull.get(id.as_str()) else {
                 return Err(Problem::not_found(
                     format!("no assistant `{id}` in {env}"),
-                    format!("{env} has: {}", pull.assistants.keys().cloned().collect::<Vec<_>>().join(", ")),
+                    format!("{env} has: {}", pull.ids().cloned().collect::<Vec<_>>().join(", ")),
                 ));
             };
             if !if_none_match.as_deref().is_some_and(|given| etag_matches(given, &pulled.etag)) {

@@ -55,6 +55,10 @@ pub fn repository_path(loaded: &LoadedConfig, cwd: &Path) -> PathBuf {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn serve(options: ServeOptions) -> Result<(), Error> {
     raise_open_files_limit();
+    // libgit2 re-hashes every object it reads unless told not to; git itself checks
+    // hashes on fsck and transfer, not on each read, and the daemon reads every tree
+    // of every change on the path from a ref update to the runtimes.
+    git2::opts::strict_hash_verification(false);
     let ServeOptions { mut loaded, cwd, identity, lookup, listener } = options;
     let path = repository_path(&loaded, &cwd);
     let committer = identity.as_ref().map(|i| i.committer.clone());

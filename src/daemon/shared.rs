@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -13,6 +13,7 @@ use super::LoadedConfig;
 use super::metrics::Metrics;
 use super::state::{DeliveryStore, PendingDelivery};
 use crate::config::{RuntimeConfig, Secret};
+use crate::desired::{AssistantState, Tip};
 
 /// One environment as the daemon last saw it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -33,13 +34,50 @@ pub struct EnvHealth {
     pub delivered_version: Option<u32>,
 }
 
-/// What runtimes pull from an environment (SPEC 8): per assistant the canonical `data`
-/// object of its last good tip, and its strong `ETag`.
-#[derive(Debug, Clone, Default)]
+/// What runtimes pull from an environment (SPEC 8): the states of its last good tip;
+/// each assistant's canonical `data` object and strong `ETag` are made when first
+/// pulled, so a tip that nobody pulls costs nothing here.
+#[derive(Debug)]
 pub struct EnvPull {
     pub commit: String,
     pub sequence: u64,
-    pub assistants: BTreeMap<String, Pulled>,
+    environment: String,
+    version: Option<u32>,
+    states: Arc<BTreeMap<String, AssistantState>>,
+    pulled: BTreeMap<String, OnceLock<Pulled>>,
+}
+
+impl EnvPull {
+    pub fn new(tip: &Tip, sequence: u64, states: Arc<BTreeMap<String, AssistantState>>) -> EnvPull {
+        EnvPull {
+            commit: tip.commit.clone(),
+            sequence,
+            environment: tip.environment.clone(),
+            version: tip.version,
+            pulled: states.keys().map(|id| (id.clone(), OnceLock::new())).collect(),
+            states,
+        }
+    }
+
+    /// The assistants' ids, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &String> {
+        self.states.keys()
+    }
+
+    /// One assistant's pulled config (made on first use).
+    pub fn get(&self, id: &str) -> Option<&Pulled> {
+        let (cell, state) = (self.pulled.get(id)?, self.states.get(id)?);
+        Some(cell.get_or_init(|| {
+            let origin = crate::webhook::Origin {
+                environment: &self.environment,
+                commit: &self.commit,
+                version: self.version,
+                sequence: self.sequence,
+            };
+            let data = crate::webhook::data(&origin, id, Some(&state.config), Some(&state.channels));
+            Pulled { etag: crate::webhook::etag(&data), data: data.into() }
+        }))
+    }
 }
 
 /// One assistant's pulled config.

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::shared::{EnvHealth, EnvPull, Pulled, Queued, Shared};
+use super::shared::{EnvHealth, EnvPull, Queued, Shared};
 use super::state::{NewDelivery, PendingDelivery};
 use crate::desired::{self, AssistantState, Tip};
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
-use crate::model::{BlobReader, Chain, Config, EnvName, ObjectId, Snapshot};
+use crate::model::{BlobReader, Chain, Config, Entry, EntryKind, EnvName, ObjectId};
 use crate::ops::state::{EnvState, RepoState, read_reconciled, read_state};
 use crate::parse;
 use crate::store::Store;
@@ -39,7 +39,6 @@ pub enum Trigger {
 
 /// A tree parsed and validated once.
 struct Loaded {
-    snapshot: Snapshot,
     config: Config,
     /// The first finding and how many, when the tree does not validate.
     problem: Option<String>,
@@ -54,6 +53,10 @@ pub struct Syncer {
     shared: Arc<Shared>,
     trees: HashMap<ObjectId, Arc<Loaded>>,
     states: HashMap<(ObjectId, EnvName), Arc<BTreeMap<String, AssistantState>>>,
+    /// Assistants loaded before, so that a new tree re-reads only the changed ones.
+    assistants: parse::AssistantCache,
+    /// Delivered configs and hashes of assistants seen before.
+    delivered: desired::StateCache,
     seen: Vec<(EnvName, ObjectId)>,
     /// Per runtime, assistant → hash of what it was last sent (pending or acknowledged).
     known: HashMap<String, BTreeMap<String, String>>,
@@ -68,6 +71,8 @@ impl Syncer {
             shared,
             trees: HashMap::new(),
             states: HashMap::new(),
+            assistants: parse::AssistantCache::default(),
+            delivered: desired::StateCache::default(),
             seen: Vec::new(),
             known: HashMap::new(),
             passes: 0,
@@ -340,40 +345,25 @@ impl Syncer {
 
     /// Makes a recorded tip what runtimes pull (unless it already is), and wakes
     /// long-polls.
-    fn publish_pull(&self, tip: &Tip, sequence: u64, states: &BTreeMap<String, AssistantState>) {
+    fn publish_pull(&self, tip: &Tip, sequence: u64, states: &Arc<BTreeMap<String, AssistantState>>) {
         let current = self.shared.pull.read().expect("pull lock").get(&tip.environment).cloned();
         if current.is_some_and(|c| c.commit == tip.commit && c.sequence == sequence) {
             return;
         }
-        let origin = crate::webhook::Origin {
-            environment: &tip.environment,
-            commit: &tip.commit,
-            version: tip.version,
-            sequence,
-        };
-        let assistants = states
-            .iter()
-            .map(|(id, state)| {
-                let data = crate::webhook::data(&origin, id, Some(state.config.clone()), Some(state.channels.clone()));
-                let pulled = Pulled {
-                    data: serde_json::to_vec(&data).expect("JSON serializes").into(),
-                    etag: crate::webhook::etag(&data),
-                };
-                (id.clone(), pulled)
-            })
-            .collect();
-        let pull = EnvPull { commit: tip.commit.clone(), sequence, assistants };
+        let pull = EnvPull::new(tip, sequence, states.clone());
         self.shared.pull.write().expect("pull lock").insert(tip.environment.clone(), Arc::new(pull));
         self.shared.changed();
     }
 
-    /// A tree, parsed and validated (cached by tree id).
+    /// A tree, parsed and validated (cached by tree id; a new tree reuses the
+    /// assistants it shares with trees loaded before).
     fn load(&mut self, tree: ObjectId) -> Result<Arc<Loaded>, Error> {
         if let Some(loaded) = self.trees.get(&tree) {
             return Ok(loaded.clone());
         }
         let snapshot = self.store.tree_snapshot(tree)?;
-        let (config, diagnostics) = parse::load(&snapshot, &self.store.blobs(), &self.chain);
+        let (config, diagnostics) =
+            parse::load_cached(&snapshot, &self.store.blobs(), &self.chain, &mut self.assistants);
         let problem = diagnostics.first().map(|first| {
             let line = first.render().lines().next().unwrap_or_default().to_string();
             if diagnostics.len() == 1 { line } else { format!("{line} (and {} more)", diagnostics.len() - 1) }
@@ -381,7 +371,7 @@ impl Syncer {
         if self.trees.len() >= CACHE_LIMIT {
             self.trees.clear();
         }
-        let loaded = Arc::new(Loaded { snapshot, config, problem });
+        let loaded = Arc::new(Loaded { config, problem });
         self.trees.insert(tree, loaded.clone());
         Ok(loaded)
     }
@@ -392,11 +382,13 @@ impl Syncer {
             return states.clone();
         }
         let blobs = self.store.blobs();
-        let snapshot = &loaded.snapshot;
-        let states = Arc::new(desired::environment_states(env, &loaded.config, &|id, path| {
+        let config = &loaded.config;
+        let file = |id: &crate::model::AssistantId, path: &str| {
+            let blob = *config.assistants.get(id)?.files.get(path)?;
             let full = format!("assistants/{id}/files/{path}");
-            snapshot.get(&full).and_then(|entry| blobs.read(&full, entry).ok())
-        }));
+            blobs.read(&full, &Entry { id: blob, kind: EntryKind::File }).ok()
+        };
+        let states = Arc::new(desired::environment_states_cached(env, config, &file, &mut self.delivered));
         if self.states.len() >= CACHE_LIMIT {
             self.states.clear();
         }

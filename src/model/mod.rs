@@ -17,7 +17,7 @@ pub use snapshot::{BlobReader, Entry, EntryKind, MemoryBlobs, ObjectId, ReadErro
 /// Everything stagecraft reads from one tree.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Config {
-    pub assistants: BTreeMap<AssistantId, Assistant>,
+    pub assistants: BTreeMap<AssistantId, std::sync::Arc<Assistant>>,
     pub channels: Channels,
 }
 

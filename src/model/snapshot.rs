@@ -61,7 +61,7 @@ impl fmt::Debug for ObjectId {
 }
 
 /// What a path in a tree is, as git records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     File,
     Executable,
@@ -71,7 +71,7 @@ pub enum EntryKind {
     Submodule,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Entry {
     pub id: ObjectId,
     pub kind: EntryKind,

@@ -12,7 +12,7 @@ pub fn validate(tree: &ResolvedTree<'_>, chain: &Chain) -> Result<(Config, Valid
     if !diagnostics.is_empty() {
         return Err(Error::Invalid { origin: tree.origin.clone(), diagnostics });
     }
-    let count = |f: &dyn Fn(&crate::model::Assistant) -> usize| config.assistants.values().map(f).sum::<usize>();
+    let count = |f: &dyn Fn(&crate::model::Assistant) -> usize| config.assistants.values().map(|a| f(a)).sum::<usize>();
     let summary = Validated {
         origin: tree.origin.clone(),
         valid: true,

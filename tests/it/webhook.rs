@@ -20,12 +20,10 @@ fn the_delivered_config_of_every_example_assistant() {
             version: Some(3),
             sequence: 12,
         };
-        let value = data(
-            &origin,
-            id.as_str(),
-            Some(assistant_config(assistant, &file)),
-            Some(channels(config.channels.binding(&live, id))),
-        );
+        let (config_value, channels_value) =
+            (assistant_config(assistant, &file), channels(config.channels.binding(&live, id)));
+        let bytes = data(&origin, id.as_str(), Some(&config_value), Some(&channels_value));
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         // Every file knowledge source carries its content.
         for item in value["config"]["knowledge"].as_array().unwrap() {
             if item["kind"] == "file" {
