@@ -3,11 +3,12 @@
 //! finding of the tree on the way (SPEC 2). Only `assistants/` and `channels.toml` are
 //! read; everything else in the tree is left alone. Pure: the reader does the I/O.
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::model::ids::is_valid_id;
-use crate::model::{Assistant, BlobReader, Chain, Config, Entry, EntryKind, Id, Snapshot};
+use crate::model::{Assistant, BlobReader, Chain, Config, Entry, EntryKind, Id, ObjectId, Snapshot};
 use crate::validate::walk::FileCheck;
 use crate::validate::{Diagnostic, limits, rules, sort, suggestion};
 
@@ -52,7 +53,7 @@ pub fn load_cached(
             config.assistants.insert(assistant.id.clone(), assistant.clone());
         }
     }
-    cache.trim(layout.assistants.len());
+    cache.trim(layout.assistants.len(), snapshot.len());
     if let Some(entry) = snapshot.get(CHANNELS_FILE) {
         let assistant_names: BTreeSet<String> = layout.assistants.keys().cloned().collect();
         if let Some(text) = read_text(CHANNELS_FILE, entry, limits::TOML, reader, &mut diagnostics) {
@@ -76,12 +77,28 @@ type AssistantFiles<'s> = BTreeMap<&'s str, &'s Entry>;
 #[derive(Debug, Default)]
 pub struct AssistantCache {
     entries: HashMap<AssistantKey, (u64, Arc<LoadedAssistant>)>,
+    /// Files whose checks depend on nothing but their own bytes (`assistant.toml`,
+    /// tools, guardrails), by path and blob id: a changed assistant re-reads only its
+    /// changed files.
+    files: FileMemo,
     /// Loads so far; an entry remembers the last load that used it.
     loads: u64,
 }
 
-/// An assistant directory's name and files (paths relative to it, and entries).
-type AssistantKey = (String, Vec<(String, Entry)>);
+/// An assistant directory's name and the SHA-256 of its files (paths relative to it,
+/// blob ids and kinds), as a git tree id names a directory's content.
+type AssistantKey = (String, [u8; 32]);
+
+fn files_digest(files: &AssistantFiles<'_>) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (path, entry) in files {
+        hasher.update(path.as_bytes());
+        hasher.update([0, entry.kind as u8]);
+        hasher.update(entry.id.0);
+    }
+    hasher.finalize().into()
+}
 
 /// One assistant directory, loaded: the assistant when it validated, and its findings.
 #[derive(Debug)]
@@ -100,26 +117,40 @@ impl AssistantCache {
         files: &AssistantFiles<'_>,
         reader: &dyn BlobReader,
     ) -> Arc<LoadedAssistant> {
-        let key = (dir_name.to_string(), files.iter().map(|(path, entry)| (path.to_string(), **entry)).collect());
+        let key = (dir_name.to_string(), files_digest(files));
         if let Some((used, loaded)) = self.entries.get_mut(&key) {
             *used = self.loads;
             return loaded.clone();
         }
         let mut diagnostics = Vec::new();
-        let assistant = load_assistant(dir_name, files, reader, &mut diagnostics).map(Arc::new);
+        let mut memo = Memo { files: &mut self.files, load: self.loads };
+        let assistant = load_assistant(dir_name, files, reader, &mut diagnostics, Some(&mut memo)).map(Arc::new);
         let loaded = Arc::new(LoadedAssistant { assistant, diagnostics });
         self.entries.insert(key, (self.loads, loaded.clone()));
         loaded
     }
 
-    /// Bounds the cache: past a few versions of every assistant of the last tree, only
-    /// the entries of the last [`Self::KEEP_LOADS`] loads stay.
-    fn trim(&mut self, assistants: usize) {
+    /// Bounds the cache: past a few versions of every assistant (and file) of the last
+    /// tree, only the entries of the last [`Self::KEEP_LOADS`] loads stay.
+    fn trim(&mut self, assistants: usize, files: usize) {
+        let since = self.loads.saturating_sub(Self::KEEP_LOADS);
         if self.entries.len() > 4 * assistants.max(16) {
-            let since = self.loads.saturating_sub(Self::KEEP_LOADS);
             self.entries.retain(|_, (used, _)| *used > since);
         }
+        if self.files.len() > 4 * files.max(256) {
+            self.files.retain(|_, (used, _, _)| *used > since);
+        }
     }
+}
+
+/// Checked files by path and blob id: the last load that used each, the value when it
+/// validated, and its findings.
+type FileMemo = HashMap<(String, ObjectId), (u64, Option<Arc<dyn Any + Send + Sync>>, Vec<Diagnostic>)>;
+
+/// The file memo of one load.
+struct Memo<'m> {
+    files: &'m mut FileMemo,
+    load: u64,
 }
 
 /// The shape of `assistants/`: which assistant directories exist and what they hold.
@@ -130,7 +161,7 @@ struct Layout<'s> {
 
 impl<'s> Layout<'s> {
     fn of(snapshot: &'s Snapshot, diagnostics: &mut Vec<Diagnostic>) -> Layout<'s> {
-        let mut assistants: BTreeMap<String, AssistantFiles<'s>> = BTreeMap::new();
+        let mut assistants: BTreeMap<String, Vec<(&'s str, &'s Entry)>> = BTreeMap::new();
         let mut reported_dirs = BTreeSet::new();
         for (path, entry) in snapshot.under(ASSISTANTS_DIR) {
             let rest = &path[ASSISTANTS_DIR.len()..];
@@ -204,9 +235,14 @@ impl<'s> Layout<'s> {
                 }
             }
             if valid_dir {
-                assistants.entry(dir_name.to_string()).or_default().insert(inner, entry);
+                match assistants.get_mut(dir_name) {
+                    Some(files) => files.push((inner, entry)),
+                    None => assistants.entry(dir_name.to_string()).or_default().push((inner, entry)),
+                }
             }
         }
+        // Built in bulk: the snapshot's paths come in order.
+        let assistants = assistants.into_iter().map(|(dir, files)| (dir, files.into_iter().collect())).collect();
         Layout { assistants }
     }
 }
@@ -216,6 +252,7 @@ fn load_assistant(
     files: &AssistantFiles<'_>,
     reader: &dyn BlobReader,
     diagnostics: &mut Vec<Diagnostic>,
+    mut memo: Option<&mut Memo<'_>>,
 ) -> Option<Assistant> {
     let dir = format!("{ASSISTANTS_DIR}{dir_name}/");
     let id = Id::new(dir_name).expect("the layout keeps only valid ids");
@@ -245,7 +282,7 @@ fn load_assistant(
     let tool_names: BTreeSet<String> = items(files, "tools").map(|(id, _)| id.to_string()).collect();
 
     let meta = files.get("assistant.toml").and_then(|entry| {
-        with_toml(&format!("{dir}assistant.toml"), entry, reader, diagnostics, rules::assistant_toml)
+        memo_toml(&mut memo, &format!("{dir}assistant.toml"), entry, reader, diagnostics, rules::assistant_toml)
     });
     let instructions = files.get("instructions.md").and_then(|entry| {
         read_text(&format!("{dir}instructions.md"), entry, limits::INSTRUCTIONS, reader, diagnostics)
@@ -262,14 +299,16 @@ fn load_assistant(
     }
     let mut tools = BTreeMap::new();
     for (item, entry) in items(files, "tools") {
-        if let Some(value) = with_toml(&format!("{dir}tools/{item}.toml"), entry, reader, diagnostics, rules::tool) {
+        if let Some(value) =
+            memo_toml(&mut memo, &format!("{dir}tools/{item}.toml"), entry, reader, diagnostics, rules::tool)
+        {
             tools.insert(Id::new(item).expect("checked by the layout"), value);
         }
     }
     let mut guardrails = BTreeMap::new();
     for (item, entry) in items(files, "guardrails") {
         if let Some(value) =
-            with_toml(&format!("{dir}guardrails/{item}.toml"), entry, reader, diagnostics, rules::guardrail)
+            memo_toml(&mut memo, &format!("{dir}guardrails/{item}.toml"), entry, reader, diagnostics, rules::guardrail)
         {
             guardrails.insert(Id::new(item).expect("checked by the layout"), value);
         }
@@ -317,6 +356,31 @@ fn with_toml<T>(
     let mut check = FileCheck::new(path, &text);
     let value = check.parse().and_then(|doc| rule(&mut check, doc));
     diagnostics.append(&mut check.diagnostics);
+    value
+}
+
+/// [`with_toml`] for a file whose checks depend only on its bytes, through the memo
+/// when there is one.
+fn memo_toml<T: Clone + Send + Sync + 'static>(
+    memo: &mut Option<&mut Memo<'_>>,
+    path: &str,
+    entry: &Entry,
+    reader: &dyn BlobReader,
+    diagnostics: &mut Vec<Diagnostic>,
+    rule: impl FnOnce(&mut FileCheck<'_>, toml::Spanned<toml::de::DeTable<'_>>) -> Option<T>,
+) -> Option<T> {
+    let Some(memo) = memo else { return with_toml(path, entry, reader, diagnostics, rule) };
+    let key = (path.to_string(), entry.id);
+    if let Some((used, value, found)) = memo.files.get_mut(&key) {
+        *used = memo.load;
+        diagnostics.extend(found.iter().cloned());
+        return value.as_ref().and_then(|v| v.downcast_ref::<T>()).cloned();
+    }
+    let mut found = Vec::new();
+    let value = with_toml(path, entry, reader, &mut found, rule);
+    diagnostics.extend(found.iter().cloned());
+    let stored = value.clone().map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>);
+    memo.files.insert(key, (memo.load, stored, found));
     value
 }
 
@@ -417,6 +481,8 @@ mod tests {
             example_with(path, |t| t.replace("temperature = 0.3", "temperature = 0.4")),
             example_with(path, |t| t.replace("temperature = 0.3", "temperature = \"warm\"")),
             crate::example::snapshot(),
+            example_with("assistants/support-bot/tools/lookup_order.toml", |t| format!("{t}\nbogus = 1\n")),
+            crate::example::snapshot(),
         ];
         let mut cache = AssistantCache::default();
         let mut loaded = Vec::new();
@@ -426,6 +492,8 @@ mod tests {
             loaded.push(cached);
         }
         assert!(!loaded[2].1.is_empty(), "the third tree does not validate");
+        assert!(loaded[4].1.iter().any(|d| d.file.ends_with("lookup_order.toml")), "nor the fifth: {:?}", loaded[4].1);
+        assert_eq!(loaded[5], loaded[0], "and the example comes back whole");
         let bot =
             |i: usize, id: &str| loaded[i].0.assistants.iter().find(|(k, _)| k.as_str() == id).map(|(_, a)| a.clone());
         let (other, changed) = ("restaurant-booking", "support-bot");

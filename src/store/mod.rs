@@ -364,7 +364,9 @@ impl Store {
     /// The snapshot of a tree.
     pub fn tree_snapshot(&self, tree: ObjectId) -> Result<Snapshot, Error> {
         let tree = self.repo.find_tree(oid(tree)).map_err(Error::git(format!("read tree {}", tree.short())))?;
-        let mut entries = BTreeMap::new();
+        // Collected first and built in bulk: the walk yields paths (nearly) in order, so
+        // the sort is one pass and no insert searches the map.
+        let mut entries = Vec::new();
         tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             let kind = match (entry.kind(), entry.filemode()) {
                 (Some(ObjectType::Blob), 0o120000) => EntryKind::Symlink,
@@ -374,11 +376,11 @@ impl Store {
                 _ => return TreeWalkResult::Ok,
             };
             let name = String::from_utf8_lossy(entry.name_bytes());
-            entries.insert(format!("{dir}{name}"), Entry { id: object_id(entry.id()), kind });
+            entries.push((format!("{dir}{name}"), Entry { id: object_id(entry.id()), kind }));
             TreeWalkResult::Ok
         })
         .map_err(Error::git("walk a tree"))?;
-        Ok(Snapshot::new(entries))
+        Ok(Snapshot::new(entries.into_iter().collect()))
     }
 
     /// Reads blobs of this repository.
