@@ -21,7 +21,7 @@ use crate::desired::{self, AssistantState, Tip};
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
-use crate::model::{BlobReader, Chain, Config, Entry, EntryKind, EnvName, ObjectId};
+use crate::model::{BlobReader, Chain, Config, Entry, EntryKind, EnvName, ObjectId, Snapshot};
 use crate::ops::state::{EnvState, RepoState, read_reconciled, read_state};
 use crate::parse;
 use crate::store::Store;
@@ -53,6 +53,8 @@ pub struct Syncer {
     shared: Arc<Shared>,
     trees: HashMap<ObjectId, Arc<Loaded>>,
     states: HashMap<(ObjectId, EnvName), Arc<BTreeMap<String, AssistantState>>>,
+    /// The snapshots of the trees read last (the load of a tip, then the status).
+    snapshots: HashMap<ObjectId, Arc<Snapshot>>,
     /// Assistants loaded before, so that a new tree re-reads only the changed ones.
     assistants: parse::AssistantCache,
     /// Delivered configs and hashes of assistants seen before.
@@ -71,6 +73,7 @@ impl Syncer {
             shared,
             trees: HashMap::new(),
             states: HashMap::new(),
+            snapshots: HashMap::new(),
             assistants: parse::AssistantCache::default(),
             delivered: desired::StateCache::default(),
             seen: Vec::new(),
@@ -149,7 +152,10 @@ impl Syncer {
             }
         }
         self.seen = tips;
-        let status = crate::ops::status(&self.store)?;
+        let mut snapshots = std::mem::take(&mut self.snapshots);
+        let status = crate::ops::status_with(&self.store, &mut |tree| snapshot(&self.store, &mut snapshots, tree));
+        self.snapshots = snapshots;
+        let status = status?;
         *self.shared.status.write().expect("status lock") = Some(Arc::new(status));
         self.shared.changed();
         Ok(())
@@ -361,7 +367,7 @@ impl Syncer {
         if let Some(loaded) = self.trees.get(&tree) {
             return Ok(loaded.clone());
         }
-        let snapshot = self.store.tree_snapshot(tree)?;
+        let snapshot = snapshot(&self.store, &mut self.snapshots, tree)?;
         let (config, diagnostics) =
             parse::load_cached(&snapshot, &self.store.blobs(), &self.chain, &mut self.assistants);
         let problem = diagnostics.first().map(|first| {
@@ -395,4 +401,24 @@ impl Syncer {
         self.states.insert((tree, env.clone()), states.clone());
         states
     }
+}
+
+/// Keeps at most this many snapshots (a tree of 10,000 files is about a megabyte).
+const SNAPSHOT_LIMIT: usize = 8;
+
+/// A tree's snapshot, from `cache` or read and kept there.
+fn snapshot(
+    store: &Store,
+    cache: &mut HashMap<ObjectId, Arc<Snapshot>>,
+    tree: ObjectId,
+) -> Result<Arc<Snapshot>, Error> {
+    if let Some(snapshot) = cache.get(&tree) {
+        return Ok(snapshot.clone());
+    }
+    let snapshot = Arc::new(store.tree_snapshot(tree)?);
+    if cache.len() >= SNAPSHOT_LIMIT {
+        cache.clear();
+    }
+    cache.insert(tree, snapshot.clone());
+    Ok(snapshot)
 }

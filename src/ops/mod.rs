@@ -21,5 +21,5 @@ pub mod write;
 pub use diff::{Diffed, diff};
 pub use init::{InitOptions, InitSource, init};
 pub use resolve::{ResolvedTree, Target, resolve_target, resolve_tree};
-pub use status::status;
+pub use status::{status, status_with};
 pub use validate::validate;

@@ -4,7 +4,9 @@
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
-use crate::model::{Chain, Snapshot, Version};
+use std::sync::Arc;
+
+use crate::model::{Chain, ObjectId, Snapshot, Version};
 use crate::ops::state::{EnvState, read_state};
 use crate::parse::is_config_path;
 use crate::store::Store;
@@ -12,6 +14,15 @@ use crate::wire::{DraftStatus, EnvironmentStatus, Status};
 
 /// Reads the state of every environment.
 pub fn status(store: &Store) -> Result<Status, Error> {
+    status_with(store, &mut |tree| store.tree_snapshot(tree).map(Arc::new))
+}
+
+/// [`status`], taking trees' snapshots from `snapshot` (the daemon's cache of the
+/// trees it has just read).
+pub fn status_with(
+    store: &Store,
+    snapshot: &mut dyn FnMut(ObjectId) -> Result<Arc<Snapshot>, Error>,
+) -> Result<Status, Error> {
     let state = read_state(store)?;
     let chain = &state.chain;
     let environments = state
@@ -30,7 +41,7 @@ pub fn status(store: &Store) -> Result<Status, Error> {
             drift: index > 0 && env.current == Current::Drift,
         })
         .collect();
-    let draft = draft_status(store, chain, state.draft(), state.base())?;
+    let draft = draft_status(store, chain, state.draft(), state.base(), snapshot)?;
     Ok(Status {
         repository: store.root().display().to_string(),
         chain: chain.environments().iter().map(ToString::to_string).collect(),
@@ -40,7 +51,13 @@ pub fn status(store: &Store) -> Result<Status, Error> {
     })
 }
 
-fn draft_status(store: &Store, chain: &Chain, draft: &EnvState, base: &EnvState) -> Result<DraftStatus, Error> {
+fn draft_status(
+    store: &Store,
+    chain: &Chain,
+    draft: &EnvState,
+    base: &EnvState,
+    snapshot: &mut dyn FnMut(ObjectId) -> Result<Arc<Snapshot>, Error>,
+) -> Result<DraftStatus, Error> {
     let base_name = base.env.to_string();
     if draft.tip.tree == base.tip.tree {
         return Ok(DraftStatus {
@@ -51,7 +68,7 @@ fn draft_status(store: &Store, chain: &Chain, draft: &EnvState, base: &EnvState)
             changed_other_files: 0,
         });
     }
-    let (base_snapshot, draft_snapshot) = (store.snapshot(base.tip.id)?, store.snapshot(draft.tip.id)?);
+    let (base_snapshot, draft_snapshot) = (snapshot(base.tip.tree)?, snapshot(draft.tip.tree)?);
     let changed = changed_paths(&base_snapshot, &draft_snapshot);
     let config = changed.iter().filter(|path| is_config_path(path)).count();
     let summary = crate::diff::summary(&crate::ops::diff::diff_snapshots(store, &base_snapshot, &draft_snapshot)?);
