@@ -195,6 +195,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
+/// p50, p99 and the maximum of a run.
+fn print_latencies(what: &str, mut latencies: Vec<Duration>) {
+    latencies.sort();
+    println!(
+        "{what}: p50 {}  p99 {}  max {}",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap())
+    );
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -218,13 +229,7 @@ fn main() {
         latencies.push(arrived - start);
     }
     drop(setup);
-    latencies.sort();
-    println!(
-        "ref update -> runtime, {changes} changes: p50 {}  p99 {}  max {}",
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(*latencies.last().unwrap())
-    );
+    print_latencies(&format!("ref update -> runtime, {changes} changes"), latencies);
     println!("idle RSS after start (1 runtime): {:.1} MB", rss as f64 / 1024.0);
 
     // Fan-out to 100 runtimes.
@@ -258,7 +263,7 @@ fn main() {
     let setup = start(1, receiver.port, true);
     arrivals(&receiver, 50);
     let rss = rss_kib(setup.daemon.id());
-    let mut latencies = Vec::new();
+    let mut latencies = Vec::with_capacity(changes);
     for change in 0..changes {
         let current = setup.repo.refname_to_id("refs/heads/draft").unwrap();
         let next = edit(&setup.repo, current, LARGE_CHANGE.path, |text| {
@@ -271,12 +276,9 @@ fn main() {
         latencies.push(arrived - start);
     }
     drop(setup);
-    latencies.sort();
-    println!(
-        "large repository (50 assistants, 10,051 files), ref update -> runtime, {changes} changes: p50 {}  p99 {}  max {}",
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(*latencies.last().unwrap())
+    print_latencies(
+        &format!("large repository (50 assistants, 10,051 files), ref update -> runtime, {changes} changes"),
+        latencies,
     );
     println!("RSS on the large repository after start: {:.1} MB", rss as f64 / 1024.0);
 }
