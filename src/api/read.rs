@@ -240,8 +240,8 @@ pub async fn assistant(
         changes.borrow_and_update();
         // Only the ETag is kept while the request is held: a held poll costs little.
         let etag = {
-            let pulls = api.shared.pull.read().expect("pull lock");
-            let pull = pulls.get(env.as_str()).ok_or_else(not_synced)?;
+            // The lock is let go before the data is made (on a tip's first pull).
+            let pull = api.shared.pull.read().expect("pull lock").get(env.as_str()).cloned().ok_or_else(not_synced)?;
             let Some(pulled) = pull.get(id.as_str()) else {
                 return Err(Problem::not_found(
                     format!("no assistant `{id}` in {env}"),
