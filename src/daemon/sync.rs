@@ -54,7 +54,7 @@ pub struct Syncer {
     trees: HashMap<ObjectId, Arc<Loaded>>,
     states: HashMap<(ObjectId, EnvName), Arc<BTreeMap<String, AssistantState>>>,
     /// The snapshots of the trees read last (the load of a tip, then the status).
-    snapshots: HashMap<ObjectId, Arc<Snapshot>>,
+    snapshots: Snapshots,
     /// Assistants loaded before, so that a new tree re-reads only the changed ones.
     assistants: parse::AssistantCache,
     /// Delivered configs and hashes of assistants seen before.
@@ -73,7 +73,7 @@ impl Syncer {
             shared,
             trees: HashMap::new(),
             states: HashMap::new(),
-            snapshots: HashMap::new(),
+            snapshots: Snapshots::default(),
             assistants: parse::AssistantCache::default(),
             delivered: desired::StateCache::default(),
             seen: Vec::new(),
@@ -406,19 +406,28 @@ impl Syncer {
 /// Keeps at most this many snapshots (a tree of 10,000 files is about a megabyte).
 const SNAPSHOT_LIMIT: usize = 8;
 
-/// A tree's snapshot, from `cache` or read and kept there.
-fn snapshot(
-    store: &Store,
-    cache: &mut HashMap<ObjectId, Arc<Snapshot>>,
-    tree: ObjectId,
-) -> Result<Arc<Snapshot>, Error> {
-    if let Some(snapshot) = cache.get(&tree) {
+/// The snapshots of the trees read last, and which was read last.
+#[derive(Default)]
+struct Snapshots {
+    trees: HashMap<ObjectId, Arc<Snapshot>>,
+    last: Option<ObjectId>,
+}
+
+/// A tree's snapshot, from `cache`, or made from the last one read and git's diff of the
+/// two trees (or a walk of the whole tree when there is none), and kept.
+fn snapshot(store: &Store, cache: &mut Snapshots, tree: ObjectId) -> Result<Arc<Snapshot>, Error> {
+    if let Some(snapshot) = cache.trees.get(&tree) {
         return Ok(snapshot.clone());
     }
-    let snapshot = Arc::new(store.tree_snapshot(tree)?);
-    if cache.len() >= SNAPSHOT_LIMIT {
-        cache.clear();
+    let base = cache.last.and_then(|last| cache.trees.get(&last).map(|snapshot| (last, snapshot)));
+    let snapshot = Arc::new(match base {
+        Some((base_tree, base)) => store.tree_snapshot_from(base_tree, base, tree)?,
+        None => store.tree_snapshot(tree)?,
+    });
+    if cache.trees.len() >= SNAPSHOT_LIMIT {
+        cache.trees.clear();
     }
-    cache.insert(tree, snapshot.clone());
+    cache.trees.insert(tree, snapshot.clone());
+    cache.last = Some(tree);
     Ok(snapshot)
 }

@@ -100,6 +100,17 @@ impl Snapshot {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+    /// This snapshot with some paths set (`Some`) or removed (`None`).
+    pub fn with_changes(&self, changes: impl IntoIterator<Item = (String, Option<Entry>)>) -> Snapshot {
+        let mut entries = self.entries.clone();
+        for (path, entry) in changes {
+            match entry {
+                Some(entry) => entries.insert(path, entry),
+                None => entries.remove(&path),
+            };
+        }
+        Snapshot { entries }
+    }
     /// Every entry whose path starts with `prefix` (which should end in `/`).
     pub fn under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
         self.entries

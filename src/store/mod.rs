@@ -383,6 +383,45 @@ impl Store {
         Ok(Snapshot::new(entries.into_iter().collect()))
     }
 
+    /// A tree's snapshot from the snapshot of another tree and git's diff of the two,
+    /// which skips every subtree whose id did not change: a change to a few files of a
+    /// large tree costs those files, not a walk of the whole tree. Equal to
+    /// [`Store::tree_snapshot`] of `tree`.
+    pub fn tree_snapshot_from(&self, base_tree: ObjectId, base: &Snapshot, tree: ObjectId) -> Result<Snapshot, Error> {
+        let find = |id: ObjectId| self.repo.find_tree(oid(id)).map_err(Error::git(format!("read tree {}", id.short())));
+        let (old, new) = (find(base_tree)?, find(tree)?);
+        let diff =
+            self.repo.diff_tree_to_tree(Some(&old), Some(&new), None).map_err(Error::git("compare two trees"))?;
+        let path = |file: &git2::DiffFile<'_>| file.path_bytes().map(|p| String::from_utf8_lossy(p).into_owned());
+        let mut changes = Vec::new();
+        for delta in diff.deltas() {
+            let (old_file, new_file) = (delta.old_file(), delta.new_file());
+            match delta.status() {
+                git2::Delta::Deleted => changes.extend(path(&old_file).map(|p| (p, None))),
+                git2::Delta::Added | git2::Delta::Modified | git2::Delta::Typechange => {
+                    let Some(new_path) = path(&new_file) else { continue };
+                    if delta.status() == git2::Delta::Typechange
+                        && let Some(old_path) = path(&old_file)
+                    {
+                        changes.push((old_path, None));
+                    }
+                    let kind = match new_file.mode() {
+                        git2::FileMode::Link => Some(EntryKind::Symlink),
+                        git2::FileMode::BlobExecutable => Some(EntryKind::Executable),
+                        git2::FileMode::Blob | git2::FileMode::BlobGroupWritable => Some(EntryKind::File),
+                        git2::FileMode::Commit => Some(EntryKind::Submodule),
+                        _ => None,
+                    };
+                    changes.push((new_path, kind.map(|kind| Entry { id: object_id(new_file.id()), kind })));
+                }
+                // Renames and copies are not detected without asking; anything else:
+                // the whole walk.
+                _ => return self.tree_snapshot(tree),
+            }
+        }
+        Ok(base.with_changes(changes))
+    }
+
     /// Reads blobs of this repository.
     pub fn blobs(&self) -> GitBlobs<'_> {
         GitBlobs { repo: &self.repo }

@@ -103,3 +103,41 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn a_snapshot_made_from_another_and_a_tree_diff_equals_a_full_walk() {
+    let repo = TestRepo::from_example();
+    let tree = |repo: &TestRepo| ObjectId::from_hex(repo.git(&["rev-parse", "HEAD^{tree}"]).trim()).unwrap();
+    let mut trees = vec![tree(&repo)];
+    let mut step = |what: &[&[&str]]| {
+        for args in what {
+            repo.git(args);
+        }
+        repo.git(&["commit", "-q", "--allow-empty", "-m", "step"]);
+        trees.push(tree(&repo));
+    };
+    let bot = "assistants/support-bot";
+    std::fs::write(repo.root.join(bot).join("instructions.md"), "changed\n").unwrap();
+    std::fs::create_dir_all(repo.root.join("deep/new/dir")).unwrap();
+    std::fs::write(repo.root.join("deep/new/dir/file.txt"), "new\n").unwrap();
+    step(&[&["add", "-A"]]);
+    step(&[&["rm", "-q", "-r", &format!("{bot}/tools")]]);
+    std::fs::write(repo.root.join("run.sh"), "#!/bin/sh\n").unwrap();
+    step(&[&["add", "run.sh"], &["update-index", "--chmod=+x", "run.sh"]]);
+    std::fs::remove_file(repo.root.join("run.sh")).unwrap();
+    std::os::unix::fs::symlink("deep/new/dir/file.txt", repo.root.join("run.sh")).unwrap();
+    step(&[&["add", "-A"]]);
+    std::fs::remove_dir_all(repo.root.join("deep/new")).unwrap();
+    std::fs::write(repo.root.join("deep/new"), "a file where a directory was\n").unwrap();
+    step(&[&["add", "-A"]]);
+
+    let store = Store::open(&repo.root).unwrap();
+    let full = |tree: ObjectId| store.tree_snapshot(tree).unwrap();
+    let pairs =
+        trees.windows(2).map(|w| (w[0], w[1])).chain([(trees[0], trees[trees.len() - 1]), (trees[4], trees[1])]);
+    for (from, to) in pairs {
+        let made = store.tree_snapshot_from(from, &full(from), to).unwrap();
+        assert_eq!(made, full(to), "from {} to {}", from.short(), to.short());
+    }
+    assert_ne!(full(trees[0]), full(trees[5]), "the steps changed the tree");
+}
