@@ -8,7 +8,9 @@
 //! Triggers that arrive while a pass runs are coalesced into the next pass, without
 //! waiting for more. Parsed and validated trees are cached by tree id, and each
 //! environment's delivered states by (tree, environment), so a promotion or rollback to a
-//! tree seen before costs a lookup.
+//! tree seen before costs a lookup. A new tree costs what changed: its listing is the
+//! last tree's plus git's tree diff, assistants (and files) whose blobs were seen before
+//! are reused, and so are their delivered configs and hashes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
