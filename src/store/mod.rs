@@ -9,7 +9,7 @@ mod write;
 
 pub use write::NewTag;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
@@ -367,64 +367,114 @@ impl Store {
         // Collected first and built in bulk: the walk yields paths (nearly) in order, so
         // the sort is one pass and no insert searches the map.
         let mut entries = Vec::new();
-        tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
-            let kind = match (entry.kind(), entry.filemode()) {
-                (Some(ObjectType::Blob), 0o120000) => EntryKind::Symlink,
-                (Some(ObjectType::Blob), 0o100755) => EntryKind::Executable,
-                (Some(ObjectType::Blob), _) => EntryKind::File,
-                (Some(ObjectType::Commit), _) => EntryKind::Submodule,
-                _ => return TreeWalkResult::Ok,
-            };
-            let name = String::from_utf8_lossy(entry.name_bytes());
-            entries.push((format!("{dir}{name}"), Entry { id: object_id(entry.id()), kind }));
-            TreeWalkResult::Ok
-        })
-        .map_err(Error::git("walk a tree"))?;
+        walk_into(&tree, "", &mut entries)?;
         Ok(Snapshot::new(entries.into_iter().collect()))
     }
 
-    /// A tree's snapshot from the snapshot of another tree and git's diff of the two,
-    /// which skips every subtree whose id did not change: a change to a few files of a
-    /// large tree costs those files, not a walk of the whole tree. Equal to
-    /// [`Store::tree_snapshot`] of `tree`.
+    /// A tree's snapshot from the snapshot of another tree, comparing the two trees
+    /// level by level and skipping every subtree whose id did not change: a change to
+    /// a few files of a large tree costs those files and their directories, not a walk
+    /// of the whole tree. Equal to [`Store::tree_snapshot`] of `tree`.
     pub fn tree_snapshot_from(&self, base_tree: ObjectId, base: &Snapshot, tree: ObjectId) -> Result<Snapshot, Error> {
         let find = |id: ObjectId| self.repo.find_tree(oid(id)).map_err(Error::git(format!("read tree {}", id.short())));
-        let (old, new) = (find(base_tree)?, find(tree)?);
-        let diff =
-            self.repo.diff_tree_to_tree(Some(&old), Some(&new), None).map_err(Error::git("compare two trees"))?;
-        let path = |file: &git2::DiffFile<'_>| file.path_bytes().map(|p| String::from_utf8_lossy(p).into_owned());
         let mut changes = Vec::new();
-        for delta in diff.deltas() {
-            let (old_file, new_file) = (delta.old_file(), delta.new_file());
-            match delta.status() {
-                git2::Delta::Deleted => changes.extend(path(&old_file).map(|p| (p, None))),
-                git2::Delta::Added | git2::Delta::Modified | git2::Delta::Typechange => {
-                    let Some(new_path) = path(&new_file) else { continue };
-                    if delta.status() == git2::Delta::Typechange
-                        && let Some(old_path) = path(&old_file)
-                    {
-                        changes.push((old_path, None));
-                    }
-                    let kind = match new_file.mode() {
-                        git2::FileMode::Link => Some(EntryKind::Symlink),
-                        git2::FileMode::BlobExecutable => Some(EntryKind::Executable),
-                        git2::FileMode::Blob | git2::FileMode::BlobGroupWritable => Some(EntryKind::File),
-                        git2::FileMode::Commit => Some(EntryKind::Submodule),
-                        _ => None,
-                    };
-                    changes.push((new_path, kind.map(|kind| Entry { id: object_id(new_file.id()), kind })));
+        self.compare_trees("", &find(base_tree)?, &find(tree)?, base, &mut changes)?;
+        Ok(base.with_changes(changes))
+    }
+
+    /// The paths to set or remove that turn `old`'s listing (in `base`, under `dir`) into
+    /// `new`'s.
+    fn compare_trees(
+        &self,
+        dir: &str,
+        old: &git2::Tree<'_>,
+        new: &git2::Tree<'_>,
+        base: &Snapshot,
+        changes: &mut Vec<(String, Option<Entry>)>,
+    ) -> Result<(), Error> {
+        let mut olds: HashMap<Vec<u8>, git2::TreeEntry<'_>> =
+            old.iter().map(|e| (e.name_bytes().to_vec(), e)).collect();
+        for entry in new.iter() {
+            let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
+            match olds.remove(entry.name_bytes()) {
+                Some(before) if before.id() == entry.id() && before.filemode() == entry.filemode() => {}
+                Some(before) if is_tree(&before) && is_tree(&entry) => {
+                    let (old, new) = (self.subtree(&before)?, self.subtree(&entry)?);
+                    self.compare_trees(&format!("{path}/"), &old, &new, base, changes)?;
                 }
-                // Renames and copies are not detected without asking; anything else:
-                // the whole walk.
-                _ => return self.tree_snapshot(tree),
+                Some(before) => {
+                    removed(&path, &before, base, changes);
+                    self.added(&path, &entry, changes)?;
+                }
+                None => self.added(&path, &entry, changes)?,
             }
         }
-        Ok(base.with_changes(changes))
+        for (name, before) in olds {
+            removed(&format!("{dir}{}", String::from_utf8_lossy(&name)), &before, base, changes);
+        }
+        Ok(())
+    }
+
+    fn subtree(&self, entry: &git2::TreeEntry<'_>) -> Result<git2::Tree<'_>, Error> {
+        self.repo.find_tree(entry.id()).map_err(Error::git(format!("read tree {}", entry.id())))
+    }
+
+    /// Sets a new entry's path, or every path of a new subtree.
+    fn added(
+        &self,
+        path: &str,
+        entry: &git2::TreeEntry<'_>,
+        changes: &mut Vec<(String, Option<Entry>)>,
+    ) -> Result<(), Error> {
+        if is_tree(entry) {
+            let mut entries = Vec::new();
+            walk_into(&self.subtree(entry)?, &format!("{path}/"), &mut entries)?;
+            changes.extend(entries.into_iter().map(|(path, entry)| (path, Some(entry))));
+        } else if let Some(kind) = entry_kind(entry) {
+            changes.push((path.to_string(), Some(Entry { id: object_id(entry.id()), kind })));
+        }
+        Ok(())
     }
 
     /// Reads blobs of this repository.
     pub fn blobs(&self) -> GitBlobs<'_> {
         GitBlobs { repo: &self.repo }
+    }
+}
+
+fn is_tree(entry: &git2::TreeEntry<'_>) -> bool {
+    entry.kind() == Some(ObjectType::Tree)
+}
+
+/// What a tree entry is in a [`Snapshot`] (`None` for a tree).
+fn entry_kind(entry: &git2::TreeEntry<'_>) -> Option<EntryKind> {
+    match (entry.kind(), entry.filemode()) {
+        (Some(ObjectType::Blob), 0o120000) => Some(EntryKind::Symlink),
+        (Some(ObjectType::Blob), 0o100755) => Some(EntryKind::Executable),
+        (Some(ObjectType::Blob), _) => Some(EntryKind::File),
+        (Some(ObjectType::Commit), _) => Some(EntryKind::Submodule),
+        _ => None,
+    }
+}
+
+/// Every file of a tree, with `prefix` before its path.
+fn walk_into(tree: &git2::Tree<'_>, prefix: &str, entries: &mut Vec<(String, Entry)>) -> Result<(), Error> {
+    tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        if let Some(kind) = entry_kind(entry) {
+            let name = String::from_utf8_lossy(entry.name_bytes());
+            entries.push((format!("{prefix}{dir}{name}"), Entry { id: object_id(entry.id()), kind }));
+        }
+        TreeWalkResult::Ok
+    })
+    .map_err(Error::git("walk a tree"))
+}
+
+/// Removes an old entry's path, or every path under an old subtree.
+fn removed(path: &str, entry: &git2::TreeEntry<'_>, base: &Snapshot, changes: &mut Vec<(String, Option<Entry>)>) {
+    if is_tree(entry) {
+        changes.extend(base.under(&format!("{path}/")).map(|(path, _)| (path.clone(), None)));
+    } else {
+        changes.push((path.to_string(), None));
     }
 }
 
