@@ -124,7 +124,7 @@ impl AssistantCache {
         }
         let mut diagnostics = Vec::new();
         let mut memo = Memo { files: &mut self.files, load: self.loads };
-        let assistant = load_assistant(dir_name, files, reader, &mut diagnostics, Some(&mut memo)).map(Arc::new);
+        let assistant = load_assistant(dir_name, files, reader, &mut diagnostics, &mut memo).map(Arc::new);
         let loaded = Arc::new(LoadedAssistant { assistant, diagnostics });
         self.entries.insert(key, (self.loads, loaded.clone()));
         loaded
@@ -151,6 +151,32 @@ type FileMemo = HashMap<(String, ObjectId), (u64, Option<Arc<dyn Any + Send + Sy
 struct Memo<'m> {
     files: &'m mut FileMemo,
     load: u64,
+}
+
+impl Memo<'_> {
+    /// [`with_toml`] for a file whose checks depend only on its bytes: once per path
+    /// and blob id.
+    fn toml<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        path: &str,
+        entry: &Entry,
+        reader: &dyn BlobReader,
+        diagnostics: &mut Vec<Diagnostic>,
+        rule: impl FnOnce(&mut FileCheck<'_>, toml::Spanned<toml::de::DeTable<'_>>) -> Option<T>,
+    ) -> Option<T> {
+        let key = (path.to_string(), entry.id);
+        if let Some((used, value, found)) = self.files.get_mut(&key) {
+            *used = self.load;
+            diagnostics.extend(found.iter().cloned());
+            return value.as_ref().and_then(|v| v.downcast_ref::<T>()).cloned();
+        }
+        let mut found = Vec::new();
+        let value = with_toml(path, entry, reader, &mut found, rule);
+        diagnostics.extend(found.iter().cloned());
+        let stored = value.clone().map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>);
+        self.files.insert(key, (self.load, stored, found));
+        value
+    }
 }
 
 /// The shape of `assistants/`: which assistant directories exist and what they hold.
@@ -252,7 +278,7 @@ fn load_assistant(
     files: &AssistantFiles<'_>,
     reader: &dyn BlobReader,
     diagnostics: &mut Vec<Diagnostic>,
-    mut memo: Option<&mut Memo<'_>>,
+    memo: &mut Memo<'_>,
 ) -> Option<Assistant> {
     let dir = format!("{ASSISTANTS_DIR}{dir_name}/");
     let id = Id::new(dir_name).expect("the layout keeps only valid ids");
@@ -282,7 +308,7 @@ fn load_assistant(
     let tool_names: BTreeSet<String> = items(files, "tools").map(|(id, _)| id.to_string()).collect();
 
     let meta = files.get("assistant.toml").and_then(|entry| {
-        memo_toml(&mut memo, &format!("{dir}assistant.toml"), entry, reader, diagnostics, rules::assistant_toml)
+        memo.toml(&format!("{dir}assistant.toml"), entry, reader, diagnostics, rules::assistant_toml)
     });
     let instructions = files.get("instructions.md").and_then(|entry| {
         read_text(&format!("{dir}instructions.md"), entry, limits::INSTRUCTIONS, reader, diagnostics)
@@ -299,16 +325,14 @@ fn load_assistant(
     }
     let mut tools = BTreeMap::new();
     for (item, entry) in items(files, "tools") {
-        if let Some(value) =
-            memo_toml(&mut memo, &format!("{dir}tools/{item}.toml"), entry, reader, diagnostics, rules::tool)
-        {
+        if let Some(value) = memo.toml(&format!("{dir}tools/{item}.toml"), entry, reader, diagnostics, rules::tool) {
             tools.insert(Id::new(item).expect("checked by the layout"), value);
         }
     }
     let mut guardrails = BTreeMap::new();
     for (item, entry) in items(files, "guardrails") {
         if let Some(value) =
-            memo_toml(&mut memo, &format!("{dir}guardrails/{item}.toml"), entry, reader, diagnostics, rules::guardrail)
+            memo.toml(&format!("{dir}guardrails/{item}.toml"), entry, reader, diagnostics, rules::guardrail)
         {
             guardrails.insert(Id::new(item).expect("checked by the layout"), value);
         }
@@ -356,31 +380,6 @@ fn with_toml<T>(
     let mut check = FileCheck::new(path, &text);
     let value = check.parse().and_then(|doc| rule(&mut check, doc));
     diagnostics.append(&mut check.diagnostics);
-    value
-}
-
-/// [`with_toml`] for a file whose checks depend only on its bytes, through the memo
-/// when there is one.
-fn memo_toml<T: Clone + Send + Sync + 'static>(
-    memo: &mut Option<&mut Memo<'_>>,
-    path: &str,
-    entry: &Entry,
-    reader: &dyn BlobReader,
-    diagnostics: &mut Vec<Diagnostic>,
-    rule: impl FnOnce(&mut FileCheck<'_>, toml::Spanned<toml::de::DeTable<'_>>) -> Option<T>,
-) -> Option<T> {
-    let Some(memo) = memo else { return with_toml(path, entry, reader, diagnostics, rule) };
-    let key = (path.to_string(), entry.id);
-    if let Some((used, value, found)) = memo.files.get_mut(&key) {
-        *used = memo.load;
-        diagnostics.extend(found.iter().cloned());
-        return value.as_ref().and_then(|v| v.downcast_ref::<T>()).cloned();
-    }
-    let mut found = Vec::new();
-    let value = with_toml(path, entry, reader, &mut found, rule);
-    diagnostics.extend(found.iter().cloned());
-    let stored = value.clone().map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>);
-    memo.files.insert(key, (memo.load, stored, found));
     value
 }
 

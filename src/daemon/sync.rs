@@ -8,9 +8,10 @@
 //! Triggers that arrive while a pass runs are coalesced into the next pass, without
 //! waiting for more. Parsed and validated trees are cached by tree id, and each
 //! environment's delivered states by (tree, environment), so a promotion or rollback to a
-//! tree seen before costs a lookup. A new tree costs what changed: its listing is the
-//! last tree's plus git's tree diff, assistants (and files) whose blobs were seen before
-//! are reused, and so are their delivered configs and hashes.
+//! tree seen before costs a lookup. A new tree costs what changed: its listing is made
+//! from the last tree's, skipping subtrees whose ids are unchanged; assistants (and
+//! files) whose blobs were seen before are reused, and so are their delivered configs
+//! and hashes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -415,8 +416,8 @@ struct Snapshots {
     last: Option<ObjectId>,
 }
 
-/// A tree's snapshot, from `cache`, or made from the last one read and git's diff of the
-/// two trees (or a walk of the whole tree when there is none), and kept.
+/// A tree's snapshot, from `cache`, or made from the last one read
+/// ([`Store::tree_snapshot_from`]; a walk of the whole tree when there is none), and kept.
 fn snapshot(store: &Store, cache: &mut Snapshots, tree: ObjectId) -> Result<Arc<Snapshot>, Error> {
     if let Some(snapshot) = cache.trees.get(&tree) {
         return Ok(snapshot.clone());

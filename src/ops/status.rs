@@ -1,11 +1,11 @@
 //! `status`: each environment's tip, current version (SPEC 1), who and when, holds and
 //! drift, and what a publish of the draft would change.
 
+use std::sync::Arc;
+
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
-use std::sync::Arc;
-
 use crate::model::{Chain, ObjectId, Snapshot, Version};
 use crate::ops::state::{EnvState, read_state};
 use crate::parse::is_config_path;
