@@ -71,11 +71,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn get(address: &str, path: &str) -> (u16, String, Option<String>) {
     runtime().block_on(async {
-        let Ok(response) = stagecraft::daemon::deliver::client()
-            .get(format!("http://{address}{path}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
+        let Ok(response) =
+            stagecraft::net::http_client().get(format!("http://{address}{path}")).bearer_auth(TOKEN).send().await
         else {
             return (0, String::new(), None);
         };
@@ -150,7 +147,7 @@ fn main() {
                 let client = if http2 {
                     reqwest::Client::builder().http2_prior_knowledge().build().unwrap()
                 } else {
-                    stagecraft::daemon::deliver::client()
+                    stagecraft::net::http_client()
                 };
                 let held: Vec<_> = (0..polls)
                     .map(|_| {

@@ -1,31 +1,47 @@
 //! stagecraft: GitOps for AI assistant configurations.
 //!
-//! Module map (see `../shared/GUIDE.md` for the shape):
+//! Module map, from the bottom up. A module imports only modules above it in this list
+//! (never one below), and there is no circle between files or folders.
 //!
-//! - [`model`] (pure): typed config, checked ids, snapshots of trees.
-//! - [`parse`] and [`validate`] (pure): a snapshot becomes a config plus every finding.
-//! - [`error`] (pure): the one error type, its codes, exit codes and reports.
-//! - [`store`] (io): every git2 call, and the directory loader.
-//! - [`ops`] (io): one function per operation, called by every front end; never prints.
-//! - [`webhook`] and [`desired`] (pure): deliveries as Standard Webhooks; what each
+//! Pure (no files, git, network, environment variables or clock; time, identity and
+//! file content come in as arguments or through `BlobReader`):
+//! - [`failpoint`]: named crash points for the crash tests (reads its one variable once).
+//! - [`model`]: typed config, checked ids, snapshots of trees.
+//! - [`identity`], [`history`]: who wrote a commit; trailers and their format.
+//! - [`validate`], [`parse`]: a snapshot becomes a config plus every finding.
+//! - [`config`]: `stagecraft.toml`, checked with positions (secrets stay references).
+//! - [`diff`], [`merge`]: field-level change sets and three-way merges.
+//! - [`lifecycle`]: the rules of every write: which version an environment is at, and
+//!   the plans of publish, discard, promote, rollback, revert and restore, and the
+//!   daemon's gate, each a plan or a refusal.
+//! - [`wire`]: every JSON shape that crosses HTTP or `--json`, requests and answers.
+//! - [`webhook`]: deliveries as Standard Webhooks, and [`webhook::plan`], what each
 //!   runtime should hold and which deliveries bring it there.
-//! - [`config`] (pure): `stagecraft.toml`, checked with positions.
-//! - [`daemon`] (io): `stagecraft serve`: the watcher, the sync loop, the delivery
-//!   workers, the durable delivery state, the HTTP server, signals and systemd.
-//! - [`api`] (io): the HTTP API under `/v1` (SPEC 10), its roles and problem documents.
-//! - [`cli`] (io): one file per command, rendering through `cli::ui`; `--server` runs
-//!   commands against a daemon's API.
+//! - [`error`]: the one error type, its codes, exit codes and reports.
+//!
+//! Adapters (io):
+//! - [`store`]: every git2 call, the git CLI for remotes, and the directory loader.
+//! - [`ops`]: one function per operation, called by every front end; reads once, asks
+//!   `lifecycle` for the plan, applies it with compare-and-swap; never prints.
+//! - [`loaded`]: the daemon's config read from disk with its secrets resolved.
+//! - [`net`]: the outbound HTTP client settings.
+//! - [`deliver`]: delivery workers, the durable ledger, the hub that pullers watch,
+//!   metrics.
+//! - [`http`]: the whole HTTP surface (`http::router`), its roles and problem documents.
+//! - [`client`]: the `--server` client of that surface, on the same `wire` types.
+//! - [`daemon`]: the `serve` process: the sync thread that owns git, the watcher, the
+//!   supervisor of workers, reloads and shutdown.
+//! - [`example`]: the example repository embedded in the binary.
+//! - [`cli`]: one file per command, rendering through `cli::ui`; the one door for the
+//!   process environment.
 //!
 //! Invariants:
-//! - Pure modules do no I/O: no files, git, network, environment variables or clock.
-//!   Time, identity and file content come in as arguments or through `BlobReader`.
 //! - A tree loaded from git and the same content loaded from a directory give the same
 //!   snapshot (git blob ids) and so the same config and the same diagnostics.
 //! - Every ref update is a compare-and-swap on the old value.
 //! - The chain of environments is read from the commit tagged `v1`.
 
 pub mod config;
-pub mod desired;
 pub mod diff;
 pub mod error;
 pub mod failpoint;
@@ -39,9 +55,13 @@ pub mod validate;
 pub mod webhook;
 pub mod wire;
 
-pub mod api;
 pub mod cli;
+pub mod client;
 pub mod daemon;
+pub mod deliver;
 pub mod example;
+pub mod http;
+pub mod loaded;
+pub mod net;
 pub mod ops;
 pub mod store;

@@ -502,14 +502,14 @@ mod tests {
         assert!(Arc::ptr_eq(&bot(0, changed).unwrap(), &bot(3, changed).unwrap()), "an earlier version comes back");
 
         // The delivered states from a shared cache equal fresh ones, in every environment.
-        let mut states = crate::desired::StateCache::default();
+        let mut states = crate::webhook::plan::StateCache::default();
         for (config, _) in &loaded {
             for env in ["draft", "live"] {
                 let env = EnvName::new(env).unwrap();
                 let file = |_: &crate::model::AssistantId, _: &str| None;
                 assert_eq!(
-                    crate::desired::environment_states_cached(&env, config, &file, &mut states),
-                    crate::desired::environment_states(&env, config, &file)
+                    crate::webhook::plan::environment_states_cached(&env, config, &file, &mut states),
+                    crate::webhook::plan::environment_states(&env, config, &file)
                 );
             }
         }

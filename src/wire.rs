@@ -26,7 +26,7 @@ pub struct EnvironmentStatus {
     pub protected: bool,
     /// The branch tip, 40 hex digits.
     pub commit: String,
-    /// The current version (SPEC 1) as an integer; `null` on the draft and in drift.
+    /// The current version as an integer; `null` on the draft and in drift.
     pub version: Option<u32>,
     /// Who asked for the tip commit: its `Stagecraft-Actor` trailer, else its author.
     pub actor: String,
@@ -135,7 +135,7 @@ impl Written {
     }
 }
 
-/// One entry of `stagecraft history --json` (SPEC 6).
+/// One entry of `stagecraft history --json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// The commit, 40 hex digits.
@@ -205,3 +205,319 @@ pub fn toml_to_json(value: &toml::Value) -> Json {
         toml::Value::Table(table) => Json::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
     }
 }
+
+/// What a runtime's worker is doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeState {
+    /// Nothing to send.
+    #[default]
+    Idle,
+    /// A request is in flight.
+    Delivering,
+    /// The last attempt failed; the next waits for its backoff.
+    Retrying,
+    /// It answered `410 Gone`: nothing is sent until the config is reloaded.
+    Parked,
+}
+
+/// `GET /v1/environments`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnvironmentsView {
+    /// The environments in order, the draft first.
+    pub chain: Vec<String>,
+    pub protected: Vec<String>,
+    pub environments: Vec<EnvironmentView>,
+    /// What a publish would change now.
+    pub draft: DraftStatus,
+}
+
+/// One environment: its status, the daemon's gate, and its runtimes.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnvironmentView {
+    #[serde(flatten)]
+    pub status: EnvironmentStatus,
+    /// The tip validates.
+    pub valid: bool,
+    /// The tip's current version is on hold there (and the tip is not forced).
+    pub held: bool,
+    /// Why the tip is not delivered (invalid, drift, held); `null` when it is.
+    pub problem: Option<String>,
+    /// The tip whose configuration runtimes were last given.
+    pub delivered_commit: Option<String>,
+    pub runtimes: Vec<RuntimeView>,
+}
+
+/// One runtime bound to an environment.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RuntimeView {
+    pub name: String,
+    /// The version it holds (the environment's delivered one once it caught up).
+    pub acknowledged_version: Option<u32>,
+    pub state: RuntimeState,
+    /// Deliveries not acknowledged yet.
+    pub pending: usize,
+    pub last_error: Option<String>,
+}
+
+/// The `data` object of a delivery and of a pull.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AssistantData {
+    pub environment: String,
+    pub assistant: String,
+    /// The tip's current version; `null` on the draft.
+    pub version: Option<u32>,
+    /// The environment's tip the state was read from.
+    pub commit: String,
+    /// Grows with every change of the environment.
+    pub sequence: u64,
+    /// The assistant's configuration; `null` when it was removed.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Json>,
+    #[schema(value_type = Object)]
+    pub channels: Json,
+}
+
+/// `GET /v1/environments/{env}/assistants`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AssistantsView {
+    pub environment: String,
+    pub commit: String,
+    pub assistants: Vec<AssistantData>,
+}
+
+/// The query of `GET /v1/environments/{env}/assistants/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PullParams {
+    /// Seconds to hold the request while `If-None-Match` still matches.
+    pub wait: Option<u64>,
+}
+
+/// The query of `GET /v1/history`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Only this environment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Entries per page, 1 to 500.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// The cursor of the page before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Only this action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only commits that change this assistant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<String>,
+}
+
+/// How `GET /v1/diff` answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffFormat {
+    /// The documented diff JSON.
+    #[default]
+    Json,
+    /// The change set with its labels, as the CLI renders it (`--server`).
+    Changes,
+    Markdown,
+    Unified,
+}
+
+/// The query of `GET /v1/diff`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DiffParams {
+    /// An environment, `vN` or a commit id (default: the second environment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// An environment, `vN` or a commit id (default: the draft).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Only this assistant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<DiffFormat>,
+}
+
+/// `format=changes` of `GET /v1/diff`: a change set and what its sides are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabelledChanges {
+    pub labels: crate::diff::render::Labels,
+    pub changes: crate::diff::ChangeSet,
+}
+
+/// A version in a request: `12` or `"v12"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum VersionField {
+    Number(u32),
+    Text(String),
+}
+
+/// `POST /v1/publish`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Publish a tree equal to a version on hold (admin; needs `message`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
+    /// Seconds to wait for the runtimes' acknowledgements (at most 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
+/// `POST /v1/discard`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscardRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
+}
+
+/// `POST /v1/promote`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRequest {
+    /// The version, or the environment whose current version to promote.
+    pub version: VersionField,
+    /// The environment to promote into.
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Promote a version on hold there (admin; needs `message`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
+/// `POST /v1/rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    pub environment: String,
+    /// The version to return to (default: the newest earlier deployed one not on hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<VersionField>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
+/// `POST /v1/revert` and `POST /v1/restore`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRequest {
+    pub version: VersionField,
+    /// Only this assistant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview: bool,
+    /// Needed only when the draft itself is protected.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
+}
+
+/// The answer of a write: what the CLI's `--json` prints, the diff of a preview, and
+/// the runtimes' acknowledgements when asked to wait.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WriteAnswer {
+    #[serde(flatten)]
+    pub written: Written,
+    /// A preview's diff (the documented diff JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub diff: Option<Json>,
+    /// A preview's change set as the CLI renders it (`--server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub changes: Option<crate::diff::ChangeSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<Waited>,
+}
+
+/// Which runtimes of the environment acknowledged the new state within `wait`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Waited {
+    pub acknowledged: Vec<String>,
+    pub not_acknowledged: Vec<String>,
+    /// Every runtime acknowledged.
+    pub complete: bool,
+}
+
+/// The problem document of every refused API request (RFC 9457).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody {
+    /// `urn:stagecraft:error:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The code's name, e.g. `conflict`.
+    pub title: String,
+    pub status: u16,
+    /// What failed, for people.
+    pub detail: String,
+    /// The stable error code, e.g. `held`.
+    pub code: String,
+    /// Every diagnostic (objects with file, line, column, message, hint) or detail line.
+    #[schema(value_type = Vec<Object>)]
+    pub details: Vec<Json>,
+    pub hint: Option<String>,
+    /// True only for `conflict`: run the request again.
+    pub retryable: bool,
+    /// The environment a refusal is about (for `confirmation_required`: the one to confirm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+/// The two flags every write request carries, for clients that preview, then confirm.
+pub trait WriteRequest {
+    fn set_preview(&mut self, preview: bool);
+    fn set_confirm(&mut self, confirm: bool);
+}
+
+macro_rules! write_request {
+    ($($request:ty),*) => {$(
+        impl WriteRequest for $request {
+            fn set_preview(&mut self, preview: bool) {
+                self.preview = preview;
+            }
+            fn set_confirm(&mut self, confirm: bool) {
+                self.confirm = confirm;
+            }
+        }
+    )*};
+}
+
+write_request!(PublishRequest, DiscardRequest, PromoteRequest, RollbackRequest, DraftRequest);

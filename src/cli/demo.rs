@@ -17,10 +17,9 @@ use base64::Engine;
 use super::Context;
 use super::ui::Ui;
 use crate::config::{DaemonConfig, RuntimeConfig, Secret, SecretRef};
-use crate::daemon::LoadedConfig;
-use crate::daemon::run::{ServeOptions, serve};
 use crate::error::Error;
 use crate::identity::{Identity, Person};
+use crate::loaded::LoadedConfig;
 use crate::ops::{self, InitOptions, InitSource};
 use crate::store::Store;
 
@@ -40,8 +39,8 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         Some(dir) => context.cwd.join(dir),
         None => tempfile::Builder::new()
             .prefix("stagecraft-demo-")
-            .tempdir()
-            .map_err(Error::io("create a temporary directory in", std::env::temp_dir()))?
+            .tempdir_in(context.temp_dir())
+            .map_err(Error::io("create a temporary directory in", context.temp_dir()))?
             .keep(),
     };
     let identity = context.identity(None).unwrap_or_else(|_| demo_identity());
@@ -55,7 +54,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let status = ops::status(&store)?;
     let chain = store.chain()?;
     drop(store);
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "stagecraft".into());
+    let exe = context.program();
     let next = format!(
         "\x20 alias stagecraft={exe}\n\
          \x20 cd {dir}\n\
@@ -133,13 +132,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         dir = dir.display(),
     ));
     super::serve::init_logging_default(super::serve::LogFormat::Human, "warn");
-    serve(ServeOptions {
-        loaded,
-        cwd: context.cwd.clone(),
-        identity: None,
-        lookup: Arc::new(|_| None),
-        listener: Some(listener),
-    })?;
+    super::serve::run_daemon(loaded, context, None, Arc::new(|_| None), listener)?;
     Ok(0)
 }
 

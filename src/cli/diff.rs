@@ -49,13 +49,14 @@ fn run_diff(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
                     hint: Some("run it without --server to diff a directory".into()),
                 });
             }
-            let query = super::client::query(&[
-                ("from", args.from.clone()),
-                ("to", args.to.clone()),
-                ("assistant", args.assistant.clone()),
-                ("format", Some("changes".into())),
-            ]);
-            client.get::<ops::diff::Diffed>(&format!("/v1/diff{query}"))?
+            let params = crate::wire::DiffParams {
+                from: args.from.clone(),
+                to: args.to.clone(),
+                assistant: args.assistant.clone(),
+                format: Some(crate::wire::DiffFormat::Changes),
+            };
+            let answer: crate::wire::LabelledChanges = client.get_with("/v1/diff", &params)?;
+            ops::diff::Diffed { changes: answer.changes, labels: answer.labels }
         }
         None => {
             let only_paths =

@@ -15,11 +15,11 @@ pub struct Args {
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     if let Some(client) = context.client()? {
-        let body = serde_json::json!({"message": args.write.message});
+        let request = crate::wire::DiscardRequest { message: args.write.message.clone(), ..Default::default() };
         let (dry_run, yes) = (args.write.dry_run, args.write.yes);
         let write = super::write::RemoteWrite {
             path: "/v1/discard",
-            body,
+            request,
             yes,
             dry_run,
             from: "draft",

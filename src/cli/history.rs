@@ -58,16 +58,16 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 }
 
 /// One page from a daemon (500 entries a page with `--all`).
-fn remote_page(client: &super::client::Client, args: &Args, before: Option<String>) -> Result<HistoryPage, Error> {
+fn remote_page(client: &crate::client::Client, args: &Args, before: Option<String>) -> Result<HistoryPage, Error> {
     let limit = if args.all { 500 } else { args.limit };
-    let query = super::client::query(&[
-        ("environment", args.environment.clone()),
-        ("limit", Some(limit.to_string())),
-        ("before", before),
-        ("action", args.action.clone()),
-        ("assistant", args.assistant.clone()),
-    ]);
-    client.get(&format!("/v1/history{query}"))
+    let params = crate::wire::HistoryParams {
+        environment: args.environment.clone(),
+        limit: Some(limit),
+        before,
+        action: args.action.clone(),
+        assistant: args.assistant.clone(),
+    };
+    client.get_with("/v1/history", &params)
 }
 
 pub fn render(page: &HistoryPage) -> String {

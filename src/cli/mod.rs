@@ -1,9 +1,10 @@
-//! The command line (SPEC 4): one file per command, each with its clap `Args` and a `run`
-//! that calls one `ops` function and hands the result to [`ui::Ui`]. This module holds the
-//! global flags, the dispatch and the [`Context`], the one door for the process
-//! environment (current directory, environment variables).
+//! The command line (io): one file per command, each with its clap `Args` and a `run`
+//! that calls one `ops` function (or, with `--server`, the API [`crate::client`]) and
+//! hands the result to [`ui::Ui`]. This module holds the global flags, the dispatch and
+//! the [`Context`], the one door for the process environment (current directory,
+//! environment variables, the temporary directory). The CLI never imports the HTTP
+//! server: it shares only the `wire` types with it.
 
-pub mod client;
 mod demo;
 mod diff;
 mod discard;
@@ -121,9 +122,25 @@ impl Context {
         self.var("COLUMNS").and_then(|c| c.parse().ok()).filter(|w| *w >= 40).unwrap_or(100)
     }
 
-    /// Any environment variable, for the secret references of the daemon's config.
+    /// Any environment variable (the secret references of the daemon's config, tokens):
+    /// the one place the process environment is read.
     pub fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    /// An environment variable that is set and not blank, trimmed.
+    fn secret_var(&self, name: &str) -> Option<String> {
+        self.env_var(name).map(|value| value.trim().to_string()).filter(|value| !value.is_empty())
+    }
+
+    /// Where temporary directories go.
+    pub fn temp_dir(&self) -> PathBuf {
+        std::env::temp_dir()
+    }
+
+    /// This program's path, for the commands a demo prints.
+    pub fn program(&self) -> String {
+        std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "stagecraft".into())
     }
 
     pub fn var(&self, name: &str) -> Option<String> {
@@ -144,12 +161,9 @@ impl Context {
     }
 
     /// With `--server URL`: the daemon's API client.
-    pub fn client(&self) -> Result<Option<client::Client>, Error> {
+    pub fn client(&self) -> Result<Option<crate::client::Client>, Error> {
         match &self.server {
-            Some(url) => {
-                let token = std::env::var("STAGECRAFT_TOKEN").ok().filter(|t| !t.trim().is_empty());
-                client::Client::new(url, token.map(|t| t.trim().to_string())).map(Some)
-            }
+            Some(url) => crate::client::Client::new(url, self.secret_var("STAGECRAFT_TOKEN")).map(Some),
             None => Ok(None),
         }
     }
@@ -157,14 +171,14 @@ impl Context {
     /// With `--remote NAME`: the store in remote mode, fetched.
     fn remote_mode(&self, store: Store) -> Result<Store, Error> {
         let Some(name) = &self.remote else { return Ok(store) };
-        if store.repository().find_remote(name).is_err() {
+        if !store.has_remote(name) {
             return Err(Error::Usage {
                 message: format!("this repository has no remote `{name}`"),
                 hint: Some(format!("add it with `git remote add {name} URL`, or name another with --remote")),
             });
         }
-        let token = std::env::var("STAGECRAFT_GIT_TOKEN").ok().filter(|t| !t.trim().is_empty());
-        let auth = Auth { token: token.map(|t| Secret::new(t.trim().to_string())), ssh_key: None };
+        let token = self.secret_var("STAGECRAFT_GIT_TOKEN");
+        let auth = Auth { token: token.map(Secret::new), ssh_key: None };
         let store = store.with_remote(Remote::named(name, auth));
         store.fetch()?;
         Ok(store)
@@ -201,10 +215,7 @@ impl Context {
     pub fn identity(&self, store: Option<&Store>) -> Result<Identity, Error> {
         let (config_name, config_email) = match store {
             Some(store) => store.config_identity(),
-            None => match git2::Config::open_default() {
-                Ok(config) => (config.get_string("user.name").ok(), config.get_string("user.email").ok()),
-                Err(_) => (None, None),
-            },
+            None => crate::store::global_identity(),
         };
         let inputs = IdentityInputs {
             author_flag: self.author.clone(),

@@ -23,11 +23,19 @@ pub struct Args {
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     if let Some(client) = context.client()? {
-        let body = serde_json::json!({"version": args.source, "to": args.to, "message": args.write.message, "force": args.force});
+        let request = crate::wire::PromoteRequest {
+            version: crate::wire::VersionField::Text(args.source.clone()),
+            to: args.to.clone(),
+            message: args.write.message.clone(),
+            force: args.force,
+            confirm: false,
+            preview: false,
+            wait: None,
+        };
         let (dry_run, yes) = (args.write.dry_run, args.write.yes);
         let write = super::write::RemoteWrite {
             path: "/v1/promote",
-            body,
+            request,
             yes,
             dry_run,
             from: &args.to,

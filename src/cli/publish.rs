@@ -18,11 +18,15 @@ pub struct Args {
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     if let Some(client) = context.client()? {
-        let body = serde_json::json!({"message": args.write.message, "force": args.force});
+        let request = crate::wire::PublishRequest {
+            message: args.write.message.clone(),
+            force: args.force,
+            ..Default::default()
+        };
         let (dry_run, yes) = (args.write.dry_run, args.write.yes);
         let write = super::write::RemoteWrite {
             path: "/v1/publish",
-            body,
+            request,
             yes,
             dry_run,
             from: "base",

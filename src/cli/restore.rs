@@ -47,18 +47,20 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 pub fn remote(
     ui: &Ui,
     context: &Context,
-    client: &super::client::Client,
+    client: &crate::client::Client,
     path: &str,
     target: &VersionArgs,
     to: &str,
 ) -> Result<u8, Error> {
-    let body = serde_json::json!({
-        "version": target.version.to_string(),
-        "assistant": target.assistant,
-        "message": target.write.message,
-    });
+    let request = crate::wire::DraftRequest {
+        version: crate::wire::VersionField::Text(target.version.to_string()),
+        assistant: target.assistant.clone(),
+        message: target.write.message.clone(),
+        preview: false,
+        confirm: false,
+    };
     let dry_run = target.preview || target.write.dry_run;
     let write =
-        super::write::RemoteWrite { path, body, yes: target.write.yes, dry_run, from: "draft", to, draft: true };
+        super::write::RemoteWrite { path, request, yes: target.write.yes, dry_run, from: "draft", to, draft: true };
     super::write::remote_write(ui, context, client, write)
 }

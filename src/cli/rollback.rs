@@ -21,11 +21,18 @@ pub struct Args {
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     if let Some(client) = context.client()? {
-        let body = serde_json::json!({"environment": args.environment, "to": args.to.map(|v| v.to_string()), "message": args.write.message});
+        let request = crate::wire::RollbackRequest {
+            environment: args.environment.clone(),
+            to: args.to.map(|v| crate::wire::VersionField::Text(v.to_string())),
+            message: args.write.message.clone(),
+            confirm: false,
+            preview: false,
+            wait: None,
+        };
         let (dry_run, yes) = (args.write.dry_run, args.write.yes);
         let write = super::write::RemoteWrite {
             path: "/v1/rollback",
-            body,
+            request,
             yes,
             dry_run,
             from: &args.environment,

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use super::Context;
 use super::ui::Ui;
-use crate::daemon::load_config;
-use crate::daemon::run::{ServeOptions, serve};
+use crate::daemon::Lookup;
 use crate::error::Error;
 use crate::identity::{Identity, When};
+use crate::loaded::{LoadedConfig, load_config};
 
 /// Run the daemon: follow the repository, turn merges into versions, deliver each
-/// environment's configs to its runtimes (SPEC 7)
+/// environment's configs to its runtimes
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The daemon's config file [default: none: the repository in the current directory, 127.0.0.1:8080]
@@ -65,13 +65,14 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             }
             None => context.identity(None).ok(),
         };
-        serve(ServeOptions {
-            loaded,
-            cwd: context.cwd.clone(),
-            identity,
-            lookup: Arc::new(|name| std::env::var(name).ok()),
-            listener: None,
+        let address = loaded.config.server.listen;
+        let listener = std::net::TcpListener::bind(address).map_err(|e| Error::Io {
+            step: "listen on",
+            path: address.to_string(),
+            source: e,
         })?;
+        let lookup: Lookup = Arc::new(|name| std::env::var(name).ok());
+        run_daemon(loaded, context, identity, lookup, listener)?;
         return Ok(0);
     }
     let config = &loaded.config;
@@ -105,4 +106,47 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         if config.tokens.len() == 1 { "" } else { "s" },
     ));
     Ok(0)
+}
+
+/// Runs the daemon in this process until SIGTERM or SIGINT, on `listener`: the async
+/// runtime, the signals (installed before anything slow, so that none finds its default
+/// action, which ends the process) and the shutdown token are owned here; SIGHUP asks
+/// the daemon to reload its config.
+pub fn run_daemon(
+    loaded: LoadedConfig,
+    context: &Context,
+    identity: Option<Identity>,
+    lookup: Lookup,
+    listener: std::net::TcpListener,
+) -> Result<(), Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::io("start the async runtime in", &context.cwd))?;
+    runtime.block_on(async move {
+        let install = |kind: SignalKind| signal(kind).map_err(Error::io("install a signal handler for", "the daemon"));
+        let (mut hangup, mut terminate, mut interrupt) =
+            (install(SignalKind::hangup())?, install(SignalKind::terminate())?, install(SignalKind::interrupt())?);
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let (reload, reloads) = tokio::sync::mpsc::channel(4);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = hangup.recv() => { let _ = reload.try_send(()); }
+                    _ = terminate.recv() => break,
+                    _ = interrupt.recv() => break,
+                }
+            }
+            stop.cancel();
+        });
+        listener.set_nonblocking(true).map_err(Error::io("configure the listener in", &context.cwd))?;
+        let address = listener.local_addr().map_err(Error::io("read the listening address in", &context.cwd))?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(Error::io("serve on", address.to_string()))?;
+        let options = crate::daemon::Options { loaded, cwd: context.cwd.clone(), identity, lookup, reloads };
+        crate::daemon::run(options, listener, shutdown).await
+    })
 }

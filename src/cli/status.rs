@@ -15,7 +15,7 @@ pub fn run(_args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let mut held_back = String::new();
     let status = match context.client()? {
         Some(client) => {
-            let view: crate::api::EnvironmentsView = client.get("/v1/environments")?;
+            let view: crate::wire::EnvironmentsView = client.get("/v1/environments")?;
             for env in &view.environments {
                 if let Some(problem) = &env.problem {
                     held_back.push_str(&format!("not delivered: {problem}\n"));

@@ -9,7 +9,7 @@ use crate::diff::ChangeSet;
 use crate::diff::render::{self, Format, Labels, Options};
 use crate::error::Error;
 use crate::ops::publish::WriteOptions;
-use crate::wire::Written;
+use crate::wire::{WriteAnswer, WriteRequest, Written};
 
 /// The flags of a write.
 #[derive(Debug, Clone, clap::Args)]
@@ -190,11 +190,11 @@ pub fn reconciled_lines(reconciled: &crate::ops::reconcile::Reconciled, base: &s
 /// A write through a daemon's API (`--server`): on a terminal (or for a dry run) the
 /// preview's diff first, then the write; a protected environment's confirmation is
 /// asked on a terminal when the daemon wants one. Prints what a local write prints.
-pub struct RemoteWrite<'a> {
+pub struct RemoteWrite<'a, R> {
     /// `/v1/publish`, …
     pub path: &'a str,
-    /// The request body, without `preview` and `confirm`.
-    pub body: serde_json::Value,
+    /// The request; its `preview` and `confirm` are set here.
+    pub request: R,
     pub yes: bool,
     pub dry_run: bool,
     /// The diff's labels: what is written, and what it becomes.
@@ -204,18 +204,17 @@ pub struct RemoteWrite<'a> {
     pub draft: bool,
 }
 
-pub fn remote_write(
+pub fn remote_write<R: serde::Serialize + WriteRequest>(
     ui: &Ui,
     context: &Context,
-    client: &super::client::Client,
-    write: RemoteWrite<'_>,
+    client: &crate::client::Client,
+    write: RemoteWrite<'_, R>,
 ) -> Result<u8, Error> {
-    use crate::api::WriteAnswer;
-    let mut body = write.body;
+    let mut request = write.request;
     let terminal = !ui.json && ui.stdout_is_terminal();
     if write.dry_run || terminal {
-        body["preview"] = serde_json::Value::Bool(true);
-        let plan: WriteAnswer = client.post(write.path, &body)?;
+        request.set_preview(true);
+        let plan: WriteAnswer = client.post(write.path, &request)?;
         let changes = plan.changes.clone().unwrap_or_default();
         if write.dry_run && write.draft && !ui.json && !ui.stdout_is_terminal() {
             let labels = Labels { from: write.from.into(), to: write.to.into(), from_commit: None, to_commit: None };
@@ -236,15 +235,14 @@ pub fn remote_write(
             report(ui, &plan.written, &human(&plan.written));
             return Ok(0);
         }
-        body.as_object_mut().expect("an object").remove("preview");
+        request.set_preview(false);
     }
-    body["confirm"] = serde_json::Value::Bool(write.yes);
-    let done: WriteAnswer = match client.post(write.path, &body) {
-        Err(Error::Api { code: crate::error::Code::ConfirmationRequired, message, .. }) if !write.yes => {
-            let environment = message.split(' ').next().unwrap_or_default().to_string();
+    request.set_confirm(write.yes);
+    let done: WriteAnswer = match client.post(write.path, &request) {
+        Err(Error::ConfirmationRequired { environment, .. }) if !write.yes => {
             confirm(&format!("write to {environment} (protected)?"), &environment)?;
-            body["confirm"] = serde_json::Value::Bool(true);
-            client.post(write.path, &body)?
+            request.set_confirm(true);
+            client.post(write.path, &request)?
         }
         other => other?,
     };

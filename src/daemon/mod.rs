@@ -1,172 +1,447 @@
-//! The daemon (`stagecraft serve`, SPEC 7–8). For now: loading and checking its
-//! configuration (`serve --check`): the file parsed against the repository's chain, and
-//! every secret reference resolved, so that a missing variable or file is a clear error
-//! at start, never a panic or an empty secret.
+//! The daemon process (io): [`run`] puts the parts together and runs them until the
+//! caller's shutdown token is cancelled. The caller (the `serve` and `demo` commands, the
+//! tests) owns the async runtime, the listener, the token and the OS signals.
+//!
+//! - The sync loop ([`sync`]) runs on a thread of its own, which owns the git store.
+//! - The watcher ([`watch`]) sends it triggers; so does a timer every `fetch_interval`,
+//!   and a forge's webhook (after a fetch, in remote mode).
+//! - Each runtime has a delivery worker; one task records acknowledgements (a bounded
+//!   channel between them).
+//! - The HTTP surface is [`crate::http::router`], served on the caller's listener.
+//! - A reload (SIGHUP, sent by the caller as a message) re-reads the config: runtimes are
+//!   added, removed or restarted (a parked runtime is unparked); an invalid new config is
+//!   reported and the old one kept.
+//! - On shutdown: readiness drops, the sync loop finishes its pass, each worker finishes
+//!   the request it has in flight (bounded by the delivery timeout), the last
+//!   acknowledgements are recorded. Anything not acknowledged is pending in the ledger
+//!   and sent after the restart.
+//! - systemd is told `READY=1`, `RELOADING=1`, `STOPPING=1` and pinged for the watchdog.
 
-pub mod deliver;
-pub mod metrics;
-pub mod run;
-pub mod server;
-pub mod shared;
-pub mod state;
 pub mod sync;
 pub mod watch;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::time::{Duration, Instant};
 
-use base64::Engine;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::config::{self, DaemonConfig, Secret, SecretRef};
+use crate::deliver::hub::{Hub, Queued, RuntimeQueue};
+use crate::deliver::ledger::{DeliveryLedger, PendingDelivery, SqliteLedger};
+use crate::deliver::worker::{self, ACK_BACKLOG, Backoff};
 use crate::error::Error;
-use crate::model::Chain;
+use crate::identity::Identity;
+use crate::loaded::{LoadedConfig, SharedConfig, load_config, repository_path};
+use crate::ops::{self, InitOptions, InitSource};
 use crate::store::Store;
-use crate::validate::Diagnostic;
+use crate::store::remote::{Auth, Remote};
+use crate::wire::RuntimeState;
+use sync::{Ports, Syncer, Trigger};
 
-/// A checked configuration with its secrets resolved.
-#[derive(Debug)]
-pub struct LoadedConfig {
-    /// The file read, or `None` without one (the defaults of SPEC 7).
-    pub file: Option<PathBuf>,
-    pub config: DaemonConfig,
-    /// The repository's chain, when the repository exists already.
-    pub chain: Option<Chain>,
-    /// Per runtime, in order, its secrets (several during a rotation).
-    pub runtime_secrets: Vec<Vec<Secret>>,
-    /// Per receiver, in order.
-    pub receiver_secrets: Vec<Secret>,
-    /// The https token for the remote: `[repository] token`, else `STAGECRAFT_GIT_TOKEN`.
-    pub git_token: Option<Secret>,
+/// Reads an environment variable (the CLI passes its own, so tests stay hermetic).
+pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What the daemon needs besides its listener and its shutdown token.
+pub struct Options {
+    pub loaded: LoadedConfig,
+    /// The directory relative paths of the config are taken from.
+    pub cwd: PathBuf,
+    /// For initialising a missing repository, and the committer of API writes.
+    pub identity: Option<Identity>,
+    pub lookup: Lookup,
+    /// Each message asks for a reload of the config (the caller's SIGHUP).
+    pub reloads: mpsc::Receiver<()>,
 }
 
-/// Reads `file` (when given), checks it against the repository it names and resolves
-/// its secrets. `lookup` reads an environment variable.
-pub fn load_config(
-    file: Option<&Path>,
-    cwd: &Path,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<LoadedConfig, Error> {
-    let shown = file.map_or_else(|| "stagecraft.toml".to_string(), |f| f.display().to_string());
-    let text = match file {
-        Some(file) => Some(std::fs::read_to_string(file).map_err(Error::io("read the config", file))?),
-        None => None,
+/// Runs the daemon on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    options: Options,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let Options { loaded, cwd, identity, lookup, mut reloads } = options;
+    let committer = identity.as_ref().map(|i| i.committer.clone());
+    let (prepare_cwd, prepare_lookup) = (cwd.clone(), lookup.clone());
+    let prepared = tokio::task::spawn_blocking(move || prepare(loaded, &prepare_cwd, identity, &prepare_lookup))
+        .await
+        .map_err(|e| Error::Usage { message: format!("the start of the daemon failed: {e}"), hint: None })??;
+    let Prepared { loaded, path, remote, sync_store, chain, git_dir, ledger } = prepared;
+    let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
+
+    let config = Arc::new(SharedConfig::new(loaded));
+    let hub = Arc::new(Hub::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let kick = Arc::new(Notify::new());
+    let tasks = TaskTracker::new();
+    let (ack_sender, ack_receiver) = mpsc::channel(ACK_BACKLOG);
+    let ack_task = tokio::spawn(worker::ack_writer(ledger.clone(), ack_receiver));
+    let mut workers = Workers {
+        client: crate::net::http_client(),
+        acks: ack_sender,
+        running: BTreeMap::new(),
+        stop: shutdown.clone(),
     };
-    // First pass without a chain to learn the repository's path.
-    let (first, _) = match &text {
-        Some(text) => config::parse(&shown, text, None),
-        None => (DaemonConfig::default(), Vec::new()),
+    workers.follow(&config, &hub, &ledger).await;
+
+    let (triggers, trigger_receiver) = std_mpsc::channel();
+    let watcher = watch::watch(&git_dir, triggers.clone())?;
+    let (passes_sender, mut passes) = tokio::sync::watch::channel(0u64);
+    let sync_alive = Arc::new(AtomicBool::new(true));
+    let ports = Ports {
+        hub: hub.clone(),
+        ledger: ledger.clone(),
+        config: config.clone(),
+        runtime: tokio::runtime::Handle::current(),
     };
-    let repository = first.repository.path.as_ref().map_or_else(|| cwd.to_path_buf(), |p| cwd.join(p));
-    let chain = Store::open(&repository).ok().and_then(|store| store.chain().ok());
-    let (config, diagnostics) = match &text {
-        Some(text) => config::parse(&shown, text, chain.as_ref()),
-        None => (DaemonConfig::default(), Vec::new()),
+    let sync_thread = {
+        let alive = sync_alive.clone();
+        let poll = config.get().config.repository.fetch_interval;
+        let chain = chain.clone();
+        std::thread::Builder::new()
+            .name("stagecraft-sync".into())
+            .spawn(move || {
+                Syncer::new(sync_store, chain, ports).run(trigger_receiver, poll, &|n| {
+                    passes_sender.send_replace(n);
+                });
+                alive.store(false, Ordering::SeqCst);
+            })
+            .map_err(Error::io("start the sync thread for", &path))?
     };
-    if !diagnostics.is_empty() {
-        return Err(Error::InvalidConfig { file: shown, diagnostics });
+    let _ = triggers.send(Trigger::Rescan);
+    let _ = passes.wait_for(|n| *n >= 1).await;
+    let refresher = tasks.spawn(refresh(
+        config.get().config.repository.fetch_interval,
+        kick.clone(),
+        git_dir.clone(),
+        remote.clone(),
+        triggers.clone(),
+        shutdown.clone(),
+    ));
+
+    let server_stop = CancellationToken::new();
+    let state = crate::http::AppState::new(crate::http::Parts {
+        config: config.clone(),
+        hub: hub.clone(),
+        repository: path.clone(),
+        remote,
+        chain,
+        identity: committer,
+        ready: ready.clone(),
+        stopping: shutdown.clone(),
+        kick,
+    });
+    let server = tasks.spawn(crate::http::serve(listener, crate::http::router(state), server_stop.clone()));
+    ready.store(true, Ordering::SeqCst);
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(listen = %address, "ready");
+    let watchdog = sd_notify::watchdog_enabled().map(|period| {
+        let alive = sync_alive.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period / 2);
+            loop {
+                tick.tick().await;
+                if alive.load(Ordering::SeqCst) {
+                    notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+                }
+            }
+        })
+    });
+
+    loop {
+        tokio::select! {
+            Some(()) = reloads.recv() => {
+                reload(&config, &cwd, &lookup, &mut workers, &hub, &ledger, &triggers).await;
+            }
+            _ = shutdown.cancelled() => break,
+        }
     }
-    let mut problems = Vec::new();
-    let mut resolve = |owner: String, reference: &SecretRef, webhook: bool| -> Secret {
-        match resolve_secret(reference, lookup, webhook) {
-            Ok(secret) => secret,
-            Err(reason) => {
-                problems.push(Diagnostic::whole(
-                    &shown,
-                    format!("{owner}: secret {reference}: {reason}"),
-                    Some(secret_hint(reference)),
-                ));
-                Secret::new(String::new())
+
+    // Stopping: every worker was told by the token, so none starts a new request.
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping: finishing the sync pass and the deliveries in flight");
+    ready.store(false, Ordering::SeqCst);
+    hub.changed();
+    let bound = config.get().config.delivery.timeout + Duration::from_secs(5);
+    let deadline = Instant::now() + bound;
+    let _ = triggers.send(Trigger::Stop);
+    drop(watcher);
+    // A fetch or a sync pass (a tag push in remote mode) in progress gets the same bound.
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, refresher).await.is_err() {
+        tracing::warn!("a fetch was still running at the stop bound");
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, tokio::task::spawn_blocking(move || sync_thread.join())).await.is_err() {
+        tracing::warn!("the sync pass was still running at the stop bound");
+    }
+    for (name, worker) in std::mem::take(&mut workers.running) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, worker.task).await.is_err() {
+            tracing::warn!(
+                runtime = name.as_str(),
+                "a delivery was still in flight at the stop bound; it is sent again after the restart"
+            );
+        }
+    }
+    // The writer ends once the last sender is gone.
+    drop(workers);
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+    let _ = tokio::time::timeout(left, ack_task).await;
+    server_stop.cancel();
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await.is_err() {
+        tracing::debug!("the HTTP server was still closing connections at the stop");
+    }
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    drop(server);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What [`prepare`] made ready.
+struct Prepared {
+    loaded: LoadedConfig,
+    path: PathBuf,
+    remote: Option<Remote>,
+    sync_store: Store,
+    chain: crate::model::Chain,
+    git_dir: PathBuf,
+    ledger: Arc<dyn DeliveryLedger>,
+}
+
+/// The blocking start: the repository cloned (remote mode) or initialised when missing,
+/// fetched, opened for the sync loop, and the ledger opened.
+fn prepare(
+    mut loaded: LoadedConfig,
+    cwd: &Path,
+    identity: Option<Identity>,
+    lookup: &Lookup,
+) -> Result<Prepared, Error> {
+    raise_open_files_limit();
+    crate::store::skip_hash_verification();
+    let path = repository_path(&loaded, cwd);
+    let auth = Auth { token: loaded.git_token.clone(), ssh_key: loaded.config.repository.ssh_key.clone() };
+    let remote = loaded.config.repository.remote.clone().map(|url| Remote::mirror(&url, auth.clone()));
+    if let (Some(url), false) = (&loaded.config.repository.remote, path.exists()) {
+        let shown = crate::store::remote::redact(url);
+        tracing::info!(remote = shown.as_str(), path = %path.display(), "first start: cloning {shown} into {} …", path.display());
+        let started = Instant::now();
+        Remote::clone_mirror(url, &path, &auth)?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "cloned {shown}");
+        // Check the environments named in the config against the clone's chain.
+        loaded = load_config(loaded.file.as_deref(), cwd, &**lookup)?;
+    } else if !path.exists() {
+        let identity = identity.ok_or_else(|| Error::Usage {
+            message: format!("{} does not exist, and there is no identity to initialise it with", path.display()),
+            hint: Some("set [repository] identity in the config, or GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL".into()),
+        })?;
+        let options = InitOptions {
+            dir: path.clone(),
+            source: InitSource::Skeleton,
+            environments: None,
+            protected: None,
+            bare: true,
+        };
+        ops::init(options, &identity)?;
+        tracing::info!(path = %path.display(), "initialised a new bare config repository");
+        // Check the environments named in the config against the new chain.
+        loaded = load_config(loaded.file.as_deref(), cwd, &**lookup)?;
+    }
+    let open = || -> Result<Store, Error> {
+        let store = Store::open(&path)?;
+        Ok(match &remote {
+            Some(remote) => store.with_remote(remote.clone()),
+            None => store,
+        })
+    };
+    let store = open()?;
+    if let Err(error) = store.fetch() {
+        tracing::error!(error = %error, "cannot fetch at start; serving what the mirror holds until a fetch works");
+    }
+    let chain = store.chain()?;
+    let git_dir = store.git_dir().to_path_buf();
+    let state_path = loaded.config.state_path.clone().unwrap_or_else(|| git_dir.join("stagecraft").join("state.db"));
+    let ledger = SqliteLedger::open(&state_path)?;
+    tracing::info!(
+        repository = %path.display(),
+        state = %state_path.display(),
+        chain = %chain.display_arrows(),
+        "serving"
+    );
+    Ok(Prepared { loaded, path, remote, sync_store: store, chain, git_dir, ledger: Arc::new(ledger) })
+}
+
+/// Fetches (remote mode: every `fetch_interval` and on a forge's webhook) and asks the
+/// sync loop for a re-scan (also in local mode, on a webhook).
+async fn refresh(
+    interval: Duration,
+    kick: Arc<Notify>,
+    git_dir: PathBuf,
+    remote: Option<Remote>,
+    triggers: std_mpsc::Sender<Trigger>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if remote.is_some() => {}
+            _ = kick.notified() => {}
+            _ = stop.cancelled() => return,
+        }
+        if let Some(remote) = &remote {
+            let (remote, git_dir) = (remote.clone(), git_dir.clone());
+            match tokio::task::spawn_blocking(move || remote.fetch(&git_dir)).await {
+                Ok(Ok(())) => tracing::debug!("fetched"),
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %error, "fetch failed; retrying at the next interval or webhook")
+                }
+                Err(error) => tracing::error!(error = %error, "the fetch task failed"),
             }
         }
-    };
-    let runtime_secrets: Vec<Vec<Secret>> = config
-        .runtimes
-        .iter()
-        .map(|rt| rt.secrets.iter().map(|r| resolve(format!("runtime `{}`", rt.name), r, true)).collect())
-        .collect();
-    let receiver_secrets: Vec<Secret> =
-        config.receivers.iter().map(|rc| resolve(format!("receiver `{}`", rc.forge), &rc.secret, false)).collect();
-    let git_token = match &config.repository.token {
-        Some(reference) => Some(resolve("[repository] token".into(), reference, false)),
-        None => lookup("STAGECRAFT_GIT_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim().into())),
-    };
-    if let (Some(_), Some(remote)) = (&git_token, &config.repository.remote)
-        && remote.starts_with("http://")
-        && !is_loopback_url(remote)
-    {
-        problems.push(Diagnostic::whole(
-            &shown,
-            format!("a git token would cross the network in clear text to {}", crate::store::remote::redact(remote)),
-            Some("use an https:// remote (plain http:// is allowed on loopback only)".into()),
-        ));
+        let _ = triggers.send(Trigger::Rescan);
     }
-    if !problems.is_empty() {
-        return Err(Error::InvalidConfig { file: shown, diagnostics: problems });
-    }
-    Ok(LoadedConfig { file: file.map(Path::to_path_buf), config, chain, runtime_secrets, receiver_secrets, git_token })
 }
 
-/// Whether an `http://` URL names this host (127.0.0.0/8, `localhost`, `[::1]`).
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    let host = if host.starts_with('[') {
-        host.split(']').next().map(|h| &h[1..]).unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+/// Reads the config again; keeps the old one when the new one is not valid.
+async fn reload(
+    config: &Arc<SharedConfig>,
+    cwd: &Path,
+    lookup: &Lookup,
+    workers: &mut Workers,
+    hub: &Arc<Hub>,
+    ledger: &Arc<dyn DeliveryLedger>,
+    triggers: &std_mpsc::Sender<Trigger>,
+) {
+    let mut states = vec![sd_notify::NotifyState::Reloading];
+    states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+    notify_systemd(&states);
+    let old = config.get();
+    let file = old.file.clone();
+    let (cwd, lookup_fn) = (cwd.to_path_buf(), lookup.clone());
+    let loaded = tokio::task::spawn_blocking(move || load_config(file.as_deref(), &cwd, &*lookup_fn)).await;
+    match loaded {
+        Ok(Ok(new)) => {
+            if new.config.server.listen != old.config.server.listen {
+                tracing::warn!("[server] listen changed; it takes effect at the next restart");
+            }
+            let runtimes = new.config.runtimes.len();
+            config.replace(new);
+            workers.follow(config, hub, ledger).await;
+            let _ = triggers.send(Trigger::Rescan);
+            tracing::info!(runtimes, "reloaded the config");
+        }
+        Ok(Err(error)) => {
+            let report = error.report();
+            tracing::error!("the new config is not valid; keeping the old one:\n{}", report.render_text());
+        }
+        Err(error) => tracing::error!(error = %error, "reloading the config failed; keeping the old one"),
+    }
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
 }
 
-/// The secret behind a reference; a Standard Webhooks secret must be `whsec_<base64>`.
-fn resolve_secret(
-    reference: &SecretRef,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    webhook: bool,
-) -> Result<Secret, String> {
-    let value = match reference {
-        SecretRef::Env(name) => lookup(name).ok_or("the variable is not set")?,
-        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read the file: {e}"))?,
-    };
-    let value = value.trim().to_string();
-    if value.is_empty() {
-        return Err("it is empty".into());
-    }
-    if webhook {
-        let encoded = value.strip_prefix("whsec_").ok_or("a Standard Webhooks secret starts with `whsec_`")?;
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|_| "the part after `whsec_` is not base64")?;
-        if key.len() < 16 {
-            return Err("the key is shorter than 16 bytes".into());
+/// One running worker.
+struct Worker {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+    queue: Arc<RuntimeQueue>,
+    backoff: Backoff,
+}
+
+/// The delivery workers, one per runtime of the config.
+struct Workers {
+    client: reqwest::Client,
+    acks: mpsc::Sender<PendingDelivery>,
+    running: BTreeMap<String, Worker>,
+    /// The daemon's shutdown: each worker's token is a child of it.
+    stop: CancellationToken,
+}
+
+impl Workers {
+    /// Starts, restarts or stops workers so that they match the config: a runtime whose
+    /// settings are unchanged and that is not parked keeps its worker.
+    async fn follow(&mut self, config: &SharedConfig, hub: &Arc<Hub>, ledger: &Arc<dyn DeliveryLedger>) {
+        let config = config.get();
+        let delivery = &config.config.delivery;
+        let backoff =
+            Backoff { retry_min: delivery.retry_min, retry_max: delivery.retry_max, timeout: delivery.timeout };
+        let mut wanted = BTreeMap::new();
+        for (runtime, secrets) in config.config.runtimes.iter().zip(&config.runtime_secrets) {
+            wanted.insert(runtime.name.clone(), (runtime.clone(), secrets.clone()));
+        }
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        let mut stopping = Vec::new();
+        for name in names {
+            let keep = wanted.get(&name).is_some_and(|(runtime, secrets)| {
+                let worker = &self.running[&name];
+                &worker.queue.config == runtime
+                    && &worker.queue.secrets == secrets
+                    && worker.backoff == backoff
+                    && worker.queue.status().state != RuntimeState::Parked
+            });
+            if keep {
+                wanted.remove(&name);
+            } else if let Some(worker) = self.running.remove(&name) {
+                worker.stop.cancel();
+                hub.remove_runtime(&name);
+                stopping.push((name, worker.task));
+            }
+        }
+        // A replaced worker finishes its request in flight before its successor starts,
+        // so the two never send the same delivery at once.
+        let bound = backoff.timeout + Duration::from_secs(1);
+        for (name, task) in stopping {
+            if tokio::time::timeout(bound, task).await.is_err() {
+                tracing::warn!(runtime = name.as_str(), "the replaced worker did not stop in time");
+            }
+        }
+        for (name, (runtime, secrets)) in wanted {
+            let queue = Arc::new(RuntimeQueue::new(runtime, secrets));
+            // Registered before the pending deliveries are read, so that nothing the sync
+            // loop records meanwhile misses the queue (`push` keeps the newest of each).
+            hub.add_runtime(queue.clone());
+            match ledger.pending(&name).await {
+                Ok(pending) => {
+                    let now = Instant::now();
+                    let depth = queue.push(pending.into_iter().map(|delivery| Queued { delivery, since: now }));
+                    hub.metrics.queue(&name, depth);
+                }
+                Err(error) => {
+                    tracing::error!(runtime = name.as_str(), error = %error, "cannot read pending deliveries")
+                }
+            }
+            let stop = self.stop.child_token();
+            let task = tokio::spawn(worker::worker(
+                hub.clone(),
+                queue.clone(),
+                self.client.clone(),
+                backoff,
+                self.acks.clone(),
+                stop.clone(),
+            ));
+            self.running.insert(name, Worker { stop, task, queue, backoff });
         }
     }
-    Ok(Secret::new(value))
 }
 
-fn secret_hint(reference: &SecretRef) -> String {
-    match reference {
-        SecretRef::Env(name) => format!("set {name} in the daemon's environment (for systemd: EnvironmentFile=)"),
-        SecretRef::File(path) => format!("create {} readable by the daemon's user only", path.display()),
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::debug!(error = %error, "cannot notify systemd");
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_http_remotes_may_carry_a_token() {
-        for url in [
-            "http://127.0.0.1:8080/a.git",
-            "http://localhost/a.git",
-            "http://[::1]:3000/a.git",
-            "http://u:p@127.0.0.1/a",
-        ] {
-            assert!(is_loopback_url(url), "{url}");
-        }
-        for url in ["http://git.example.com/a.git", "http://10.0.0.1/a.git", "http://127.0.0.1.example.com/a"] {
-            assert!(!is_loopback_url(url), "{url}");
-        }
+/// Raises the soft open-files limit to the hard one (a daemon with many runtimes and a
+/// watched ref tree needs more than the usual 1024).
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(error) => tracing::warn!(error = %error, "cannot raise the open-files limit"),
     }
 }

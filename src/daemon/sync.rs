@@ -18,16 +18,17 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::shared::{EnvHealth, EnvPull, Queued, Shared};
-use super::state::{NewDelivery, PendingDelivery};
-use crate::desired::{self, AssistantState, Tip};
+use crate::deliver::hub::{Delivered, Gate, Hub, Queued};
+use crate::deliver::ledger::{DeliveryLedger, NewDelivery, PendingDelivery};
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
+use crate::loaded::SharedConfig;
 use crate::model::{BlobReader, Chain, Config, Entry, EntryKind, EnvName, ObjectId, Snapshot};
 use crate::ops::state::{EnvState, RepoState, read_reconciled, read_state};
 use crate::parse;
 use crate::store::Store;
+use crate::webhook::plan::{self as desired, AssistantState, Tip};
 
 /// What wakes the sync loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +51,20 @@ struct Loaded {
 /// Keeps at most this many trees (and environment states); cleared when full.
 const CACHE_LIMIT: usize = 64;
 
+/// What the sync loop writes to and reads from besides git.
+#[derive(Clone)]
+pub struct Ports {
+    pub hub: Arc<Hub>,
+    pub ledger: Arc<dyn DeliveryLedger>,
+    pub config: Arc<SharedConfig>,
+    /// The async runtime the ledger's calls run on (this loop is a plain thread).
+    pub runtime: tokio::runtime::Handle,
+}
+
 pub struct Syncer {
     store: Store,
     chain: Chain,
-    shared: Arc<Shared>,
+    ports: Ports,
     trees: HashMap<ObjectId, Arc<Loaded>>,
     states: HashMap<(ObjectId, EnvName), Arc<BTreeMap<String, AssistantState>>>,
     /// The snapshots of the trees read last (the load of a tip, then the status).
@@ -69,11 +80,11 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    pub fn new(store: Store, chain: Chain, shared: Arc<Shared>) -> Syncer {
+    pub fn new(store: Store, chain: Chain, ports: Ports) -> Syncer {
         Syncer {
             store,
             chain,
-            shared,
+            ports,
             trees: HashMap::new(),
             states: HashMap::new(),
             snapshots: Snapshots::default(),
@@ -130,7 +141,7 @@ impl Syncer {
         let state = if base_moved {
             let (state, reconciled) = read_reconciled(&self.store)?;
             for tagged in &reconciled.tagged {
-                self.shared.metrics.reconciled.inc();
+                self.ports.hub.metrics.reconciled.inc();
                 tracing::info!(
                     version = %tagged.version,
                     commit = %tagged.commit.short(),
@@ -159,8 +170,7 @@ impl Syncer {
         let status = crate::ops::status_with(&self.store, &mut |tree| snapshot(&self.store, &mut snapshots, tree));
         self.snapshots = snapshots;
         let status = status?;
-        *self.shared.status.write().expect("status lock") = Some(Arc::new(status));
-        self.shared.changed();
+        self.ports.hub.set_status(status);
         Ok(())
     }
 
@@ -186,20 +196,17 @@ impl Syncer {
         } else {
             None
         };
-        let metrics = &self.shared.metrics;
+        let metrics = &self.ports.hub.metrics;
         metrics.gate(name, loaded.problem.is_none(), drift, held);
-        let previous = self.shared.health.read().expect("health lock").get(name).cloned().unwrap_or_default();
-        let mut health = EnvHealth {
-            environment: name.to_string(),
+        let previous = self.ports.hub.gate(name).unwrap_or_default();
+        let mut gate = Gate {
             commit: env.tip.id.to_hex(),
             version: version.map(|v| v.number()),
             valid: loaded.problem.is_none(),
             drift,
             held,
             problem: problem.clone(),
-            delivered_commit: previous.delivered_commit,
-            delivered_sequence: previous.delivered_sequence,
-            delivered_version: previous.delivered_version,
+            delivered: previous.delivered,
         };
         if let Some(problem) = problem {
             if log || previous.problem.as_ref() != Some(&problem) {
@@ -210,12 +217,10 @@ impl Syncer {
             if let Some(good) = self.last_good(state, index, env)? {
                 let states = self.states(&env.env, good.1, &good.2);
                 let sequence = self.record(&env.env, &good.0, &states)?;
-                self.publish_pull(&good.0, sequence, &states);
-                health.delivered_commit = Some(good.0.commit.clone());
-                health.delivered_sequence = Some(sequence);
-                health.delivered_version = good.0.version;
+                self.ports.hub.set_pull(&good.0, sequence, &states);
+                gate.delivered = Some(Delivered { commit: good.0.commit.clone(), sequence, version: good.0.version });
             }
-            self.shared.health.write().expect("health lock").insert(name.to_string(), health);
+            self.ports.hub.set_gate(name, gate);
             return Ok(());
         }
         let tip = Tip {
@@ -226,13 +231,11 @@ impl Syncer {
         };
         let states = self.states(&env.env, env.tip.tree, &loaded);
         let sequence = self.record(&env.env, &tip, &states)?;
-        self.publish_pull(&tip, sequence, &states);
-        health.delivered_commit = Some(tip.commit.clone());
-        health.delivered_sequence = Some(sequence);
-        health.delivered_version = tip.version;
-        self.shared.health.write().expect("health lock").insert(name.to_string(), health);
+        self.ports.hub.set_pull(&tip, sequence, &states);
+        gate.delivered = Some(Delivered { commit: tip.commit.clone(), sequence, version: tip.version });
+        self.ports.hub.set_gate(name, gate);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-        self.shared.metrics.last_sync.with_label_values(&[name]).set(now);
+        self.ports.hub.metrics.last_sync.with_label_values(&[name]).set(now);
         Ok(())
     }
 
@@ -244,7 +247,7 @@ impl Syncer {
         index: usize,
         env: &EnvState,
     ) -> Result<Option<(Tip, ObjectId, Arc<Loaded>)>, Error> {
-        let (_, recorded) = self.shared.store.lock().expect("store lock").tip(env.env.as_str())?;
+        let (_, recorded) = self.ports.runtime.block_on(self.ports.ledger.tip(env.env.as_str()))?;
         let Some(commit) = recorded.as_deref().and_then(ObjectId::from_hex) else { return Ok(None) };
         if commit == env.tip.id {
             return Ok(None);
@@ -275,52 +278,50 @@ impl Syncer {
         tip: &Tip,
         states: &Arc<BTreeMap<String, AssistantState>>,
     ) -> Result<u64, Error> {
-        let config = self.shared.config();
+        let config = self.ports.config.get();
         let bound: Vec<_> = config.config.runtimes.iter().filter(|r| &r.environment == env).collect();
         let mut plans = Vec::new();
         for runtime in &bound {
             if !self.known.contains_key(&runtime.name) {
-                let known = self.shared.store.lock().expect("store lock").known(&runtime.name)?;
+                let known = self.ports.runtime.block_on(self.ports.ledger.known(&runtime.name))?;
                 self.known.insert(runtime.name.clone(), known);
             }
             let planned = desired::plan(&runtime.assistants, states, &self.known[&runtime.name]);
             plans.push((runtime.name.clone(), planned));
         }
-        let (recorded_sequence, recorded_commit) = self.shared.store.lock().expect("store lock").tip(env.as_str())?;
+        let (recorded_sequence, recorded_commit) = self.ports.runtime.block_on(self.ports.ledger.tip(env.as_str()))?;
         if recorded_commit.as_deref() == Some(tip.commit.as_str()) && plans.iter().all(|(_, p)| p.is_empty()) {
             return Ok(recorded_sequence);
         }
-        let mut built = Vec::new();
-        let sequence =
-            self.shared.store.lock().expect("store lock").record_tip(env.as_str(), &tip.commit, &mut |sequence| {
-                built = plans
-                    .iter()
-                    .map(|(runtime, planned)| {
-                        (runtime.clone(), desired::build(runtime, tip, sequence, planned, states))
-                    })
-                    .collect::<Vec<_>>();
-                built
-                    .iter()
-                    .flat_map(|(runtime, deliveries)| {
-                        deliveries.iter().map(|d| NewDelivery {
+        let (build_tip, build_states) = (tip.clone(), states.clone());
+        let build = Box::new(move |sequence: u64| {
+            plans
+                .iter()
+                .flat_map(|(runtime, planned)| {
+                    desired::build(runtime, &build_tip, sequence, planned, &build_states).into_iter().map(|d| {
+                        NewDelivery {
                             runtime: runtime.clone(),
-                            assistant: d.assistant.clone(),
-                            webhook_id: d.webhook_id.clone(),
+                            assistant: d.assistant,
+                            webhook_id: d.webhook_id,
                             event: d.event.to_string(),
-                            body: d.body.clone(),
-                            config_hash: d.hash.clone(),
-                        })
+                            body: d.body,
+                            config_hash: d.hash,
+                        }
                     })
-                    .collect()
-            })?;
+                })
+                .collect()
+        });
+        let recorded = self.ports.runtime.block_on(self.ports.ledger.record_tip(env.as_str(), &tip.commit, build))?;
+        let sequence = recorded.sequence;
         let since = Instant::now();
-        for (runtime, deliveries) in built {
-            if deliveries.is_empty() {
-                continue;
-            }
+        let mut by_runtime: BTreeMap<String, Vec<NewDelivery>> = BTreeMap::new();
+        for delivery in recorded.deliveries {
+            by_runtime.entry(delivery.runtime.clone()).or_default().push(delivery);
+        }
+        for (runtime, deliveries) in by_runtime {
             let known = self.known.entry(runtime.clone()).or_default();
             for d in &deliveries {
-                known.insert(d.assistant.clone(), d.hash.clone());
+                known.insert(d.assistant.clone(), d.config_hash.clone());
             }
             tracing::info!(
                 environment = env.as_str(),
@@ -332,7 +333,7 @@ impl Syncer {
                 if deliveries.len() == 1 { "y" } else { "ies" },
                 deliveries.iter().map(|d| d.assistant.as_str()).collect::<Vec<_>>().join(", ")
             );
-            if let Some(queue) = self.shared.queue(&runtime) {
+            if let Some(queue) = self.ports.hub.runtime(&runtime) {
                 let depth = queue.push(deliveries.into_iter().map(|d| Queued {
                     delivery: PendingDelivery {
                         runtime: runtime.clone(),
@@ -340,28 +341,16 @@ impl Syncer {
                         environment: env.to_string(),
                         sequence,
                         webhook_id: d.webhook_id,
-                        event: d.event.to_string(),
+                        event: d.event,
                         body: d.body,
-                        config_hash: d.hash,
+                        config_hash: d.config_hash,
                     },
                     since,
                 }));
-                self.shared.metrics.queue(&runtime, depth);
+                self.ports.hub.metrics.queue(&runtime, depth);
             }
         }
         Ok(sequence)
-    }
-
-    /// Makes a recorded tip what runtimes pull (unless it already is), and wakes
-    /// long-polls.
-    fn publish_pull(&self, tip: &Tip, sequence: u64, states: &Arc<BTreeMap<String, AssistantState>>) {
-        let current = self.shared.pull.read().expect("pull lock").get(&tip.environment).cloned();
-        if current.is_some_and(|c| c.commit == tip.commit && c.sequence == sequence) {
-            return;
-        }
-        let pull = EnvPull::new(tip, sequence, states.clone());
-        self.shared.pull.write().expect("pull lock").insert(tip.environment.clone(), Arc::new(pull));
-        self.shared.changed();
     }
 
     /// A tree, parsed and validated (cached by tree id; a new tree reuses the

@@ -73,6 +73,21 @@ pub fn memory_tree<'a>(files: impl IntoIterator<Item = (String, &'a [u8])>) -> (
     (Snapshot::new(entries), blobs)
 }
 
+/// `user.name` and `user.email` of the global git config (outside any repository).
+pub fn global_identity() -> (Option<String>, Option<String>) {
+    match git2::Config::open_default() {
+        Ok(config) => (config.get_string("user.name").ok(), config.get_string("user.email").ok()),
+        Err(_) => (None, None),
+    }
+}
+
+/// Turns off libgit2's re-hash of every object it reads, for the daemon, which reads
+/// every tree of every change on the path from a ref update to the runtimes; git itself
+/// checks hashes on fsck and on transfer, not on each read.
+pub fn skip_hash_verification() {
+    git2::opts::strict_hash_verification(false);
+}
+
 /// The git directory and work tree that hold `start`, found by walking up from it.
 pub fn discover(start: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
     let start = std::path::absolute(start).ok()?;
@@ -176,6 +191,11 @@ impl Store {
 
     pub fn is_bare(&self) -> bool {
         self.repo.is_bare()
+    }
+
+    /// Whether the repository has a remote of that name.
+    pub fn has_remote(&self, name: &str) -> bool {
+        self.repo.find_remote(name).is_ok()
     }
 
     pub fn repository(&self) -> &Repository {

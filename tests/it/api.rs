@@ -52,7 +52,7 @@ fn call(
 ) -> Answer {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let client = stagecraft::daemon::deliver::client();
+        let client = stagecraft::net::http_client();
         let url = format!("http://{}{path}", daemon.address);
         let mut request = client.request(method.parse().unwrap(), url);
         if let Some(token) = token {
@@ -205,7 +205,7 @@ fn bad_input_gets_a_problem_and_changes_nothing() {
 #[test]
 fn pulled_configs_carry_an_etag_answer_304_and_long_polls_wake_on_change() {
     let repo = TestRepo::from_example();
-    let daemon = Daemon::start_with(&repo, &config(""), &[("STAGECRAFT_LOG", "info,stagecraft::api=debug")]);
+    let daemon = Daemon::start_with(&repo, &config(""), &[("STAGECRAFT_LOG", "info,stagecraft::http=debug")]);
     let viewer = token("viewer");
     let path = "/v1/environments/draft/assistants/support-bot";
     let first = get(&daemon, path, Some(&viewer));
@@ -227,7 +227,7 @@ fn pulled_configs_carry_an_etag_answer_304_and_long_polls_wake_on_change() {
     let poll = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
-            let response = stagecraft::daemon::deliver::client()
+            let response = stagecraft::net::http_client()
                 .get(format!("http://{address}/v1/environments/draft/assistants/support-bot?wait=30"))
                 .bearer_auth(token("viewer"))
                 .header("if-none-match", poll_etag)
@@ -320,7 +320,7 @@ fn two_publishes_at_once_one_wins_and_nothing_is_half_written() {
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async move {
-                    let response = stagecraft::daemon::deliver::client()
+                    let response = stagecraft::net::http_client()
                         .post(format!("http://{address}/v1/publish"))
                         .bearer_auth(token("publisher"))
                         .header("content-type", "application/json")
@@ -534,7 +534,7 @@ fn the_cli_with_server_prints_what_it_prints_locally_and_writes_through_the_api(
 #[test]
 fn a_held_long_poll_is_released_when_the_daemon_stops() {
     let repo = TestRepo::from_example();
-    let daemon = Daemon::start_with(&repo, &config(""), &[("STAGECRAFT_LOG", "info,stagecraft::api=debug")]);
+    let daemon = Daemon::start_with(&repo, &config(""), &[("STAGECRAFT_LOG", "info,stagecraft::http=debug")]);
     let viewer = token("viewer");
     let path = "/v1/environments/live/assistants/support-bot";
     let etag = get(&daemon, path, Some(&viewer)).headers["etag"].to_str().unwrap().to_string();
@@ -542,7 +542,7 @@ fn a_held_long_poll_is_released_when_the_daemon_stops() {
     let poll = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
-            let response = stagecraft::daemon::deliver::client()
+            let response = stagecraft::net::http_client()
                 .get(format!("http://{address}/v1/environments/live/assistants/support-bot?wait=60"))
                 .bearer_auth(token("viewer"))
                 .header("if-none-match", etag)

@@ -72,7 +72,7 @@ fn post_hook(daemon: &Daemon, forge: &str, headers: &[(&str, &str)], body: Vec<u
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let mut request =
-            stagecraft::daemon::deliver::client().post(format!("http://{}/hooks/{forge}", daemon.address)).body(body);
+            stagecraft::net::http_client().post(format!("http://{}/hooks/{forge}", daemon.address)).body(body);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -210,7 +210,7 @@ fn a_publish_with_remote_is_one_atomic_push_and_a_lost_race_changes_nothing() {
 #[test]
 fn forge_signatures_are_checked_each_forges_own_way() {
     use axum::http::HeaderMap;
-    use stagecraft::daemon::server::forge_signature_ok;
+    use stagecraft::http::hooks::forge_signature_ok;
     let fixtures = crate::common::fixtures().join("forges");
     let github = std::fs::read(fixtures.join("github-push.json")).unwrap();
     let mut headers = HeaderMap::new();

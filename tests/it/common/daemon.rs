@@ -361,7 +361,7 @@ impl Drop for Daemon {
 pub fn http_get(url: &str) -> (u16, String) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let response = stagecraft::daemon::deliver::client().get(url).send().await.expect("GET");
+        let response = stagecraft::net::http_client().get(url).send().await.expect("GET");
         (response.status().as_u16(), response.text().await.unwrap())
     })
 }

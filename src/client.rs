@@ -1,12 +1,14 @@
-//! `--server URL`: the CLI against a running daemon's API (SPEC 4, 10). Commands fetch
-//! the same JSON the API documents and render it with the CLI's own code, so the output
-//! is the one a local run prints; a problem the API answers becomes the error with the
-//! same code (and exit code). The bearer token comes from `STAGECRAFT_TOKEN`.
+//! The client of a daemon's API (io: HTTP), for `--server URL`. Requests and answers are
+//! the `wire` types the server itself uses, so the two cannot drift apart; the CLI
+//! renders the answers with its own code, so the output is the one a local run prints.
+//! A problem the API answers becomes the error with the same code (and exit code).
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Code, Error};
+use crate::wire::ProblemBody;
 
 /// A daemon's API.
 pub struct Client {
@@ -36,13 +38,21 @@ impl Client {
         serde_json::from_value(value).map_err(|e| self.bad_answer(path, &e.to_string()))
     }
 
-    /// `POST path` with a JSON body, as `T`.
-    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, Error> {
+    /// `GET path?query` as `T`, the query a `wire` parameters type.
+    pub fn get_with<Q: Serialize, T: DeserializeOwned>(&self, path: &str, query: &Q) -> Result<T, Error> {
+        let query = serde_urlencoded::to_string(query).expect("wire parameters encode");
+        let path = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
+        self.get(&path)
+    }
+
+    /// `POST path` with a `wire` request as its JSON body, as `T`.
+    pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Error> {
+        let body = serde_json::to_vec(body).expect("wire requests serialize");
         let value = self.call("POST", path, Some(body))?;
         serde_json::from_value(value).map_err(|e| self.bad_answer(path, &e.to_string()))
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+    fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Value, Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -50,7 +60,7 @@ impl Client {
         let url = format!("{}{path}", self.base);
         let (status, text) = runtime
             .block_on(async {
-                let client = crate::daemon::deliver::client();
+                let client = crate::net::http_client();
                 let mut request = client
                     .request(method.parse().expect("GET or POST"), &url)
                     .timeout(std::time::Duration::from_secs(120));
@@ -58,9 +68,7 @@ impl Client {
                     request = request.bearer_auth(token);
                 }
                 if let Some(body) = body {
-                    request = request
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(serde_json::to_vec(body).expect("JSON serializes"));
+                    request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
                 }
                 let response = request.send().await?;
                 let status = response.status().as_u16();
@@ -71,11 +79,11 @@ impl Client {
                 detail: e.to_string(),
                 hint: "check --server and that `stagecraft serve` runs there".into(),
             })?;
-        let value: Value = serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text))?;
         if (200..300).contains(&status) {
-            return Ok(value);
+            return serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text));
         }
-        Err(problem(&value, status))
+        let problem: ProblemBody = serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text))?;
+        Err(error_of(problem, status))
     }
 
     fn bad_answer(&self, path: &str, detail: &str) -> Error {
@@ -88,54 +96,40 @@ impl Client {
 }
 
 /// An RFC 9457 problem as the error it stands for.
-fn problem(value: &Value, status: u16) -> Error {
-    let code = value["code"].as_str().and_then(Code::parse).unwrap_or(match status {
+fn error_of(problem: ProblemBody, status: u16) -> Error {
+    let code = Code::parse(&problem.code).unwrap_or(match status {
         401 => Code::Unauthenticated,
         403 => Code::Forbidden,
         404 => Code::NotFound,
         _ => Code::Io,
     });
-    let details = value["details"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|item| match item {
-                    Value::String(text) => text.clone(),
-                    object => {
-                        let place = format!(
-                            "{}:{}:{}",
-                            object["file"].as_str().unwrap_or("?"),
-                            object["line"],
-                            object["column"]
-                        );
-                        let mut line = format!("{place}: {}", object["message"].as_str().unwrap_or_default());
-                        if let Some(hint) = object["hint"].as_str() {
-                            line.push_str(&format!("\n  hint: {hint}"));
-                        }
-                        line
-                    }
-                })
-                .collect()
+    let details = problem
+        .details
+        .iter()
+        .map(|item| match item {
+            Value::String(text) => text.clone(),
+            object => {
+                let place =
+                    format!("{}:{}:{}", object["file"].as_str().unwrap_or("?"), object["line"], object["column"]);
+                let mut line = format!("{place}: {}", object["message"].as_str().unwrap_or_default());
+                if let Some(hint) = object["hint"].as_str() {
+                    line.push_str(&format!("\n  hint: {hint}"));
+                }
+                line
+            }
         })
-        .unwrap_or_default();
-    let mut hint = value["hint"].as_str().map(str::to_string);
+        .collect();
+    let mut hint = problem.hint;
     if code == Code::Unauthenticated && hint.is_none() {
         hint = Some("set STAGECRAFT_TOKEN to a token of the daemon's config".into());
     }
-    Error::Api {
-        code,
-        message: value["detail"].as_str().unwrap_or("the daemon refused the request").to_string(),
-        details,
-        hint,
+    if code == Code::ConfirmationRequired
+        && let Some(environment) = problem.environment
+    {
+        return Error::ConfirmationRequired {
+            environment,
+            hint: hint.unwrap_or_else(|| "pass --yes to confirm".into()),
+        };
     }
-}
-
-/// A query string from pairs (values percent-encoded).
-pub fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let present: Vec<(&str, String)> = pairs.iter().filter_map(|(k, v)| v.clone().map(|v| (*k, v))).collect();
-    if present.is_empty() {
-        return String::new();
-    }
-    format!("?{}", serde_urlencoded::to_string(present).expect("pairs encode"))
+    Error::Api { code, message: problem.detail, details, hint }
 }

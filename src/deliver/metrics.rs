@@ -1,5 +1,5 @@
 //! The daemon's Prometheus metrics (`/metrics`, the text format 0.0.4 that `promtool
-//! check metrics` reads), through the `prometheus` crate: deliveries by runtime and
+//! check metrics` reads), through the `prometheus` crate (in memory, no I/O): deliveries by runtime and
 //! result, the retry queue depth, the delivery latency (from the state being recorded to
 //! its acknowledgement), whether each runtime is parked, and per environment the last
 //! successful sync and its validation, drift and hold state.

@@ -1,4 +1,4 @@
-//! What each runtime should hold (SPEC 7–8), pure: from an environment's config, the
+//! What each runtime should hold, pure: from an environment's config, the
 //! state of every assistant a runtime is bound to; compared with what the runtime was
 //! last sent, the deliveries to make: only assistants whose delivered config changed,
 //! and `assistant.config.deleted` for one that left the environment or the runtime's

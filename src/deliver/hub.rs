@@ -1,24 +1,24 @@
-//! What the daemon's parts share: the loaded config, the delivery state, each
-//! environment's health, each runtime's queue, the metrics.
+//! What the runtimes' workers, the pullers and the waiting writers watch (in memory, no
+//! I/O): each environment's gate and the configuration it serves to pullers, each
+//! runtime's queue and state, the repository's status after the last sync pass, and one
+//! change counter that wakes long-polls and writes with `wait`. The sync loop writes
+//! here; the workers and the HTTP handlers read.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use serde::Serialize;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
-use super::LoadedConfig;
+use super::ledger::PendingDelivery;
 use super::metrics::Metrics;
-use super::state::{DeliveryStore, PendingDelivery};
 use crate::config::{RuntimeConfig, Secret};
-use crate::desired::{AssistantState, Tip};
+use crate::webhook::plan::{AssistantState, Tip};
+use crate::wire::{RuntimeState, Status};
 
-/// One environment as the daemon last saw it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct EnvHealth {
-    pub environment: String,
+/// An environment's gate, as the daemon last decided it.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
     /// The tip seen.
     pub commit: String,
     pub version: Option<u32>,
@@ -28,15 +28,21 @@ pub struct EnvHealth {
     /// Why the tip is not delivered (invalid, drift, held); `None` when it is.
     pub problem: Option<String>,
     /// The tip whose deliveries were last recorded (the last good configuration).
-    pub delivered_commit: Option<String>,
-    pub delivered_sequence: Option<u64>,
-    /// That tip's version (`None` on the draft).
-    pub delivered_version: Option<u32>,
+    pub delivered: Option<Delivered>,
 }
 
-/// What runtimes pull from an environment (SPEC 8): the states of its last good tip;
-/// each assistant's canonical `data` object and strong `ETag` are made when first
-/// pulled, so a tip that nobody pulls costs nothing here.
+/// A tip whose deliveries were recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub commit: String,
+    pub sequence: u64,
+    /// That tip's version (`None` on the draft).
+    pub version: Option<u32>,
+}
+
+/// What runtimes pull from an environment: the states of its last good tip; each
+/// assistant's canonical `data` object and strong `ETag` are made when first pulled, so
+/// a tip that nobody pulls costs nothing here.
 #[derive(Debug)]
 pub struct EnvPull {
     pub commit: String,
@@ -75,7 +81,7 @@ impl EnvPull {
                 sequence: self.sequence,
             };
             let data = crate::webhook::data(&origin, id, Some(&state.config), Some(&state.channels));
-            Pulled { etag: crate::webhook::etag(&data), data: data.into() }
+            Pulled { etag: crate::webhook::etag(&data), data: bytes::Bytes::from(data) }
         }))
     }
 }
@@ -84,7 +90,7 @@ impl EnvPull {
 #[derive(Debug, Clone)]
 pub struct Pulled {
     /// The `data` object, serialized canonically (the bytes the `ETag` hashes).
-    pub data: axum::body::Bytes,
+    pub data: bytes::Bytes,
     pub etag: String,
 }
 
@@ -97,10 +103,9 @@ pub struct Queued {
 }
 
 /// What a runtime's worker reports.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeStatus {
-    /// `idle`, `delivering`, `retrying`, `parked`.
-    pub state: String,
+    pub state: RuntimeState,
     pub last_error: Option<String>,
     /// The sequence of the newest state it acknowledged (this run).
     pub acknowledged_sequence: Option<u64>,
@@ -115,7 +120,7 @@ pub struct RuntimeQueue {
     pub secrets: Vec<Secret>,
     pending: Mutex<BTreeMap<String, Queued>>,
     pub wake: Notify,
-    pub status: Mutex<RuntimeStatus>,
+    status: Mutex<RuntimeStatus>,
 }
 
 impl RuntimeQueue {
@@ -125,7 +130,7 @@ impl RuntimeQueue {
             secrets,
             pending: Mutex::new(BTreeMap::new()),
             wake: Notify::new(),
-            status: Mutex::new(RuntimeStatus { state: "idle".into(), ..RuntimeStatus::default() }),
+            status: Mutex::new(RuntimeStatus::default()),
         }
     }
 
@@ -186,66 +191,47 @@ impl RuntimeQueue {
         self.len() == 0
     }
 
-    pub fn set_status(&self, change: impl FnOnce(&mut RuntimeStatus)) {
-        change(&mut self.status.lock().expect("status lock"));
+    /// What the worker reported last.
+    pub fn status(&self) -> RuntimeStatus {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    /// Changes the status; returns whether its state changed.
+    pub fn set_status(&self, change: impl FnOnce(&mut RuntimeStatus)) -> bool {
+        let mut status = self.status.lock().expect("status lock");
+        let before = status.state;
+        change(&mut status);
+        status.state != before
     }
 }
 
-/// Everything shared, behind one `Arc`.
-pub struct Shared {
-    pub config: RwLock<Arc<LoadedConfig>>,
-    pub store: Mutex<Box<dyn DeliveryStore>>,
-    pub health: RwLock<BTreeMap<String, EnvHealth>>,
-    pub runtimes: RwLock<BTreeMap<String, Arc<RuntimeQueue>>>,
+/// The environments' gates and pulls, the runtimes' queues, the last status and the
+/// change counter; shared behind one `Arc`.
+pub struct Hub {
+    gates: RwLock<BTreeMap<String, Gate>>,
+    pulls: RwLock<BTreeMap<String, Arc<EnvPull>>>,
+    runtimes: RwLock<BTreeMap<String, Arc<RuntimeQueue>>>,
+    status: RwLock<Option<Arc<Status>>>,
+    changes: watch::Sender<u64>,
     pub metrics: Metrics,
-    pub ready: AtomicBool,
-    /// Asks for a fetch (remote mode) and a re-scan: a forge's push webhook.
-    pub kick: Notify,
-    /// Per environment, what runtimes pull.
-    pub pull: RwLock<BTreeMap<String, Arc<EnvPull>>>,
-    /// Bumped whenever a pulled config, a recorded tip or an acknowledgement changes:
-    /// long-polls and writes with `wait` watch it.
-    pub changes: tokio::sync::watch::Sender<u64>,
-    /// The committer of the API's writes (`[repository] identity`, the environment, or
-    /// git config); `None`: API writes are refused.
-    pub identity: Option<crate::identity::Person>,
-    /// The repository's status after the last sync pass that saw a change.
-    pub status: RwLock<Option<Arc<crate::wire::Status>>>,
-    /// Set when stopping: long-polls answer at once.
-    pub stopping: AtomicBool,
-    /// The last `/v1/environments` answer and the `changes` count it was made at.
-    pub environments_cache: Mutex<Option<(u64, axum::body::Bytes)>>,
 }
 
-impl Shared {
-    pub fn new(
-        config: LoadedConfig,
-        store: Box<dyn DeliveryStore>,
-        identity: Option<crate::identity::Person>,
-    ) -> Shared {
-        Shared {
-            config: RwLock::new(Arc::new(config)),
-            store: Mutex::new(store),
-            health: RwLock::new(BTreeMap::new()),
-            runtimes: RwLock::new(BTreeMap::new()),
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        Hub {
+            gates: RwLock::default(),
+            pulls: RwLock::default(),
+            runtimes: RwLock::default(),
+            status: RwLock::default(),
+            changes: watch::channel(0).0,
             metrics: Metrics::new(),
-            ready: AtomicBool::new(false),
-            kick: Notify::new(),
-            pull: RwLock::new(BTreeMap::new()),
-            changes: tokio::sync::watch::channel(0).0,
-            identity,
-            status: RwLock::new(None),
-            stopping: AtomicBool::new(false),
-            environments_cache: Mutex::new(None),
         }
-    }
-
-    pub fn config(&self) -> Arc<LoadedConfig> {
-        self.config.read().expect("config lock").clone()
-    }
-
-    pub fn queue(&self, runtime: &str) -> Option<Arc<RuntimeQueue>> {
-        self.runtimes.read().expect("runtimes lock").get(runtime).cloned()
     }
 
     /// Tells long-polls and waiting writes that something changed.
@@ -253,7 +239,70 @@ impl Shared {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+    /// The change counter, to wait on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// How many changes there were (a cache key for answers made from this hub).
+    pub fn generation(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    pub fn gate(&self, environment: &str) -> Option<Gate> {
+        self.gates.read().expect("gates lock").get(environment).cloned()
+    }
+
+    pub fn gates(&self) -> BTreeMap<String, Gate> {
+        self.gates.read().expect("gates lock").clone()
+    }
+
+    pub fn set_gate(&self, environment: &str, gate: Gate) {
+        self.gates.write().expect("gates lock").insert(environment.to_string(), gate);
+    }
+
+    pub fn pull(&self, environment: &str) -> Option<Arc<EnvPull>> {
+        self.pulls.read().expect("pulls lock").get(environment).cloned()
+    }
+
+    /// Makes a recorded tip what runtimes pull (unless it already is), and wakes
+    /// long-polls.
+    pub fn set_pull(&self, tip: &Tip, sequence: u64, states: &Arc<BTreeMap<String, AssistantState>>) {
+        let current = self.pull(&tip.environment);
+        if current.is_some_and(|c| c.commit == tip.commit && c.sequence == sequence) {
+            return;
+        }
+        let pull = Arc::new(EnvPull::new(tip, sequence, states.clone()));
+        self.pulls.write().expect("pulls lock").insert(tip.environment.clone(), pull);
+        self.changed();
+    }
+
+    pub fn runtime(&self, name: &str) -> Option<Arc<RuntimeQueue>> {
+        self.runtimes.read().expect("runtimes lock").get(name).cloned()
+    }
+
+    /// Every runtime's queue, by name.
+    pub fn runtimes(&self) -> Vec<Arc<RuntimeQueue>> {
+        self.runtimes.read().expect("runtimes lock").values().cloned().collect()
+    }
+
+    pub fn add_runtime(&self, queue: Arc<RuntimeQueue>) {
+        self.metrics.runtime_started(&queue.config.name);
+        self.runtimes.write().expect("runtimes lock").insert(queue.config.name.clone(), queue);
+    }
+
+    pub fn remove_runtime(&self, name: &str) {
+        self.runtimes.write().expect("runtimes lock").remove(name);
+        self.metrics.park(name, false);
+    }
+
+    /// The repository's status after the last sync pass that saw a change.
+    pub fn status(&self) -> Option<Arc<Status>> {
+        self.status.read().expect("status lock").clone()
+    }
+
+    pub fn set_status(&self, status: Status) {
+        *self.status.write().expect("status lock") = Some(Arc::new(status));
+        self.changed();
     }
 }

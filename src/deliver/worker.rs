@@ -1,4 +1,4 @@
-//! Delivery (SPEC 8): one worker per runtime, so a slow or dead runtime delays no other,
+//! One runtime's delivery loop (io: HTTP): one worker per runtime, so a slow or dead runtime delays no other,
 //! each with at most one request in flight (so the client opens at least as many
 //! connections as there are runtimes); and one writer that records acknowledgements,
 //! grouping those that arrive together into one transaction.
@@ -19,23 +19,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER, USER_AGENT};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use super::shared::{RuntimeQueue, Shared};
-use super::state::PendingDelivery;
+use super::hub::{Hub, RuntimeQueue};
+use super::ledger::{DeliveryLedger, PendingDelivery};
 use crate::webhook;
-
-/// The HTTP client of every worker: no redirects, TLS by rustls (ring).
-pub fn client() -> reqwest::Client {
-    // Installing twice is harmless: the first provider stays.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true)
-        .build()
-        .expect("the HTTP client builds with static settings")
-}
+use crate::wire::RuntimeState;
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,52 +36,48 @@ enum Outcome {
 }
 
 /// Backoff settings of a worker.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub timeout: Duration,
 }
 
-/// Runs one runtime's worker until `stop` turns true (a request in flight finishes first).
+/// Runs one runtime's worker until `stop` is cancelled (a request in flight finishes
+/// first). Acknowledged deliveries go to `acks`, whose writer records them.
 pub async fn worker(
-    shared: Arc<Shared>,
+    hub: Arc<Hub>,
     queue: Arc<RuntimeQueue>,
     client: reqwest::Client,
     backoff: Backoff,
-    acks: mpsc::UnboundedSender<PendingDelivery>,
-    mut stop: watch::Receiver<bool>,
+    acks: mpsc::Sender<PendingDelivery>,
+    stop: CancellationToken,
 ) {
     let name = queue.config.name.clone();
     let mut attempt = 0u32;
     let mut failed: Option<(u64, String)> = None;
     loop {
-        if *stop.borrow() {
+        if stop.is_cancelled() {
             return;
         }
         let Some(next) = queue.next(failed.as_ref()) else {
-            let mut was_busy = false;
-            queue.set_status(|s| {
-                was_busy = s.state != "idle";
-                s.state = "idle".into();
-            });
-            if was_busy {
-                shared.changed();
+            if queue.set_status(|s| s.state = RuntimeState::Idle) {
+                hub.changed();
             }
             tokio::select! {
                 _ = queue.wake.notified() => continue,
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
             }
         };
-        queue.set_status(|s| s.state = "delivering".into());
+        queue.set_status(|s| s.state = RuntimeState::Delivering);
         let delivery = &next.delivery;
         let outcome = send(&client, &queue, delivery, backoff.timeout).await;
         match outcome {
             Outcome::Acknowledged(status) => {
                 let depth = queue.done(delivery);
-                shared.metrics.delivery(&name, "acknowledged");
-                shared.metrics.queue(&name, depth);
-                shared.metrics.latency.with_label_values(&[&name]).observe(next.since.elapsed().as_secs_f64());
+                hub.metrics.delivery(&name, "acknowledged");
+                hub.metrics.queue(&name, depth);
+                hub.metrics.latency.with_label_values(&[&name]).observe(next.since.elapsed().as_secs_f64());
                 tracing::info!(
                     runtime = name.as_str(),
                     assistant = delivery.assistant.as_str(),
@@ -116,28 +102,29 @@ pub async fn worker(
                 });
                 attempt = 0;
                 failed = None;
-                shared.changed();
-                if acks.send(next.delivery).is_err() {
+                hub.changed();
+                // Bounded: when the writer lags, the worker waits for it.
+                if acks.send(next.delivery).await.is_err() {
                     return;
                 }
             }
             Outcome::Gone => {
-                shared.metrics.delivery(&name, "gone");
-                shared.metrics.park(&name, true);
+                hub.metrics.delivery(&name, "gone");
+                hub.metrics.park(&name, true);
                 tracing::error!(
                     runtime = name.as_str(),
                     "{name} answered 410 Gone: parked, nothing more is sent to it until the config is reloaded"
                 );
                 queue.set_status(|s| {
-                    s.state = "parked".into();
+                    s.state = RuntimeState::Parked;
                     s.last_error = Some("410 Gone: parked until the config is reloaded".into());
                 });
-                shared.changed();
-                let _ = stop.changed().await;
+                hub.changed();
+                stop.cancelled().await;
                 return;
             }
             Outcome::Failed { reason, retry_after } => {
-                shared.metrics.delivery(&name, "failed");
+                hub.metrics.delivery(&name, "failed");
                 // Retry-After is honoured, but never below retry_min (a `0` would spin).
                 let delay = retry_after.map(|d| d.max(backoff.retry_min)).unwrap_or_else(|| {
                     webhook::retry_delay(attempt, backoff.retry_min, backoff.retry_max, fastrand::f64())
@@ -153,13 +140,13 @@ pub async fn worker(
                     humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
                 );
                 queue.set_status(|s| {
-                    s.state = "retrying".into();
+                    s.state = RuntimeState::Retrying;
                     s.last_error = Some(reason);
                 });
-                shared.changed();
+                hub.changed();
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => return,
+                    _ = stop.cancelled() => return,
                 }
             }
         }
@@ -243,26 +230,23 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     text
 }
 
+/// How many acknowledgements may wait for the writer before workers wait for it.
+pub const ACK_BACKLOG: usize = 1024;
+
 /// Records acknowledgements: those that arrived while the previous transaction ran go
 /// into the next one together. Ends when every worker is gone.
-pub async fn ack_writer(shared: Arc<Shared>, mut acks: mpsc::UnboundedReceiver<PendingDelivery>) {
+pub async fn ack_writer(ledger: Arc<dyn DeliveryLedger>, mut acks: mpsc::Receiver<PendingDelivery>) {
     while let Some(first) = acks.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = acks.try_recv() {
             batch.push(more);
         }
-        let store = shared.clone();
-        let recorded = tokio::task::spawn_blocking(move || {
-            let count = batch.len();
-            store.store.lock().expect("store lock").acknowledge(&batch).map(|()| count)
-        })
-        .await;
-        match recorded {
-            Ok(Ok(count)) => tracing::debug!(count, "recorded acknowledgements"),
-            Ok(Err(error)) => {
+        let count = batch.len();
+        match ledger.acknowledge(batch).await {
+            Ok(()) => tracing::debug!(count, "recorded acknowledgements"),
+            Err(error) => {
                 tracing::error!(error = %error, "cannot record acknowledgements; they are sent again after a restart")
             }
-            Err(error) => tracing::error!(error = %error, "the acknowledgement writer failed"),
         }
     }
 }
@@ -272,7 +256,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_are_classified_as_spec_8_says() {
+    fn statuses_are_classified_as_the_runtime_protocol_says() {
         let none = HeaderMap::new();
         assert_eq!(classify(StatusCode::NO_CONTENT, &none), Outcome::Acknowledged(StatusCode::NO_CONTENT));
         assert_eq!(classify(StatusCode::GONE, &none), Outcome::Gone);

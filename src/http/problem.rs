@@ -1,12 +1,13 @@
 //! RFC 9457 problem details (`application/problem+json`): every API error, with `type`
-//! from the stable code of SPEC 4, the status of that code, and the members the CLI's
-//! JSON errors carry (`code`, `details`, `hint`, `retryable`).
+//! from its stable error code, the status of that code, and the members the CLI's JSON
+//! errors carry (`code`, `details`, `hint`, `retryable`). The document is the
+//! [`crate::wire::ProblemBody`] that the `--server` client reads back.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use crate::error::{Code, Error};
+pub use crate::wire::ProblemBody;
 
 /// The `type` URI of a code.
 pub fn type_uri(code: Code) -> String {
@@ -16,31 +17,6 @@ pub fn type_uri(code: Code) -> String {
 /// A problem, ready to send (boxed: errors travel through many `Result`s).
 #[derive(Debug, Clone)]
 pub struct Problem(pub Box<ProblemBody>);
-
-/// The problem document (RFC 9457).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(as = Problem)]
-pub struct ProblemBody {
-    /// `urn:stagecraft:error:<code>`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The code's name, e.g. `conflict`.
-    pub title: String,
-    pub status: u16,
-    /// What failed, for people.
-    pub detail: String,
-    /// The stable code of SPEC 4.
-    pub code: String,
-    /// Every diagnostic (objects with file, line, column, message, hint) or detail line.
-    #[schema(value_type = Vec<Object>)]
-    pub details: Vec<serde_json::Value>,
-    pub hint: Option<String>,
-    /// True only for `conflict`: run the request again.
-    pub retryable: bool,
-    /// A `WWW-Authenticate` challenge (401 only; not in the body).
-    #[serde(skip)]
-    pub challenge: bool,
-}
 
 impl Problem {
     pub fn new(code: Code, detail: impl Into<String>, hint: Option<String>) -> Problem {
@@ -53,7 +29,7 @@ impl Problem {
             details: Vec::new(),
             hint,
             retryable: code.retryable(),
-            challenge: code == Code::Unauthenticated,
+            environment: None,
         }))
     }
 
@@ -65,7 +41,7 @@ impl Problem {
         Problem::new(Code::NotFound, detail, Some(hint.into()))
     }
 
-    /// A status outside SPEC 4's table (405, 503), typed by the nearest code.
+    /// A status outside the error codes' own (405, 503), typed by the nearest code.
     pub fn with_status(mut self, status: StatusCode) -> Problem {
         self.0.status = status.as_u16();
         self
@@ -78,6 +54,9 @@ impl From<Error> for Problem {
         let details = error.report().to_json()["error"]["details"].as_array().cloned().unwrap_or_default();
         let mut problem = Problem::new(report.code, report.message, report.hint);
         problem.0.details = details;
+        if let Error::ConfirmationRequired { environment, .. } = &error {
+            problem.0.environment = Some(environment.clone());
+        }
         problem
     }
 }
@@ -85,7 +64,7 @@ impl From<Error> for Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let challenge = self.0.challenge;
+        let challenge = self.0.code == Code::Unauthenticated.as_str();
         let body = serde_json::to_vec(&self.0).expect("problems serialize");
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -1,7 +1,10 @@
-//! Deliveries to runtimes as Standard Webhooks (SPEC 8): the `data` object of one
-//! assistant in one environment, the body, the `webhook-id`, the signatures, the `ETag`
-//! of the pull API, and the retry schedule. Pure: the clock and randomness come in as
-//! arguments, and file contents through a closure.
+//! Deliveries to runtimes as Standard Webhooks: the `data` object of one assistant in
+//! one environment, the body, the `webhook-id`, the signatures, the `ETag` of the pull
+//! API, and the retry schedule; [`plan`] decides which deliveries each runtime needs.
+//! Pure: the clock and randomness come in as arguments, and file contents through a
+//! closure.
+
+pub mod plan;
 
 use std::time::Duration;
 
