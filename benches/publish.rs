@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use stagecraft::identity::{Identity, Person, When};
 use stagecraft::model::{Entry, EntryKind, Snapshot};
-use stagecraft::ops::publish::{WriteOptions, publish};
+use stagecraft::ops::WriteOptions;
+use stagecraft::ops::publish::publish;
 use stagecraft::ops::{InitOptions, InitSource, init};
 use stagecraft::store::{Store, memory_tree};
 

@@ -191,21 +191,6 @@ pub struct VersionInfo {
     pub on_hold: Vec<String>,
 }
 
-/// TOML to JSON; date-times become their TOML text.
-pub fn toml_to_json(value: &toml::Value) -> Json {
-    match value {
-        toml::Value::String(text) => Json::String(text.clone()),
-        toml::Value::Integer(number) => Json::from(*number),
-        toml::Value::Float(number) => {
-            serde_json::Number::from_f64(*number).map_or_else(|| Json::String(number.to_string()), Json::Number)
-        }
-        toml::Value::Boolean(flag) => Json::Bool(*flag),
-        toml::Value::Datetime(datetime) => Json::String(datetime.to_string()),
-        toml::Value::Array(items) => Json::Array(items.iter().map(toml_to_json).collect()),
-        toml::Value::Table(table) => Json::Object(table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
-    }
-}
-
 /// What a runtime's worker is doing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

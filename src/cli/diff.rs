@@ -5,7 +5,7 @@ use super::ui::Ui;
 use crate::diff::render::{self, Format, Options};
 use crate::error::Error;
 use crate::ops;
-use crate::ops::resolve::looks_like_path;
+use crate::ops::read::resolve::looks_like_path;
 
 /// Show the field-level diff between two states (default: base → draft, what a publish would change)
 #[derive(Debug, clap::Args)]

@@ -2,9 +2,8 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, draft_write, report};
+use super::write::{WriteArgs, write_plan};
 use crate::error::Error;
-use crate::ops::discard::{DraftWritten, discard};
 
 /// Drop the draft's unpublished changes: the draft gets the base's tree, by a new commit
 #[derive(Debug, clap::Args)]
@@ -30,12 +29,8 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    draft_write(ui, context, &store, &args.write, false, "after discard", |options| discard(&store, &identity, options))
-}
-
-/// The result of discard, restore and revert.
-pub fn report_draft(ui: &Ui, done: &DraftWritten) {
-    let written = done.written();
-    let human = super::write::human(&written);
-    report(ui, &written, &human);
+    let options = args.write.options(false);
+    let plan = crate::ops::discard::plan(&store, &identity, &options)?;
+    let shown = super::restore::draft_shown(&plan, "after discard", false);
+    write_plan(ui, context, &store, &identity, &args.write, plan, shown)
 }

@@ -2,9 +2,8 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, confirmed, report, show_diff};
+use super::write::{Shown, WriteArgs, write_plan};
 use crate::error::Error;
-use crate::ops::promote::promote;
 
 /// Promote a version to the next environment of the chain (by a promotion commit)
 #[derive(Debug, clap::Args)]
@@ -46,25 +45,15 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    super::write::reconcile_before_planning(ui, &store, args.write.dry_run)?;
-    let mut options = args.write.options(args.force);
-    options.dry_run = true;
-    let plan = promote(&store, &identity, &args.source, &args.to, &options)?;
-    show_diff(ui, context, &plan.changes, &plan.to, &plan.version.to_string());
-    let done = if args.write.dry_run {
-        plan
-    } else {
-        let mut options = args.write.options(args.force);
-        options.confirmed = confirmed(
-            &store,
-            &plan.to,
-            args.write.yes,
-            &format!("promote {} to {} (protected)?", plan.version, plan.to),
-        )?;
-        promote(&store, &identity, &args.source, &args.to, &options)?
+    let options = args.write.options(args.force);
+    let plan = crate::ops::promote::plan(&store, &identity, &args.source, &args.to, &options)?;
+    let (to, version) = (plan.environment.to_string(), plan.version.map(|v| v.to_string()).unwrap_or_default());
+    let shown = Shown {
+        from: &to,
+        to: &version,
+        question: format!("promote {version} to {to} (protected)?"),
+        preview: false,
+        unified_preview: false,
     };
-    let written = done.written();
-    let human = super::write::human(&written);
-    report(ui, &written, &human);
-    Ok(0)
+    write_plan(ui, context, &store, &identity, &args.write, plan, shown)
 }

@@ -2,9 +2,8 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, confirmed, report, show_diff};
+use super::write::{Shown, WriteArgs, write_plan};
 use crate::error::Error;
-use crate::ops::publish::publish;
 
 /// Publish the draft as the next version on the second environment
 #[derive(Debug, clap::Args)]
@@ -37,28 +36,16 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    let base = store.chain()?.base().to_string();
-    // On a terminal, show the diff first; a dry run is that and nothing more.
-    let published = if args.write.dry_run || (!ui.json && ui.stdout_is_terminal()) {
-        let mut options = args.write.options(args.force);
-        options.dry_run = true;
-        let plan = publish(&store, &identity, &options)?;
-        show_diff(ui, context, &plan.changes, &plan.environment, "draft");
-        if args.write.dry_run {
-            plan
-        } else {
-            let mut options = args.write.options(args.force);
-            options.confirmed =
-                confirmed(&store, &base, args.write.yes, &format!("publish {} to {base} (protected)?", plan.version))?;
-            publish(&store, &identity, &options)?
-        }
-    } else {
-        let mut options = args.write.options(args.force);
-        options.confirmed = confirmed(&store, &base, args.write.yes, &format!("publish to {base} (protected)?"))?;
-        publish(&store, &identity, &options)?
+    let options = args.write.options(args.force);
+    let plan = crate::ops::publish::plan(&store, &identity, &options)?;
+    let version = plan.version.map(|v| v.to_string()).unwrap_or_default();
+    let base = plan.environment.to_string();
+    let shown = Shown {
+        from: &base,
+        to: "draft",
+        question: format!("publish {version} to {base} (protected)?"),
+        preview: false,
+        unified_preview: false,
     };
-    let written = published.written();
-    let human = super::write::human(&written);
-    report(ui, &written, &human);
-    Ok(0)
+    write_plan(ui, context, &store, &identity, &args.write, plan, shown)
 }

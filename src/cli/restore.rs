@@ -2,10 +2,10 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, draft_write};
+use super::write::{Shown, WriteArgs, write_plan};
 use crate::error::Error;
+use crate::lifecycle::plan::Plan;
 use crate::model::Version;
-use crate::ops::restore::restore;
 
 /// Make the draft the snapshot of vN (of one assistant with --assistant), by a new commit
 #[derive(Debug, clap::Args)]
@@ -38,9 +38,22 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let args = args.target;
-    draft_write(ui, context, &store, &args.write, args.preview, &format!("draft with {}", args.version), |options| {
-        restore(&store, &identity, args.version, args.assistant.as_deref(), options)
-    })
+    let options = args.write.options(false);
+    let plan = crate::ops::restore::plan(&store, &identity, args.version, args.assistant.as_deref(), &options)?;
+    let to = format!("draft with {}", args.version);
+    let shown = draft_shown(&plan, &to, args.preview);
+    write_plan(ui, context, &store, &identity, &args.write, plan, shown)
+}
+
+/// How discard, restore and revert show their plan: the draft → `to`.
+pub fn draft_shown<'a>(plan: &Plan, to: &'a str, preview: bool) -> Shown<'a> {
+    Shown {
+        from: "draft",
+        to,
+        question: format!("write to {} (protected)?", plan.environment),
+        preview,
+        unified_preview: true,
+    }
 }
 
 /// revert and restore through a daemon's API.

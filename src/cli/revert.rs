@@ -2,9 +2,8 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::draft_write;
+use super::write::write_plan;
 use crate::error::Error;
-use crate::ops::revert::revert;
 
 /// Remove the changes that publish vN introduced from the draft (a three-way merge); publish to make it live
 #[derive(Debug, clap::Args)]
@@ -22,7 +21,9 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let args = args.target;
-    draft_write(ui, context, &store, &args.write, args.preview, &format!("draft without {}", args.version), |options| {
-        revert(&store, &identity, args.version, args.assistant.as_deref(), options)
-    })
+    let options = args.write.options(false);
+    let plan = crate::ops::revert::plan(&store, &identity, args.version, args.assistant.as_deref(), &options)?;
+    let to = format!("draft without {}", args.version);
+    let shown = super::restore::draft_shown(&plan, &to, args.preview);
+    write_plan(ui, context, &store, &identity, &args.write, plan, shown)
 }

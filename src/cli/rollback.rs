@@ -2,10 +2,9 @@
 
 use super::Context;
 use super::ui::Ui;
-use super::write::{WriteArgs, confirmed, report, show_diff};
+use super::write::{Shown, WriteArgs, write_plan};
 use crate::error::Error;
 use crate::model::Version;
-use crate::ops::rollback::rollback;
 
 /// Return an environment to a version it deployed before, by a new commit; the version it leaves goes on hold
 #[derive(Debug, clap::Args)]
@@ -43,25 +42,15 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    super::write::reconcile_before_planning(ui, &store, args.write.dry_run)?;
-    let mut options = args.write.options(false);
-    options.dry_run = true;
-    let plan = rollback(&store, &identity, &args.environment, args.to, &options)?;
-    show_diff(ui, context, &plan.changes, &plan.environment, &plan.version.to_string());
-    let done = if args.write.dry_run {
-        plan
-    } else {
-        let mut options = args.write.options(false);
-        options.confirmed = confirmed(
-            &store,
-            &plan.environment,
-            args.write.yes,
-            &format!("roll back {} to {} (protected)?", plan.environment, plan.version),
-        )?;
-        rollback(&store, &identity, &args.environment, args.to, &options)?
+    let options = args.write.options(false);
+    let plan = crate::ops::rollback::plan(&store, &identity, &args.environment, args.to, &options)?;
+    let (env, version) = (plan.environment.to_string(), plan.version.map(|v| v.to_string()).unwrap_or_default());
+    let shown = Shown {
+        from: &env,
+        to: &version,
+        question: format!("roll back {env} to {version} (protected)?"),
+        preview: false,
+        unified_preview: false,
     };
-    let written = done.written();
-    let human = super::write::human(&written);
-    report(ui, &written, &human);
-    Ok(0)
+    write_plan(ui, context, &store, &identity, &args.write, plan, shown)
 }

@@ -4,7 +4,7 @@ use super::Context;
 use super::ui::Ui;
 use crate::error::Error;
 use crate::ops;
-use crate::ops::resolve::looks_like_path;
+use crate::ops::read::resolve::looks_like_path;
 use crate::wire::Validated;
 
 /// Validate a ref (default: the draft) or a directory; every error at once, exit 1 if any

@@ -8,7 +8,8 @@ use super::ui::Ui;
 use crate::diff::ChangeSet;
 use crate::diff::render::{self, Format, Labels, Options};
 use crate::error::Error;
-use crate::ops::publish::WriteOptions;
+use crate::lifecycle::plan::Plan;
+use crate::ops::{Done, WriteOptions};
 use crate::wire::{WriteAnswer, WriteRequest, Written};
 
 /// The flags of a write.
@@ -59,20 +60,6 @@ pub fn confirm(question: &str, environment: &str) -> Result<(), Error> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(Error::io("read the answer from", "stdin"))?;
     if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") { Ok(()) } else { Err(refused()) }
-}
-
-/// `--yes`, or the answer at the prompt when `env` is protected (off a terminal without
-/// `--yes`, the write is refused with `confirmation_required`).
-pub fn confirmed(store: &crate::store::Store, env: &str, yes: bool, question: &str) -> Result<bool, Error> {
-    if yes {
-        return Ok(true);
-    }
-    let chain = store.chain()?;
-    let protected = chain.environments().iter().any(|e| e.as_str() == env && chain.is_protected(e));
-    if protected {
-        confirm(question, env)?;
-    }
-    Ok(protected)
 }
 
 /// One or two lines for people, and the JSON object.
@@ -129,24 +116,35 @@ pub fn human(written: &Written) -> String {
     out
 }
 
-/// discard, restore and revert: the plan and its diff (on a terminal, or always for a
-/// preview), then, unless previewing, the confirmation a protected draft needs and the
-/// write; then the result.
-pub fn draft_write(
+/// How a local write shows its plan.
+pub struct Shown<'a> {
+    /// The diff's labels: what is written, and what it becomes.
+    pub from: &'a str,
+    pub to: &'a str,
+    /// The question asked on a terminal when the environment is protected.
+    pub question: String,
+    /// A preview only (revert and restore `--preview`), as `--dry-run`.
+    pub preview: bool,
+    /// Off a terminal, a preview prints the unified diff (the draft writes).
+    pub unified_preview: bool,
+}
+
+/// A local write, from its plan: the diff shown (on a terminal; the unified diff of a
+/// draft preview off one), then, unless previewing, the confirmation a protected
+/// environment needs and that very plan applied (a `conflict` if its branch moved
+/// meanwhile); then the result.
+pub fn write_plan(
     ui: &Ui,
     context: &Context,
     store: &crate::store::Store,
+    identity: &crate::identity::Identity,
     args: &WriteArgs,
-    preview: bool,
-    to_label: &str,
-    operation: impl Fn(&WriteOptions) -> Result<crate::ops::discard::DraftWritten, Error>,
+    plan: Plan,
+    shown: Shown<'_>,
 ) -> Result<u8, Error> {
-    let mut options = args.options(false);
-    options.dry_run = true;
-    let plan = operation(&options)?;
-    let preview = preview || args.dry_run;
-    if preview && !ui.json && !ui.stdout_is_terminal() {
-        let labels = Labels { from: "draft".into(), to: to_label.to_string(), from_commit: None, to_commit: None };
+    let preview = shown.preview || args.dry_run;
+    if preview && shown.unified_preview && !ui.json && !ui.stdout_is_terminal() {
+        let labels = Labels { from: shown.from.into(), to: shown.to.into(), from_commit: None, to_commit: None };
         ui.print(&render::render(
             &plan.changes,
             &labels,
@@ -154,37 +152,18 @@ pub fn draft_write(
             Options { width: context.width(), color: false },
         ));
     }
-    show_diff(ui, context, &plan.changes, "draft", to_label);
+    show_diff(ui, context, &plan.changes, shown.from, shown.to);
     let done = if preview {
-        plan
+        Done::preview(plan)
     } else {
-        let mut options = args.options(false);
-        let draft = store.chain()?.draft().to_string();
-        options.confirmed = confirmed(store, &draft, args.yes, &format!("write to {draft} (protected)?"))?;
-        operation(&options)?
+        if plan.protected && !args.yes {
+            confirm(&shown.question, plan.environment.as_str())?;
+        }
+        crate::ops::apply::apply(store, identity, plan, true)?
     };
-    super::discard::report_draft(ui, &done);
+    let written = done.written();
+    report(ui, &written, &human(&written));
     Ok(0)
-}
-
-/// Before planning a write (unless it is a dry run, which writes nothing, not even
-/// tags): reconciles the second environment, as the write will, so that the plan shown
-/// and the write agree; says what reconciliation did.
-pub fn reconcile_before_planning(ui: &Ui, store: &crate::store::Store, dry_run: bool) -> Result<(), Error> {
-    if dry_run {
-        return Ok(());
-    }
-    let (state, reconciled) = crate::ops::state::read_reconciled(store)?;
-    let notes = reconciled_lines(&reconciled, state.base().env.as_str());
-    if !notes.is_empty() {
-        ui.text(&notes);
-    }
-    Ok(())
-}
-
-/// What reconciliation did before a write, for people: tags written and merges skipped.
-pub fn reconciled_lines(reconciled: &crate::ops::reconcile::Reconciled, base: &str) -> String {
-    crate::ops::reconcile::notes(reconciled, base).iter().map(|line| format!("{line}\n")).collect()
 }
 
 /// A write through a daemon's API (`--server`): on a terminal (or for a dry run) the

@@ -22,10 +22,11 @@ use crate::deliver::hub::{Delivered, Gate, Hub, Queued};
 use crate::deliver::ledger::{DeliveryLedger, NewDelivery, PendingDelivery};
 use crate::error::Error;
 use crate::history;
-use crate::lifecycle::Current;
+use crate::lifecycle::plan::{GateDecision, GateFacts, gate};
 use crate::loaded::SharedConfig;
 use crate::model::{BlobReader, Chain, Config, Entry, EntryKind, EnvName, ObjectId, Snapshot};
-use crate::ops::state::{EnvState, RepoState, read_reconciled, read_state};
+use crate::ops::read::state::current_version;
+use crate::ops::read::{EnvState, RepoState, read_reconciled, read_state};
 use crate::parse;
 use crate::store::Store;
 use crate::webhook::plan::{self as desired, AssistantState, Tip};
@@ -179,23 +180,13 @@ impl Syncer {
         let name = env.env.as_str();
         let loaded = self.load(env.tip.tree)?;
         let version = env.current.version();
-        let drift = index > 0 && env.current == Current::Drift;
-        let forced = env.tip.message.get(history::FORCE).is_some();
-        let held = index > 0 && !forced && version.is_some_and(|v| env.holds.contains(&v));
-        let problem = if let Some(problem) = &loaded.problem {
-            Some(format!("{name} at {} does not validate: {problem}", env.tip.id.short()))
-        } else if drift {
-            let Error::Drift { hint, .. } = crate::ops::promote::drift(state, env) else { unreachable!() };
-            Some(format!("{name} at {} holds no version (drift); {hint}", env.tip.id.short()))
-        } else if held {
-            Some(format!(
-                "{name} at {} is on {}, which is on hold there; promote another version or force it",
-                env.tip.id.short(),
-                version.map_or_else(String::new, |v| v.to_string())
-            ))
-        } else {
-            None
-        };
+        let facts = env.facts();
+        let GateDecision { drift, held, problem, .. } = gate(&GateFacts {
+            chain: &state.chain,
+            env: &facts,
+            invalid: loaded.problem.as_deref(),
+            forced: env.tip.message.get(history::FORCE).is_some(),
+        });
         let metrics = &self.ports.hub.metrics;
         metrics.gate(name, loaded.problem.is_none(), drift, held);
         let previous = self.ports.hub.gate(name).unwrap_or_default();
@@ -260,7 +251,7 @@ impl Syncer {
         let version = if index == 0 {
             None
         } else {
-            crate::ops::state::current_version(&self.store, &info, &state.index)?.version().map(|v| v.number())
+            current_version(&self.store, &info, &state.index)?.version().map(|v| v.number())
         };
         let tip = Tip {
             environment: env.env.to_string(),

@@ -21,7 +21,7 @@ use crate::diff::render::{Labels, to_json};
 use crate::error::Code;
 use crate::identity::{Identity, When};
 use crate::model::{EnvName, Version};
-use crate::ops::publish::WriteOptions;
+use crate::ops::WriteOptions;
 use crate::wire::{
     DiscardRequest, DraftRequest, PromoteRequest, PublishRequest, RollbackRequest, VersionField, Waited, WriteAnswer,
     Written,
@@ -164,8 +164,8 @@ pub async fn publish(
     let identity = identity(&state)?;
     let options = options(&caller, body.message, body.force, body.confirm, body.preview);
     let done = state.with_store(move |store| crate::ops::publish::publish(store, &identity, &options)).await?;
-    let status = if done.dry_run { StatusCode::OK } else { StatusCode::CREATED };
-    Ok(answer(&state, status, done.written(), &done.changes, wait).await)
+    let status = if done.dry_run() { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(answer(&state, status, done.written(), done.changes(), wait).await)
 }
 
 /// Bring the draft back to the second environment's tree.
@@ -179,7 +179,7 @@ pub async fn discard(
     let identity = identity(&state)?;
     let options = options(&caller, body.message, false, body.confirm, body.preview);
     let done = state.with_store(move |store| crate::ops::discard::discard(store, &identity, &options)).await?;
-    Ok(answer(&state, StatusCode::OK, done.written(), &done.changes, None).await)
+    Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), None).await)
 }
 
 /// Promote a version one environment along the chain.
@@ -200,7 +200,7 @@ pub async fn promote(
             crate::ops::promote::promote(store, &identity, &version.to_string(), to.as_str(), &options)
         })
         .await?;
-    Ok(answer(&state, StatusCode::OK, done.written(), &done.changes, wait).await)
+    Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), wait).await)
 }
 
 /// Roll an environment back to a version it deployed before.
@@ -219,7 +219,7 @@ pub async fn rollback(
     let done = state
         .with_store(move |store| crate::ops::rollback::rollback(store, &identity, env.as_str(), to, &options))
         .await?;
-    Ok(answer(&state, StatusCode::OK, done.written(), &done.changes, wait).await)
+    Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), wait).await)
 }
 
 /// revert and restore: a draft write from a version, maybe of one assistant.
@@ -237,7 +237,7 @@ async fn draft_write(state: AppState, caller: Caller, body: DraftRequest, restor
             }
         })
         .await?;
-    Ok(answer(&state, StatusCode::OK, done.written(), &done.changes, None).await)
+    Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), None).await)
 }
 
 /// Remove the changes of a publish from the draft (three-way merge).

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
+use super::read::resolve::{Target, load_target, resolve_target};
 use crate::diff::render::Labels;
 use crate::diff::{self, ChangeSet, Side};
 use crate::error::Error;
 use crate::model::Chain;
-use crate::ops::resolve::{Target, load_target, resolve_target};
 use crate::store::Store;
 
 /// A diff and what its sides are.
@@ -84,27 +84,4 @@ fn check_assistant<'a>(
         name: id.to_string(),
         hint: format!("the assistants are: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") }),
     })
-}
-
-/// The change set between two commits of the repository (empty when their trees are equal).
-pub fn diff_commits(
-    store: &Store,
-    old: crate::model::ObjectId,
-    new: crate::model::ObjectId,
-) -> Result<ChangeSet, Error> {
-    if store.tree_id(old)? == store.tree_id(new)? {
-        return Ok(ChangeSet::default());
-    }
-    let (old_snapshot, new_snapshot) = (store.snapshot(old)?, store.snapshot(new)?);
-    diff_snapshots(store, &old_snapshot, &new_snapshot)
-}
-
-/// The change set between two snapshots whose blobs are in the repository.
-pub fn diff_snapshots(
-    store: &Store,
-    old: &crate::model::Snapshot,
-    new: &crate::model::Snapshot,
-) -> Result<ChangeSet, Error> {
-    let blobs = store.blobs();
-    diff::diff(Side { snapshot: old, reader: &blobs }, Side { snapshot: new, reader: &blobs }).map_err(Error::from)
 }

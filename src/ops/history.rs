@@ -1,4 +1,4 @@
-//! `history` (SPEC 6): one entry per commit and branch, from the first-parent log of each
+//! `history`: one entry per commit and branch, from the first-parent log of each
 //! branch, trailers first, merged newest first (ties: the draft first, then along the
 //! chain, then by commit id). The branches are walked together, one commit at a time, so
 //! a page costs what it shows: the first page of a 100,000-commit log reads about
@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use super::read::{RepoState, read_state};
 use crate::error::Error;
 use crate::history::{self, Message};
 use crate::model::{ObjectId, Version};
-use crate::ops::state::{RepoState, read_state};
 use crate::parse::{ASSISTANTS_DIR, CHANNELS_FILE};
 use crate::store::{CommitInfo, Store};
 use crate::wire::{HistoryEntry, HistoryPage};

@@ -86,11 +86,7 @@ fn write_repository(
     reader: &dyn BlobReader,
     identity: &Identity,
 ) -> Result<crate::model::ObjectId, Error> {
-    let mut init_options = git2::RepositoryInitOptions::new();
-    init_options.bare(bare).no_reinit(true).mkdir(true).initial_head(chain.draft().as_str());
-    let repo = git2::Repository::init_opts(path, &init_options)
-        .map_err(Error::git(format!("create a repository at {}", path.display())))?;
-    let store = Store::from_repository(repo, path.to_path_buf());
+    let store = Store::create(path, bare, chain.draft().as_str())?;
     let tree = store.write_tree(snapshot, reader)?;
     let message = Message::new("Initialize stagecraft: v1")
         .trailer(history::ACTION, "init")

@@ -5,48 +5,57 @@
 
 use std::collections::BTreeMap;
 
+use super::apply::{Done, WriteOptions, finish};
+use super::read::{diff_snapshots, read_state};
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::lifecycle::plan::{DraftFacts, Plan, plan_restore};
 use crate::model::{Entry, Snapshot, Version};
-use crate::ops::discard::{DraftChange, DraftWritten, NewTree, write_draft};
-use crate::ops::publish::WriteOptions;
-use crate::ops::state::read_state;
 use crate::parse::{ASSISTANTS_DIR, CHANNELS_FILE};
 use crate::store::Store;
 
-pub fn restore(
+/// Reads once and plans the restore.
+pub fn plan(
     store: &Store,
     identity: &Identity,
     version: Version,
     assistant: Option<&str>,
     options: &WriteOptions,
-) -> Result<DraftWritten, Error> {
+) -> Result<Plan, Error> {
     let state = read_state(store)?;
     let draft = state.draft();
     let tagged = state.version(store, version)?;
     let draft_snapshot = store.snapshot(draft.tip.id)?;
     let version_snapshot = store.snapshot(tagged.commit)?;
     let new_snapshot = match assistant {
-        None => version_snapshot.clone(),
+        None => version_snapshot,
         Some(id) => restore_assistant(store, &draft_snapshot, &version_snapshot, id)?,
     };
-    let changes = crate::ops::diff::diff_snapshots(store, &draft_snapshot, &new_snapshot)?;
-    if new_snapshot == draft_snapshot {
-        let what = assistant.map_or_else(|| draft.env.to_string(), |id| format!("{id} in {}", draft.env));
-        return Err(Error::NothingToDo {
-            message: format!("nothing to restore: {what} already equals {version}"),
-            hint: "the draft is already that version".into(),
-        });
-    }
-    let scope = assistant.map(|id| format!(" ({id})")).unwrap_or_default();
-    let change = DraftChange {
-        action: "restore",
-        subject: format!("Restore {version}{scope} into {}", draft.env),
-        source: Some(version),
-        tree: NewTree::Snapshot(&new_snapshot),
+    let changes = diff_snapshots(store, &draft_snapshot, &new_snapshot)?;
+    let draft_facts = draft.facts();
+    let facts = DraftFacts {
+        chain: &state.chain,
+        draft: &draft_facts,
+        version,
+        assistant,
+        ours: &draft_snapshot,
+        new: new_snapshot,
+        diagnostics: &[],
         changes,
     };
-    write_draft(store, &state, identity, options, change)
+    plan_restore(facts, &options.request(identity))
+}
+
+/// Restores (plans and applies; only plans with `options.dry_run`).
+pub fn restore(
+    store: &Store,
+    identity: &Identity,
+    version: Version,
+    assistant: Option<&str>,
+    options: &WriteOptions,
+) -> Result<Done, Error> {
+    let plan = plan(store, identity, version, assistant, options)?;
+    finish(store, identity, plan, options)
 }
 
 /// The draft with one assistant's directory and channel bindings taken from the version.

@@ -1,38 +1,38 @@
 //! `revert vN [--assistant ID] [--preview]`: removes the changes publish vN introduced
-//! from the draft by a three-way merge (SPEC 5): base = vN's tree, ours = the draft,
-//! theirs = the tree just before vN (the first parent of its publish commit). TOML merges
-//! by key path, text by line; a file vN added is deleted and one it deleted comes back,
-//! unless the draft changed it since (a conflict). Any conflict writes nothing. Nothing
-//! reaches an environment until the next publish.
+//! from the draft by a three-way merge: base = vN's tree, ours = the draft, theirs = the
+//! tree just before vN (the first parent of its publish commit). TOML merges by key
+//! path, text by line; a file vN added is deleted and one it deleted comes back, unless
+//! the draft changed it since (a conflict). Any conflict writes nothing. Nothing reaches
+//! an environment until the next publish.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::apply::{Done, WriteOptions, finish};
+use super::read::{diff_snapshots, read_state};
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::lifecycle::plan::{DraftFacts, Plan, check_revertible, plan_revert};
 use crate::merge::{self, Conflict};
 use crate::model::{BlobReader, Entry, EntryKind, Snapshot, Version};
-use crate::ops::discard::{DraftChange, DraftWritten, NewTree, write_draft};
-use crate::ops::publish::WriteOptions;
-use crate::ops::state::read_state;
 use crate::parse::{self, ASSISTANTS_DIR, CHANNELS_FILE};
 use crate::store::Store;
 
-pub fn revert(
+/// Reads once, merges (writing the merged blobs, which nothing references until the
+/// commit) and plans the revert.
+pub fn plan(
     store: &Store,
     identity: &Identity,
     version: Version,
     assistant: Option<&str>,
     options: &WriteOptions,
-) -> Result<DraftWritten, Error> {
+) -> Result<Plan, Error> {
     let state = read_state(store)?;
     let draft = state.draft();
     let tagged = state.version(store, version)?;
+    check_revertible(version)?;
     let publish = store.commit_info(tagged.commit)?;
-    let Some(before) = publish.parents.first().copied().filter(|_| version != Version::FIRST) else {
-        return Err(Error::NotPromotable {
-            message: format!("cannot revert {version}: it is the initial version, there is nothing before it"),
-            hint: format!("to return the draft to {version}, use `stagecraft restore {version}`"),
-        });
+    let Some(before) = publish.parents.first().copied() else {
+        return Err(check_revertible(Version::FIRST).expect_err("the first version is refused"));
     };
     let base = store.snapshot(tagged.commit)?;
     let ours = store.snapshot(draft.tip.id)?;
@@ -49,26 +49,36 @@ pub fn revert(
     }
     let merged = merge_trees(store, &base, &ours, &theirs, assistant)
         .map_err(|conflicts| Error::MergeConflict { version: version.to_string(), conflicts })?;
-    if merged == ours {
-        return Err(Error::NothingToDo {
-            message: format!("reverting {version} changes nothing in the {}", draft.env),
-            hint: "its changes are already gone from the draft".into(),
-        });
-    }
-    let (_, diagnostics) = parse::load(&merged, &store.blobs(), &state.chain);
-    if !diagnostics.is_empty() {
-        return Err(Error::Invalid { origin: format!("the revert of {version}"), diagnostics });
-    }
-    let changes = crate::ops::diff::diff_snapshots(store, &ours, &merged)?;
-    let scope = assistant.map(|id| format!(" ({id})")).unwrap_or_default();
-    let change = DraftChange {
-        action: "revert",
-        subject: format!("Revert {version}{scope} in {}", draft.env),
-        source: Some(version),
-        tree: NewTree::Snapshot(&merged),
+    let (diagnostics, changes) = if merged == ours {
+        (Vec::new(), Default::default())
+    } else {
+        let (_, diagnostics) = parse::load(&merged, &store.blobs(), &state.chain);
+        (diagnostics, diff_snapshots(store, &ours, &merged)?)
+    };
+    let draft_facts = draft.facts();
+    let facts = DraftFacts {
+        chain: &state.chain,
+        draft: &draft_facts,
+        version,
+        assistant,
+        ours: &ours,
+        new: merged,
+        diagnostics: &diagnostics,
         changes,
     };
-    write_draft(store, &state, identity, options, change)
+    plan_revert(facts, &options.request(identity))
+}
+
+/// Reverts (plans and applies; only plans with `options.dry_run`).
+pub fn revert(
+    store: &Store,
+    identity: &Identity,
+    version: Version,
+    assistant: Option<&str>,
+    options: &WriteOptions,
+) -> Result<Done, Error> {
+    let plan = plan(store, identity, version, assistant, options)?;
+    finish(store, identity, plan, options)
 }
 
 /// The merged tree; new blobs are written to the object database.

@@ -1,9 +1,9 @@
 //! `show vN`: one version: who published it and when, its description and summary, and
 //! where it is deployed now and on hold.
 
+use super::read::read_state;
 use crate::error::Error;
 use crate::model::Version;
-use crate::ops::state::read_state;
 use crate::store::Store;
 use crate::wire::VersionInfo;
 

@@ -1,13 +1,13 @@
-//! `status`: each environment's tip, current version (SPEC 1), who and when, holds and
+//! `status`: each environment's tip, current version, who and when, holds and
 //! drift, and what a publish of the draft would change.
 
 use std::sync::Arc;
 
+use super::read::{EnvState, diff_snapshots, read_state};
 use crate::error::Error;
 use crate::history;
 use crate::lifecycle::Current;
 use crate::model::{Chain, ObjectId, Snapshot, Version};
-use crate::ops::state::{EnvState, read_state};
 use crate::parse::is_config_path;
 use crate::store::Store;
 use crate::wire::{DraftStatus, EnvironmentStatus, Status};
@@ -71,7 +71,7 @@ fn draft_status(
     let (base_snapshot, draft_snapshot) = (snapshot(base.tip.tree)?, snapshot(draft.tip.tree)?);
     let changed = changed_paths(&base_snapshot, &draft_snapshot);
     let config = changed.iter().filter(|path| is_config_path(path)).count();
-    let summary = crate::diff::summary(&crate::ops::diff::diff_snapshots(store, &base_snapshot, &draft_snapshot)?);
+    let summary = crate::diff::summary(&diff_snapshots(store, &base_snapshot, &draft_snapshot)?);
     Ok(DraftStatus {
         summary: format!("unpublished changes since {base_name}: {summary}"),
         base: base_name,

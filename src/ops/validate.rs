@@ -1,8 +1,8 @@
 //! `validate`: loads a tree and reports every finding at once.
 
+use super::read::ResolvedTree;
 use crate::error::Error;
 use crate::model::{Chain, Config};
-use crate::ops::ResolvedTree;
 use crate::parse;
 use crate::wire::Validated;
 

@@ -150,8 +150,19 @@ impl Store {
     }
 
     /// Wraps a repository created by this process.
+    /// A store over a repository opened elsewhere (benches that build their own).
     pub fn from_repository(repo: Repository, root: PathBuf) -> Store {
         Store { repo, root, remote: None }
+    }
+
+    /// Creates a new, empty repository at `path` (made if missing, refused if one is
+    /// there), with `head` as its initial branch.
+    pub fn create(path: &Path, bare: bool, head: &str) -> Result<Store, Error> {
+        let mut options = git2::RepositoryInitOptions::new();
+        options.bare(bare).no_reinit(true).mkdir(true).initial_head(head);
+        let repo = Repository::init_opts(path, &options)
+            .map_err(Error::git(format!("create a repository at {}", path.display())))?;
+        Ok(Store { repo, root: path.to_path_buf(), remote: None })
     }
 
     /// Puts the store in remote mode: reads from the remote's fetched refs, writes by push.

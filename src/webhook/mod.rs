@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::diff::text::is_text;
+use crate::model::toml_to_json;
 use crate::model::{Assistant, Binding, KnowledgeSource};
-use crate::wire::toml_to_json;
 
 /// The event types of a delivery.
 pub const UPDATED: &str = "assistant.config.updated";

@@ -5,7 +5,7 @@ use serde_json::{Value as Json, json};
 use super::super::text::Hunk;
 use super::super::{Change, ChangeSet, Value};
 use super::Labels;
-use crate::wire::toml_to_json;
+use crate::model::toml_to_json;
 
 pub const FORMAT_VERSION: u32 = 1;
 

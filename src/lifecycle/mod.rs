@@ -1,5 +1,8 @@
-//! The rules of the lifecycle on git, as pure functions of facts the store gathers. For
-//! now: which version an environment is at (SPEC 1). Pure: no I/O.
+//! The rules of the lifecycle on git, as pure functions of facts the store gathers:
+//! which version an environment is at, what a lifecycle commit records, and in [`plan`]
+//! the plan (or the refusal) of every write and the daemon's gate. Pure: no I/O.
+
+pub mod plan;
 
 use std::collections::BTreeMap;
 
@@ -16,7 +19,7 @@ pub struct CommitFacts {
     pub tags: Vec<Version>,
 }
 
-/// How an environment's current version was decided, in the order of SPEC 1.
+/// How an environment's current version was decided, in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Current {
     /// (1) The tip's own trailer or tag.
@@ -39,7 +42,8 @@ impl Current {
     }
 }
 
-/// Decides the current version of an environment (SPEC 1).
+/// Decides the current version of an environment: its own trailer or tag, else its
+/// first parent's when the tree is unchanged, else the newest version with its tree.
 ///
 /// `chain` is the first-parent chain from the tip down, as far as the store went: it must
 /// reach past every commit whose tree equals its first parent's tree, and may stop at the
@@ -143,7 +147,7 @@ mod tests {
     }
 }
 
-/// What a lifecycle commit records (SPEC 3): its action, environment, actor, version,
+/// What a lifecycle commit records: its action, environment, actor, version,
 /// hold set, source, force reason, description and summary.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
@@ -204,7 +208,7 @@ pub enum RollbackRefusal {
     DriftNeedsTarget,
 }
 
-/// The version a rollback goes to (SPEC 4): `--to` when given (it must have been deployed
+/// The version a rollback goes to: `--to` when given (it must have been deployed
 /// here), else the newest deployed version below the current one that is not on hold.
 pub fn rollback_target(
     deployed: &std::collections::BTreeSet<Version>,

@@ -115,7 +115,7 @@ pub fn resolve_target(store: Option<&Store>, chain: &Chain, spec: &str, cwd: &Pa
         && spec.starts_with('v')
     {
         // Through the state, so that a publish whose tag is not written yet counts.
-        let tagged = crate::ops::state::read_state(store)?.version(store, version)?;
+        let tagged = super::state::read_state(store)?.version(store, version)?;
         return Ok(Target::Commit { origin: format!("{version} ({})", tagged.commit.short()), commit: tagged.commit });
     }
     if path.is_dir() {

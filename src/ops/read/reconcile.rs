@@ -1,15 +1,16 @@
-//! Reconciliation of the second environment into versions (SPEC 3): walks its
+//! Reconciliation of the second environment into versions: walks its
 //! first-parent chain from the tip down to the newest tagged commit; a publish commit
 //! gets the tag of its own `Stagecraft-Version` (repairing a publish cut off before its
 //! tag); a commit without trailers whose tree differs from its first parent's (a pull
 //! request merged on a forge) gets the next number, oldest first, if it validates.
 //! Runs before every write to the second environment, and in the daemon.
 
+use super::state::{RepoState, diff_commits, read_state, untagged_chain};
 use crate::error::Error;
 use crate::failpoint;
-use crate::history::{self, Message};
+use crate::history;
+use crate::lifecycle::plan::tag_message;
 use crate::model::{ObjectId, Version};
-use crate::ops::state::RepoState;
 use crate::parse;
 use crate::store::Store;
 
@@ -35,7 +36,7 @@ pub struct Tagged {
 
 /// Tags what is untagged on the second environment; `write` false only plans.
 pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconciled, Error> {
-    let pending = crate::ops::state::untagged_chain(store, state.base().tip.id, &state.index)?;
+    let pending = untagged_chain(store, state.base().tip.id, &state.index)?;
     let mut highest = store.latest_tagged_version()?.unwrap_or(Version::FIRST);
     for info in &pending {
         if let Some(version) = info.message.version()
@@ -86,7 +87,7 @@ pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconc
         let version = highest.next();
         highest = version;
         if write {
-            let summary = crate::diff::summary(&crate::ops::diff::diff_commits(store, info.parents[0], info.id)?);
+            let summary = crate::diff::summary(&diff_commits(store, info.parents[0], info.id)?);
             let mut message = info.message.description.clone().unwrap_or_else(|| info.message.subject.clone());
             message.push_str(&format!("\n\n{summary}\n"));
             store.ensure_tag(version, info.id, &info.author, info.committer_time, &message)?;
@@ -98,20 +99,28 @@ pub fn reconcile(store: &Store, state: &RepoState, write: bool) -> Result<Reconc
     Ok(result)
 }
 
-/// A version tag's message: the description, then the summary.
-pub fn tag_message(message: &Message) -> String {
-    let mut text = message.description.clone().unwrap_or_default();
-    if let Some(summary) = &message.summary {
-        if !text.is_empty() {
-            text.push_str("\n\n");
-        }
-        text.push_str(summary);
+/// Reads the state after reconciling the second environment (every write first
+/// reconciles), so versions published but cut off before their tag, and forge merges,
+/// have their tags. Returns what reconciliation did.
+pub fn read_reconciled(store: &Store) -> Result<(RepoState, Reconciled), Error> {
+    let state = read_state(store)?;
+    let reconciled = reconcile(store, &state, true)?;
+    if reconciled.tagged.is_empty() {
+        return Ok((state, reconciled));
     }
-    if text.is_empty() {
-        text = message.subject.clone();
+    Ok((read_state(store)?, reconciled))
+}
+
+/// The state a write plans on: reconciled (tags written) for a write, or, for a dry
+/// run that writes nothing, with reconciliation only planned (the next number counts
+/// the merges it would tag).
+pub fn read_for_write(store: &Store, dry_run: bool) -> Result<(RepoState, Reconciled), Error> {
+    if dry_run {
+        let state = read_state(store)?;
+        let planned = reconcile(store, &state, false)?;
+        return Ok((state, Reconciled { tagged: Vec::new(), skipped: Vec::new(), ..planned }));
     }
-    text.push('\n');
-    text
+    read_reconciled(store)
 }
 
 /// What reconciliation did, one line each for people: tags written and merges skipped.

@@ -1,5 +1,6 @@
-//! Reads what the lifecycle decides on: every environment's tip, current version (SPEC 1)
-//! and hold set, the versions, and which versions an environment has deployed.
+//! Reads what the lifecycle decides on: every environment's tip, current version and
+//! hold set, the versions, which versions an environment has deployed, and the change
+//! set between two trees.
 //!
 //! Reading a state costs a few commits, not the length of the history: the tips' own
 //! trailers answer the usual questions (current version, holds), a version is looked up
@@ -9,10 +10,12 @@
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::diff::{self, ChangeSet, Side};
 use crate::error::Error;
 use crate::history;
+use crate::lifecycle::plan::EnvFacts;
 use crate::lifecycle::{self, CommitFacts, Current};
-use crate::model::{Chain, EnvName, ObjectId, Version};
+use crate::model::{Chain, EnvName, ObjectId, Snapshot, Version};
 use crate::store::{CommitInfo, Store, TaggedVersion};
 
 /// One environment now.
@@ -90,7 +93,25 @@ impl VersionIndex {
     }
 }
 
+impl EnvState {
+    /// What a plan sees of this environment.
+    pub fn facts(&self) -> EnvFacts {
+        EnvFacts {
+            env: self.env.clone(),
+            tip: self.tip.id,
+            tree: self.tip.tree,
+            current: self.current,
+            holds: self.holds.clone(),
+        }
+    }
+}
+
 impl RepoState {
+    /// Every environment as a plan sees it, in the chain's order.
+    pub fn facts(&self) -> Vec<EnvFacts> {
+        self.envs.iter().map(EnvState::facts).collect()
+    }
+
     pub fn env(&self, env: &EnvName) -> &EnvState {
         let index = self.chain.position(env).expect("environments come from the chain");
         &self.envs[index]
@@ -174,18 +195,6 @@ pub fn untagged_chain(store: &Store, tip: ObjectId, index: &VersionIndex) -> Res
     Ok(chain)
 }
 
-/// Reads the state after reconciling the second environment (SPEC 3: every write first
-/// reconciles), so versions published but cut off before their tag, and forge merges,
-/// have their tags. Returns what reconciliation did.
-pub fn read_reconciled(store: &Store) -> Result<(RepoState, crate::ops::reconcile::Reconciled), Error> {
-    let state = read_state(store)?;
-    let reconciled = crate::ops::reconcile::reconcile(store, &state, true)?;
-    if reconciled.tagged.is_empty() {
-        return Ok((state, reconciled));
-    }
-    Ok((read_state(store)?, reconciled))
-}
-
 /// A commit's own version: its trailer, else the tags on it (looked up only then).
 fn facts(store: &Store, info: &CommitInfo, index: &VersionIndex) -> Result<CommitFacts, Error> {
     let trailer_version = info.message.version();
@@ -193,7 +202,7 @@ fn facts(store: &Store, info: &CommitInfo, index: &VersionIndex) -> Result<Commi
     Ok(CommitFacts { id: info.id, tree: info.tree, trailer_version, tags })
 }
 
-/// Gathers the first-parent facts SPEC 1 needs (down to the first commit with a version
+/// Gathers the first-parent facts the current-version rule needs (down to the first commit with a version
 /// of its own, or whose tree differs from its parent's) and decides.
 pub fn current_version(store: &Store, tip: &CommitInfo, index: &VersionIndex) -> Result<Current, Error> {
     let mut chain = vec![facts(store, tip, index)?];
@@ -253,4 +262,19 @@ pub fn deployed(store: &Store, state: &RepoState, env: &EnvName) -> Result<BTree
         next = info.parents.first().copied();
     }
     Ok(deployed)
+}
+
+/// The change set between two commits of the repository (empty when their trees are equal).
+pub fn diff_commits(store: &Store, old: ObjectId, new: ObjectId) -> Result<ChangeSet, Error> {
+    if store.tree_id(old)? == store.tree_id(new)? {
+        return Ok(ChangeSet::default());
+    }
+    let (old_snapshot, new_snapshot) = (store.snapshot(old)?, store.snapshot(new)?);
+    diff_snapshots(store, &old_snapshot, &new_snapshot)
+}
+
+/// The change set between two snapshots whose blobs are in the repository.
+pub fn diff_snapshots(store: &Store, old: &Snapshot, new: &Snapshot) -> Result<ChangeSet, Error> {
+    let blobs = store.blobs();
+    diff::diff(Side { snapshot: old, reader: &blobs }, Side { snapshot: new, reader: &blobs }).map_err(Error::from)
 }
