@@ -180,8 +180,8 @@ pub enum Error {
     #[error("{environment} is protected: confirm to write to it")]
     ConfirmationRequired { environment: String, hint: String },
 
-    #[error("git failed to {step}: {}", .source.message())]
-    Git { step: String, source: git2::Error },
+    #[error("git failed to {step}: {}", .source.message)]
+    Git { step: String, source: GitFailure },
 
     #[error("cannot {step}: {detail}")]
     Remote { step: String, detail: String, hint: String },
@@ -194,12 +194,17 @@ pub enum Error {
     Io { step: &'static str, path: String, source: std::io::Error },
 }
 
-impl Error {
-    pub fn git(step: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
-        let step = step.into();
-        move |source| Error::Git { step, source }
-    }
+/// What git said when it failed, kept as plain values (the git library stays in
+/// `store`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct GitFailure {
+    pub message: String,
+    /// A lock file was in the way (another writer, or one that crashed).
+    pub locked: bool,
+}
 
+impl Error {
     pub fn io(step: &'static str, path: impl AsRef<std::path::Path>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.as_ref().display().to_string();
         move |source| Error::Io { step, path, source }

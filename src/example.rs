@@ -1,5 +1,7 @@
 //! The example config repository (`example-repo/`), embedded in the binary so that
 //! `stagecraft demo` works from any directory with no files around it.
+//!
+//! Pure: the files are compiled into the binary.
 
 use include_dir::{Dir, DirEntry, include_dir};
 

@@ -1,15 +1,22 @@
-//! Named failpoints for crash tests: compiled into every build, armed by
-//! `STAGECRAFT_FAILPOINT=<name>`, they abort the process (no unwinding, so lock files and
-//! half-done work stay exactly as a real crash leaves them). Unarmed, a failpoint costs
-//! one environment lookup, made once per process.
+//! Named failpoints for crash tests: compiled into every build, armed once per process
+//! by the command line from `STAGECRAFT_FAILPOINT=<name>`, they abort the process (no
+//! unwinding, so lock files and half-done work stay exactly as a real crash leaves
+//! them). Unarmed, a failpoint costs one comparison. The only effect is the abort.
+//!
+//! No I/O besides that abort and its one line on stderr.
 
 use std::sync::OnceLock;
 
+static ARMED: OnceLock<Option<String>> = OnceLock::new();
+
+/// Arms the failpoint `name` (or none) for this process; only the first call counts.
+pub fn arm(name: Option<String>) {
+    let _ = ARMED.set(name.filter(|v| !v.is_empty()));
+}
+
 /// Aborts the process when the failpoint `name` is armed.
 pub fn hit(name: &str) {
-    static ARMED: OnceLock<Option<String>> = OnceLock::new();
-    let armed = ARMED.get_or_init(|| std::env::var("STAGECRAFT_FAILPOINT").ok().filter(|v| !v.is_empty()));
-    if armed.as_deref() == Some(name) {
+    if ARMED.get().and_then(Option::as_deref) == Some(name) {
         eprintln!("stagecraft: failpoint {name} hit, aborting");
         std::process::abort();
     }

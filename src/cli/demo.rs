@@ -3,6 +3,8 @@
 //! clearly, when 8080 is taken) with a built-in demo runtime per environment that
 //! prints each delivery it receives after checking its signature. The commands to
 //! publish and promote from a second terminal are printed; Ctrl-C stops it.
+//!
+//! I/O: the terminal (through `Ui`), and the repository or a daemon's API through `ops` or `client`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1,4 +1,6 @@
 //! `stagecraft init [DIR] [--from TREE] [--environments a,b,c] [--protected x,y] [--bare]`
+//!
+//! I/O: the terminal (through `Ui`), and the repository or a daemon's API through `ops` or `client`.
 
 use std::path::PathBuf;
 

@@ -133,6 +133,11 @@ impl Context {
         self.env_var(name).map(|value| value.trim().to_string()).filter(|value| !value.is_empty())
     }
 
+    /// How the daemon reads the variables its config's secret references name.
+    pub fn lookup(&self) -> crate::daemon::Lookup {
+        std::sync::Arc::new(|name| std::env::var(name).ok())
+    }
+
     /// Where temporary directories go.
     pub fn temp_dir(&self) -> PathBuf {
         std::env::temp_dir()
@@ -253,6 +258,7 @@ pub fn main() -> u8 {
         }
     };
     let context = Context::from_process(&cli);
+    crate::failpoint::arm(context.env_var("STAGECRAFT_FAILPOINT"));
     let ui = Ui::new(cli.json, cli.no_color, context.var("NO_COLOR").is_some_and(|v| !v.is_empty()));
     if context.server.is_some() {
         let name = match &cli.command {

@@ -1,4 +1,6 @@
 //! `stagecraft promote <vN|ENV> --to ENV [-m TEXT] [--force] [--dry-run] [--yes]`
+//!
+//! I/O: the terminal (through `Ui`), and the repository or a daemon's API through `ops` or `client`.
 
 use super::Context;
 use super::ui::Ui;

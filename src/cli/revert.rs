@@ -1,4 +1,6 @@
 //! `stagecraft revert vN [--assistant ID] [-m TEXT] [--preview]`
+//!
+//! I/O: the terminal (through `Ui`), and the repository or a daemon's API through `ops` or `client`.
 
 use super::Context;
 use super::ui::Ui;

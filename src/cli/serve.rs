@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use super::Context;
 use super::ui::Ui;
@@ -71,8 +70,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             path: address.to_string(),
             source: e,
         })?;
-        let lookup: Lookup = Arc::new(|name| std::env::var(name).ok());
-        run_daemon(loaded, context, identity, lookup, listener)?;
+        run_daemon(loaded, context, identity, context.lookup(), listener)?;
         return Ok(0);
     }
     let config = &loaded.config;

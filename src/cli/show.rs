@@ -1,4 +1,6 @@
 //! `stagecraft show vN`
+//!
+//! I/O: the terminal (through `Ui`), and the repository or a daemon's API through `ops` or `client`.
 
 use super::Context;
 use super::ui::Ui;

@@ -12,6 +12,8 @@
 //! from the last tree's, skipping subtrees whose ids are unchanged; assistants (and
 //! files) whose blobs were seen before are reused, and so are their delivered configs
 //! and hashes.
+//!
+//! I/O: git (this thread owns the store), the delivery ledger and hub.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

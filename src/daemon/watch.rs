@@ -2,6 +2,8 @@
 //! directory itself (not recursively, for `packed-refs`), ignoring `*.lock` names. Every
 //! event that may have moved a ref sends one trigger; the sync loop coalesces them. An
 //! overflow (`need_rescan`) or a watcher error asks for a full re-scan.
+//!
+//! I/O: file system notifications.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;

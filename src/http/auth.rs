@@ -15,6 +15,8 @@
 //! checks it, and [`Write`] also decodes the body into its `wire` type and checks the
 //! role that body needs (a protected environment, `force`). A route without a declared
 //! need refuses everyone.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use std::net::SocketAddr;
 

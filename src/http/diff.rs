@@ -1,6 +1,8 @@
 //! `GET /v1/diff`: the field-level diff between two states (environments, versions or
 //! commits; never paths), as the documented diff JSON, markdown, unified text, or the
 //! change set the `--server` client renders itself.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};

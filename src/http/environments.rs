@@ -2,6 +2,8 @@
 //! status, gate and runtimes), every assistant of an environment, and one assistant's
 //! pulled config with a strong `ETag`, `304` and long-poll. Answered from the delivery
 //! hub in memory, never from git.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use std::time::Duration;
 

@@ -2,6 +2,8 @@
 //! and the daemon is not stopping) and `/metrics` (Prometheus text). `/metrics` is
 //! anonymous only with `public_metrics = true`, or with no config file from loopback;
 //! otherwise it needs a token of any role (its route declares that need).
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -1,6 +1,8 @@
 //! History and versions: `GET /v1/history` (entries newest first, a page at a time) and
 //! `GET /v1/versions/{version}` (who published a version, when, what changed, where it
 //! is deployed and held). Both read the repository through the library's operations.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

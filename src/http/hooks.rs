@@ -4,6 +4,8 @@
 //! constant time. A correctly signed hook is `202` whatever its event or branch and asks
 //! for a fetch (remote mode) and a re-scan; a bad or missing signature is `401` and
 //! changes nothing; a forge without a `[receiver.*]` is `404`.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,5 +1,7 @@
 //! The OpenAPI document (`GET /openapi.json`), generated from the route annotations and
 //! the types the routes answer with (`utoipa`), so it cannot drift from the code.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};

@@ -2,6 +2,8 @@
 //! from its stable error code, the status of that code, and the members the CLI's JSON
 //! errors carry (`code`, `details`, `hint`, `retryable`). The document is the
 //! [`crate::wire::ProblemBody`] that the `--server` client reads back.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -5,6 +5,8 @@
 //! committer. `preview` is the CLI's dry run: the plan and its diff, nothing written.
 //! `wait` (seconds, at most [`MAX_WAIT`]) answers once every runtime of the environment
 //! written has acknowledged the new state, or names those that have not.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! `diff`: the field-level diff between two states (environments, versions, commits or
 //! directories). Two commits with the same tree give an empty diff before any tree is
 //! listed; otherwise only files whose blob ids differ are read.
+//!
+//! I/O: git, through `store`.
 
 use std::path::Path;
 

@@ -2,6 +2,8 @@
 //! banner), by a new commit; refused with exit 3 when there is nothing to discard. When
 //! the draft is checked out its work tree follows, and uncommitted changes there refuse
 //! the discard.
+//!
+//! I/O: git, through `store`.
 
 use super::apply::{Done, WriteOptions, finish};
 use super::read::{diff_commits, read_state};

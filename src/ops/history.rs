@@ -4,6 +4,8 @@
 //! a page costs what it shows: the first page of a 100,000-commit log reads about
 //! `limit + branches` commits. The ordering assumes commit times do not increase going
 //! back along a first-parent chain (true unless clocks were wrong).
+//!
+//! I/O: git, through `store`.
 
 use std::collections::BTreeMap;
 

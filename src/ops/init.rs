@@ -2,6 +2,8 @@
 //! initial version v1, with the chain and the protected environments in its trailers
 //! (SPEC 3). The tree is validated before anything is written, and a failure part way
 //! removes what was created, so nothing is left half-written.
+//!
+//! I/O: git, through `store`.
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! promotion commit with parents [target tip, version commit] and the version's tree,
 //! never a fast-forward, so each environment's first-parent log is its deployment
 //! history. The rules are [`crate::lifecycle::plan::plan_promote`]'s.
+//!
+//! I/O: git, through `store`.
 
 use super::apply::{Done, WriteOptions, finish};
 use super::read::state::deployed;

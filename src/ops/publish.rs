@@ -3,6 +3,8 @@
 //! compare-and-swap of the base branch, then the annotated tag `v<N>`. The rules
 //! (nothing to publish, invalid, equal to a held version) are
 //! [`crate::lifecycle::plan::plan_publish`]'s.
+//!
+//! I/O: git, through `store`.
 
 use super::apply::{Done, WriteOptions, finish};
 use super::read::{diff_snapshots, read_for_write, reconcile};

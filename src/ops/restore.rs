@@ -2,6 +2,8 @@
 //! assistant only (its directory and its `channels.toml` tables), by a new commit: the
 //! "return to an earlier configuration" of the product documents, reviewed as a diff and
 //! published like any change.
+//!
+//! I/O: git, through `store`.
 
 use std::collections::BTreeMap;
 

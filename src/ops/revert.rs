@@ -4,6 +4,8 @@
 //! path, text by line; a file vN added is deleted and one it deleted comes back, unless
 //! the draft changed it since (a conflict). Any conflict writes nothing. Nothing reaches
 //! an environment until the next publish.
+//!
+//! I/O: git, through `store`.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,6 +2,8 @@
 //! by a new commit with that version's tree on top of its tip (history is never
 //! rewritten); the version it left goes on hold there. The rules are
 //! [`crate::lifecycle::plan::rollback_version`]'s.
+//!
+//! I/O: git, through `store`.
 
 use super::apply::{Done, WriteOptions, finish};
 use super::read::state::deployed;

@@ -1,5 +1,7 @@
 //! `show vN`: one version: who published it and when, its description and summary, and
 //! where it is deployed now and on hold.
+//!
+//! I/O: git, through `store`.
 
 use super::read::read_state;
 use crate::error::Error;

@@ -1,5 +1,7 @@
 //! `status`: each environment's tip, current version, who and when, holds and
 //! drift, and what a publish of the draft would change.
+//!
+//! I/O: git, through `store`.
 
 use std::sync::Arc;
 

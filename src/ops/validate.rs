@@ -1,4 +1,6 @@
 //! `validate`: loads a tree and reports every finding at once.
+//!
+//! I/O: git, through `store`.
 
 use super::read::ResolvedTree;
 use crate::error::Error;

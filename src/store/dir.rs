@@ -1,13 +1,15 @@
 //! Loads a directory (a work tree being edited, or `init --from`) as a [`Snapshot`] with
 //! git's own blob ids, honouring `.gitignore`, so that it gives exactly what the same
 //! content committed to git gives. `.git` itself is skipped.
+//!
+//! I/O: the file system.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid};
 
-use super::object_id;
+use super::{git_error, object_id};
 use crate::error::Error;
 use crate::model::{BlobReader, Entry, EntryKind, ReadError, Snapshot};
 
@@ -58,10 +60,10 @@ pub fn load(root: &Path) -> Result<(Snapshot, DirBlobs), Error> {
         let entry = if file_type.is_symlink() {
             let target = std::fs::read_link(path).map_err(Error::io("read the link", path))?;
             let id = Oid::hash_object(ObjectType::Blob, target.as_os_str().as_encoded_bytes())
-                .map_err(Error::git("hash a link"))?;
+                .map_err(git_error("hash a link"))?;
             Entry { id: object_id(id), kind: EntryKind::Symlink }
         } else {
-            let id = Oid::hash_file(ObjectType::Blob, path).map_err(Error::git(format!("hash {}", path.display())))?;
+            let id = Oid::hash_file(ObjectType::Blob, path).map_err(git_error(format!("hash {}", path.display())))?;
             Entry { id: object_id(id), kind: if is_executable(path) { EntryKind::Executable } else { EntryKind::File } }
         };
         entries.insert(relative, entry);

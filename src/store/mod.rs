@@ -2,6 +2,8 @@
 //! cannot read), reading refs, tags, commits and trees, and writing objects and refs.
 //! Trees are read straight from the object database, never checked out, and a blob is
 //! read only when asked for. Every ref update is a compare-and-swap on its old value.
+//!
+//! I/O: git, through git2.
 
 pub mod dir;
 pub mod remote;
@@ -73,6 +75,17 @@ pub fn memory_tree<'a>(files: impl IntoIterator<Item = (String, &'a [u8])>) -> (
     (Snapshot::new(entries), blobs)
 }
 
+/// The error of a failed git2 call, naming the step.
+pub(crate) fn git_error(step: impl Into<String>) -> impl FnOnce(git2::Error) -> Error {
+    let step = step.into();
+    move |error| Error::Git { step, source: failure(error) }
+}
+
+/// What git2 said, as plain values.
+pub(crate) fn failure(error: git2::Error) -> crate::error::GitFailure {
+    crate::error::GitFailure { message: error.message().to_string(), locked: error.code() == git2::ErrorCode::Locked }
+}
+
 /// `user.name` and `user.email` of the global git config (outside any repository).
 pub fn global_identity() -> (Option<String>, Option<String>) {
     match git2::Config::open_default() {
@@ -115,7 +128,7 @@ pub fn check_format(git_dir: &Path, shown: &str) -> Result<(), Error> {
     if !config_path.is_file() {
         return Ok(());
     }
-    let config = git2::Config::open(&config_path).map_err(Error::git(format!("read {}", config_path.display())))?;
+    let config = git2::Config::open(&config_path).map_err(git_error(format!("read {}", config_path.display())))?;
     let get = |key: &str| config.get_string(key).ok().map(|v| v.to_ascii_lowercase());
     if get("extensions.refstorage").as_deref() == Some("reftable") {
         return Err(Error::UnsupportedFormat {
@@ -145,7 +158,7 @@ impl Store {
         };
         check_format(&git_dir, &shown)?;
         let repo =
-            Repository::open(&git_dir).map_err(Error::git(format!("open the repository at {}", git_dir.display())))?;
+            Repository::open(&git_dir).map_err(git_error(format!("open the repository at {}", git_dir.display())))?;
         Ok(Store { repo, root: work_tree.unwrap_or(git_dir), remote: None })
     }
 
@@ -161,7 +174,7 @@ impl Store {
         let mut options = git2::RepositoryInitOptions::new();
         options.bare(bare).no_reinit(true).mkdir(true).initial_head(head);
         let repo = Repository::init_opts(path, &options)
-            .map_err(Error::git(format!("create a repository at {}", path.display())))?;
+            .map_err(git_error(format!("create a repository at {}", path.display())))?;
         Ok(Store { repo, root: path.to_path_buf(), remote: None })
     }
 
@@ -225,18 +238,18 @@ impl Store {
     pub fn branch_tip(&self, env: &str) -> Result<Option<ObjectId>, Error> {
         match self.repo.find_reference(&self.branch_ref(env)) {
             Ok(reference) => {
-                let commit = reference.peel_to_commit().map_err(Error::git(format!("read branch {env}")))?;
+                let commit = reference.peel_to_commit().map_err(git_error(format!("read branch {env}")))?;
                 Ok(Some(object_id(commit.id())))
             }
             Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
-            Err(error) => Err(Error::Git { step: format!("read branch {env}"), source: error }),
+            Err(error) => Err(Error::Git { step: format!("read branch {env}"), source: failure(error) }),
         }
     }
 
     /// Every `vN` tag, by version: the commit it names and that commit's tree.
     pub fn versions(&self) -> Result<BTreeMap<Version, TaggedVersion>, Error> {
         let mut versions = BTreeMap::new();
-        let names = self.repo.tag_names(Some("v*")).map_err(Error::git("list tags"))?;
+        let names = self.repo.tag_names(Some("v*")).map_err(git_error("list tags"))?;
         for name in names.iter() {
             let Ok(Some(name)) = name else { continue };
             let Ok(version) = name.parse::<Version>() else { continue };
@@ -246,8 +259,8 @@ impl Store {
             let reference = self
                 .repo
                 .find_reference(&format!("refs/tags/{name}"))
-                .map_err(Error::git(format!("read tag {name}")))?;
-            let commit = reference.peel_to_commit().map_err(Error::git(format!("read the commit of tag {name}")))?;
+                .map_err(git_error(format!("read tag {name}")))?;
+            let commit = reference.peel_to_commit().map_err(git_error(format!("read the commit of tag {name}")))?;
             versions.insert(
                 version,
                 TaggedVersion { version, commit: object_id(commit.id()), tree: object_id(commit.tree_id()) },
@@ -258,7 +271,7 @@ impl Store {
 
     /// The highest `vN` tag (lists tag names, peels none).
     pub fn latest_tagged_version(&self) -> Result<Option<Version>, Error> {
-        let names = self.repo.tag_names(Some("v*")).map_err(Error::git("list tags"))?;
+        let names = self.repo.tag_names(Some("v*")).map_err(git_error("list tags"))?;
         Ok(names
             .iter()
             .filter_map(|name| name.ok().flatten())
@@ -271,12 +284,11 @@ impl Store {
         let name = version.tag();
         match self.repo.find_reference(&format!("refs/tags/{name}")) {
             Ok(reference) => {
-                let commit =
-                    reference.peel_to_commit().map_err(Error::git(format!("read the commit of tag {name}")))?;
+                let commit = reference.peel_to_commit().map_err(git_error(format!("read the commit of tag {name}")))?;
                 Ok(Some(TaggedVersion { version, commit: object_id(commit.id()), tree: object_id(commit.tree_id()) }))
             }
             Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
-            Err(error) => Err(Error::Git { step: format!("read tag {name}"), source: error }),
+            Err(error) => Err(Error::Git { step: format!("read tag {name}"), source: failure(error) }),
         }
     }
 
@@ -317,7 +329,7 @@ impl Store {
     }
 
     pub fn commit_info(&self, id: ObjectId) -> Result<CommitInfo, Error> {
-        let commit = self.repo.find_commit(oid(id)).map_err(Error::git(format!("read commit {}", id.short())))?;
+        let commit = self.repo.find_commit(oid(id)).map_err(git_error(format!("read commit {}", id.short())))?;
         let person = |signature: git2::Signature<'_>| Person {
             name: String::from_utf8_lossy(signature.name_bytes()).into_owned(),
             email: String::from_utf8_lossy(signature.email_bytes()).into_owned(),
@@ -338,22 +350,22 @@ impl Store {
     /// The tree of a commit.
     pub fn tree_id(&self, commit: ObjectId) -> Result<ObjectId, Error> {
         let commit =
-            self.repo.find_commit(oid(commit)).map_err(Error::git(format!("read commit {}", commit.short())))?;
+            self.repo.find_commit(oid(commit)).map_err(git_error(format!("read commit {}", commit.short())))?;
         Ok(object_id(commit.tree_id()))
     }
 
     /// The paths that differ between a commit's parent (or nothing) and the commit.
     pub fn changed_paths(&self, parent: Option<ObjectId>, commit: ObjectId) -> Result<Vec<String>, Error> {
         let tree = |id: ObjectId| self.repo.find_commit(oid(id)).and_then(|c| c.tree());
-        let new_tree = tree(commit).map_err(Error::git("read a commit's tree"))?;
+        let new_tree = tree(commit).map_err(git_error("read a commit's tree"))?;
         let old_tree = match parent {
-            Some(parent) => Some(tree(parent).map_err(Error::git("read a parent's tree"))?),
+            Some(parent) => Some(tree(parent).map_err(git_error("read a parent's tree"))?),
             None => None,
         };
         let diff = self
             .repo
             .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
-            .map_err(Error::git("diff two trees"))?;
+            .map_err(git_error("diff two trees"))?;
         let mut paths = Vec::new();
         for delta in diff.deltas() {
             if let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) {
@@ -369,7 +381,7 @@ impl Store {
         let reference = match self.repo.find_reference(&format!("refs/tags/{name}")) {
             Ok(reference) => reference,
             Err(error) if error.code() == git2::ErrorCode::NotFound => return Ok(None),
-            Err(error) => return Err(Error::Git { step: format!("read tag {name}"), source: error }),
+            Err(error) => return Err(Error::Git { step: format!("read tag {name}"), source: failure(error) }),
         };
         let Ok(tag) = reference.peel_to_tag() else { return Ok(None) };
         let Some(tagger) = tag.tagger() else { return Ok(None) };
@@ -394,7 +406,7 @@ impl Store {
 
     /// The snapshot of a tree.
     pub fn tree_snapshot(&self, tree: ObjectId) -> Result<Snapshot, Error> {
-        let tree = self.repo.find_tree(oid(tree)).map_err(Error::git(format!("read tree {}", tree.short())))?;
+        let tree = self.repo.find_tree(oid(tree)).map_err(git_error(format!("read tree {}", tree.short())))?;
         // Collected first and built in bulk: the walk yields paths (nearly) in order, so
         // the sort is one pass and no insert searches the map.
         let mut entries = Vec::new();
@@ -407,7 +419,7 @@ impl Store {
     /// a few files of a large tree costs those files and their directories, not a walk
     /// of the whole tree. Equal to [`Store::tree_snapshot`] of `tree`.
     pub fn tree_snapshot_from(&self, base_tree: ObjectId, base: &Snapshot, tree: ObjectId) -> Result<Snapshot, Error> {
-        let find = |id: ObjectId| self.repo.find_tree(oid(id)).map_err(Error::git(format!("read tree {}", id.short())));
+        let find = |id: ObjectId| self.repo.find_tree(oid(id)).map_err(git_error(format!("read tree {}", id.short())));
         let mut changes = Vec::new();
         self.compare_trees("", &find(base_tree)?, &find(tree)?, base, &mut changes)?;
         Ok(base.with_changes(changes))
@@ -447,7 +459,7 @@ impl Store {
     }
 
     fn subtree(&self, entry: &git2::TreeEntry<'_>) -> Result<git2::Tree<'_>, Error> {
-        self.repo.find_tree(entry.id()).map_err(Error::git(format!("read tree {}", entry.id())))
+        self.repo.find_tree(entry.id()).map_err(git_error(format!("read tree {}", entry.id())))
     }
 
     /// Sets a new entry's path, or every path of a new subtree.
@@ -497,7 +509,7 @@ fn walk_into(tree: &git2::Tree<'_>, prefix: &str, entries: &mut Vec<(String, Ent
         }
         TreeWalkResult::Ok
     })
-    .map_err(Error::git("walk a tree"))
+    .map_err(git_error("walk a tree"))
 }
 
 /// Removes an old entry's path, or every path under an old subtree.

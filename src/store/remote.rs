@@ -13,6 +13,8 @@
 //! Credentials: an https token goes in an `Authorization` header through git's
 //! `GIT_CONFIG_*` environment (never on a command line or in a URL); ssh uses the agent
 //! or a key file. git never prompts.
+//!
+//! I/O: the git command line and the network it reaches.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,12 +1,14 @@
 //! Writing objects and refs: blobs and trees from a snapshot (no work tree involved),
 //! commits, create-only refs and tags, and compare-and-swap ref updates.
+//!
+//! I/O: git, through git2.
 
 use std::collections::BTreeMap;
 
 use git2::{FileMode, Oid, Signature, Time};
 
 use super::remote::{PushError, RefUpdate};
-use super::{Store, object_id, oid};
+use super::{Store, failure, git_error, object_id, oid};
 use crate::error::Error;
 use crate::identity::{Identity, Person, When};
 use crate::model::{BlobReader, EntryKind, ObjectId, Snapshot};
@@ -35,7 +37,7 @@ impl Store {
     /// Writes every blob of `snapshot` (reading those the repository lacks) and the trees
     /// that hold them; returns the root tree.
     pub fn write_tree(&self, snapshot: &Snapshot, reader: &dyn BlobReader) -> Result<ObjectId, Error> {
-        let odb = self.repo.odb().map_err(Error::git("open the object database"))?;
+        let odb = self.repo.odb().map_err(git_error("open the object database"))?;
         let mut root = Dir::default();
         for (path, entry) in snapshot.entries() {
             let mode = match entry.kind {
@@ -51,7 +53,7 @@ impl Store {
             };
             if !odb.exists(oid(entry.id)) {
                 let bytes = reader.read(path, entry)?;
-                let written = self.repo.blob(&bytes).map_err(Error::git(format!("write {path}")))?;
+                let written = self.repo.blob(&bytes).map_err(git_error(format!("write {path}")))?;
                 if object_id(written) != entry.id {
                     return Err(Error::Usage {
                         message: format!("{path} changed while it was being read"),
@@ -72,20 +74,20 @@ impl Store {
     }
 
     fn write_dir(&self, dir: &Dir) -> Result<Oid, Error> {
-        let mut builder = self.repo.treebuilder(None).map_err(Error::git("start a tree"))?;
+        let mut builder = self.repo.treebuilder(None).map_err(git_error("start a tree"))?;
         for (name, (id, mode)) in &dir.files {
-            builder.insert(name, *id, (*mode).into()).map_err(Error::git(format!("add {name} to a tree")))?;
+            builder.insert(name, *id, (*mode).into()).map_err(git_error(format!("add {name} to a tree")))?;
         }
         for (name, sub) in &dir.dirs {
             let id = self.write_dir(sub)?;
-            builder.insert(name, id, FileMode::Tree.into()).map_err(Error::git(format!("add {name}/ to a tree")))?;
+            builder.insert(name, id, FileMode::Tree.into()).map_err(git_error(format!("add {name}/ to a tree")))?;
         }
-        builder.write().map_err(Error::git("write a tree"))
+        builder.write().map_err(git_error("write a tree"))
     }
 
     /// Writes one blob.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<ObjectId, Error> {
-        self.repo.blob(bytes).map(object_id).map_err(Error::git("write a blob"))
+        self.repo.blob(bytes).map(object_id).map_err(git_error("write a blob"))
     }
 
     /// Writes a commit object (no ref moves).
@@ -96,10 +98,10 @@ impl Store {
         message: &str,
         identity: &Identity,
     ) -> Result<ObjectId, Error> {
-        let tree = self.repo.find_tree(oid(tree)).map_err(Error::git("read the new tree"))?;
+        let tree = self.repo.find_tree(oid(tree)).map_err(git_error("read the new tree"))?;
         let parents = parents
             .iter()
-            .map(|id| self.repo.find_commit(oid(*id)).map_err(Error::git(format!("read parent {}", id.short()))))
+            .map(|id| self.repo.find_commit(oid(*id)).map_err(git_error(format!("read parent {}", id.short()))))
             .collect::<Result<Vec<_>, _>>()?;
         let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
         let author = signature(&identity.author, identity.author_time)?;
@@ -107,13 +109,13 @@ impl Store {
         let id = self
             .repo
             .commit(None, &author, &committer, message, &tree, &parent_refs)
-            .map_err(Error::git("write a commit"))?;
+            .map_err(git_error("write a commit"))?;
         Ok(object_id(id))
     }
 
     /// Creates a ref that must not exist yet.
     pub fn create_ref(&self, name: &str, target: ObjectId, log: &str) -> Result<(), Error> {
-        self.repo.reference(name, oid(target), false, log).map_err(Error::git(format!("create {name}")))?;
+        self.repo.reference(name, oid(target), false, log).map_err(git_error(format!("create {name}")))?;
         Ok(())
     }
 
@@ -129,20 +131,20 @@ impl Store {
         let id = self.tag_object(name, target, tagger, when, message)?;
         self.repo
             .reference(&format!("refs/tags/{name}"), oid(id), false, "stagecraft tag")
-            .map_err(Error::git(format!("create tag {name}")))?;
+            .map_err(git_error(format!("create tag {name}")))?;
         Ok(id)
     }
 
     /// Points HEAD at a branch (a symbolic ref), for a new repository.
     pub fn set_head(&self, branch: &str) -> Result<(), Error> {
-        self.repo.set_head(&format!("refs/heads/{branch}")).map_err(Error::git(format!("point HEAD at {branch}")))
+        self.repo.set_head(&format!("refs/heads/{branch}")).map_err(git_error(format!("point HEAD at {branch}")))
     }
 
     /// Makes the work tree and index match HEAD (only for a new, empty work tree).
     pub fn checkout_head_fresh(&self) -> Result<(), Error> {
         let mut options = git2::build::CheckoutBuilder::new();
         options.force();
-        self.repo.checkout_head(Some(&mut options)).map_err(Error::git("check out the draft"))
+        self.repo.checkout_head(Some(&mut options)).map_err(git_error("check out the draft"))
     }
 }
 
@@ -154,7 +156,7 @@ struct Dir {
 
 fn signature(person: &Person, when: When) -> Result<Signature<'static>, Error> {
     Signature::new(&person.name, &person.email, &Time::new(when.seconds, when.offset_minutes))
-        .map_err(Error::git(format!("use the identity {person}")))
+        .map_err(git_error(format!("use the identity {person}")))
 }
 
 impl Store {
@@ -175,7 +177,7 @@ impl Store {
                 {
                     Err(conflict(branch, expected, actual))
                 } else {
-                    Err(Error::Git { step: format!("update branch {branch}"), source: error })
+                    Err(Error::Git { step: format!("update branch {branch}"), source: failure(error) })
                 }
             }
         }
@@ -241,17 +243,17 @@ impl Store {
         match self.repo.reference_matching(&self.branch_ref(branch), oid(new), true, oid(expected), log) {
             Ok(_) => {}
             Err(error) if matches!(error.code(), git2::ErrorCode::Modified | git2::ErrorCode::Locked) => {}
-            Err(error) => return Err(Error::Git { step: format!("update {branch}"), source: error }),
+            Err(error) => return Err(Error::Git { step: format!("update {branch}"), source: failure(error) }),
         }
         if follow_local {
             self.repo
                 .reference_matching(&local, oid(new), true, oid(expected), log)
-                .map_err(Error::git(format!("fast-forward {branch}")))?;
+                .map_err(git_error(format!("fast-forward {branch}")))?;
         }
         if let (Some(tag), Some(object)) = (tag, tag_object) {
             self.repo
                 .reference(&format!("refs/tags/{}", tag.version.tag()), oid(object), true, log)
-                .map_err(Error::git(format!("record tag {}", tag.version.tag())))?;
+                .map_err(git_error(format!("record tag {}", tag.version.tag())))?;
         }
         Ok(())
     }
@@ -266,12 +268,12 @@ impl Store {
         message: &str,
     ) -> Result<ObjectId, Error> {
         let object =
-            self.repo.find_object(oid(target), None).map_err(Error::git(format!("find the commit to tag {name}")))?;
+            self.repo.find_object(oid(target), None).map_err(git_error(format!("find the commit to tag {name}")))?;
         let tagger = signature(tagger, when)?;
         self.repo
             .tag_annotation_create(name, &object, &tagger, message)
             .map(object_id)
-            .map_err(Error::git(format!("create tag {name}")))
+            .map_err(git_error(format!("create tag {name}")))
     }
 
     /// Creates the annotated tag `v<N>` on `commit` unless it exists: on the same commit
@@ -304,7 +306,7 @@ impl Store {
                 Ok(()) => {
                     self.repo
                         .reference(&format!("refs/tags/{name}"), oid(object), true, "stagecraft tag")
-                        .map_err(Error::git(format!("record tag {name}")))?;
+                        .map_err(git_error(format!("record tag {name}")))?;
                     Ok(true)
                 }
                 Err(PushError::Rejected(_)) => {
@@ -327,7 +329,7 @@ impl Store {
                 Ok(_) => return Ok(true),
                 Err(error) => match (self.tagged_version(version)?, error) {
                     (Some(found), _) => return check(found.commit),
-                    (None, Error::Git { source, .. }) if source.code() == git2::ErrorCode::Locked => {
+                    (None, Error::Git { source, .. }) if source.locked => {
                         if std::time::Instant::now() >= deadline {
                             return Err(Error::Conflict {
                                 branch: format!("tag {name}"),
@@ -372,7 +374,7 @@ impl Store {
     pub fn untracked_files(&self) -> Result<Vec<String>, Error> {
         let mut options = git2::StatusOptions::new();
         options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
-        let statuses = self.repo.statuses(Some(&mut options)).map_err(Error::git("read the work tree's status"))?;
+        let statuses = self.repo.statuses(Some(&mut options)).map_err(git_error("read the work tree's status"))?;
         Ok(statuses
             .iter()
             .filter(|s| s.status().contains(git2::Status::WT_NEW))
@@ -384,7 +386,7 @@ impl Store {
     pub fn dirty_files(&self) -> Result<Vec<String>, Error> {
         let mut options = git2::StatusOptions::new();
         options.include_untracked(false).include_ignored(false).exclude_submodules(true);
-        let statuses = self.repo.statuses(Some(&mut options)).map_err(Error::git("read the work tree's status"))?;
+        let statuses = self.repo.statuses(Some(&mut options)).map_err(git_error("read the work tree's status"))?;
         Ok(statuses
             .iter()
             .filter(|s| !s.status().is_empty())
@@ -397,6 +399,6 @@ impl Store {
     pub fn sync_work_tree(&self) -> Result<(), Error> {
         let mut options = git2::build::CheckoutBuilder::new();
         options.force().remove_untracked(false);
-        self.repo.checkout_head(Some(&mut options)).map_err(Error::git("update the work tree"))
+        self.repo.checkout_head(Some(&mut options)).map_err(git_error("update the work tree"))
     }
 }

@@ -2,6 +2,8 @@
 //! document, records every finding, and only when the file has none builds its typed
 //! value with serde. Cross-file facts (which files exist under `files/`, which tools an
 //! assistant has, which assistants and environments exist) come in as arguments.
+//!
+//! Pure: no I/O.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;

@@ -5,6 +5,8 @@
 //! once, spans kept); the accessors here report a wrong type, a missing key or an unknown
 //! key as a [`Diagnostic`] and return `None`, so a check goes on and finds the next
 //! problem instead of stopping at the first.
+//!
+//! Pure: no I/O.
 
 use std::ops::Range;
 

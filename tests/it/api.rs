@@ -1,5 +1,5 @@
-//! The HTTP API of a running daemon (SPEC 10): every route against every role, the
-//! problem documents, the pull endpoint's ETag and long-poll, writes with `wait`, and
+//! The HTTP API: every route against every role (through the router itself), and on a
+//! running daemon the problem documents, the pull endpoint's ETag and long-poll, writes with `wait`, and
 //! two writes at once.
 
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::common::TestRepo;
 use crate::common::daemon::{Daemon, Receiver, runtime};
+use crate::common::router::{Answer as RouterAnswer, TestApp};
 
 const ROLES: [&str; 4] = ["viewer", "publisher", "releaser", "admin"];
 
@@ -102,57 +103,78 @@ fn edit_temperature(repo: &TestRepo, value: &str) -> String {
 
 #[test]
 fn every_route_against_every_role() {
+    // Sandbox at v3, pre-release at v3, live at v2 (v2 and v3 deployed before it), and a
+    // draft edit: every write below has something to preview.
     let repo = TestRepo::from_example();
-    let daemon = Daemon::start(&repo, &config(""));
-    // (method, path, body, the weakest role allowed; None: anonymous)
-    let routes: Vec<(&str, &str, Option<&str>, Option<&str>)> = vec![
-        ("GET", "/healthz", None, None),
-        ("GET", "/readyz", None, None),
-        ("GET", "/metrics", None, Some("viewer")),
-        ("GET", "/v1/environments", None, Some("viewer")),
-        ("GET", "/v1/environments/live/assistants", None, Some("viewer")),
-        ("GET", "/v1/environments/live/assistants/support-bot", None, Some("viewer")),
-        ("GET", "/v1/history", None, Some("viewer")),
-        ("GET", "/v1/versions/v1", None, Some("viewer")),
-        ("GET", "/v1/diff?from=live&to=draft", None, Some("viewer")),
-        ("POST", "/v1/publish", Some(r#"{"preview": true}"#), Some("publisher")),
-        ("POST", "/v1/publish", Some(r#"{"preview": true, "force": true, "message": "m"}"#), Some("admin")),
-        ("POST", "/v1/discard", Some(r#"{"preview": true}"#), Some("publisher")),
-        ("POST", "/v1/promote", Some(r#"{"version": 1, "to": "pre-release", "preview": true}"#), Some("publisher")),
-        ("POST", "/v1/promote", Some(r#"{"version": "v1", "to": "live", "preview": true}"#), Some("releaser")),
-        ("POST", "/v1/rollback", Some(r#"{"environment": "sandbox", "preview": true}"#), Some("publisher")),
-        ("POST", "/v1/rollback", Some(r#"{"environment": "live", "preview": true}"#), Some("releaser")),
-        ("POST", "/v1/revert", Some(r#"{"version": 1, "preview": true}"#), Some("publisher")),
-        ("POST", "/v1/restore", Some(r#"{"version": 1, "preview": true}"#), Some("publisher")),
+    edit_temperature(&repo, "0.5");
+    assert_eq!(repo.release_to("live"), "v2");
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
+    assert_eq!(repo.release_to("pre-release"), "v3");
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief and kind.\n");
+    let app = TestApp::new(&repo, &config(""));
+    let routes: Vec<Route> = vec![
+        ("GET", "/healthz", None, None, 200),
+        ("GET", "/readyz", None, None, 200),
+        ("GET", "/openapi.json", None, None, 200),
+        ("GET", "/metrics", None, Some("viewer"), 200),
+        ("GET", "/v1/environments", None, Some("viewer"), 200),
+        ("GET", "/v1/environments/live/assistants", None, Some("viewer"), 200),
+        ("GET", "/v1/environments/live/assistants/support-bot", None, Some("viewer"), 200),
+        ("GET", "/v1/history", None, Some("viewer"), 200),
+        ("GET", "/v1/versions/v1", None, Some("viewer"), 200),
+        ("GET", "/v1/diff?from=live&to=draft", None, Some("viewer"), 200),
+        ("POST", "/v1/publish", Some(r#"{"preview": true}"#), Some("publisher"), 200),
+        ("POST", "/v1/publish", Some(r#"{"preview": true, "force": true, "message": "m"}"#), Some("admin"), 200),
+        ("POST", "/v1/discard", Some(r#"{"preview": true}"#), Some("publisher"), 200),
+        (
+            "POST",
+            "/v1/promote",
+            Some(r#"{"version": 2, "to": "pre-release", "preview": true}"#),
+            Some("publisher"),
+            200,
+        ),
+        ("POST", "/v1/promote", Some(r#"{"version": "v3", "to": "live", "preview": true}"#), Some("releaser"), 200),
+        ("POST", "/v1/rollback", Some(r#"{"environment": "sandbox", "preview": true}"#), Some("publisher"), 200),
+        ("POST", "/v1/rollback", Some(r#"{"environment": "live", "preview": true}"#), Some("releaser"), 200),
+        ("POST", "/v1/revert", Some(r#"{"version": 2, "preview": true}"#), Some("publisher"), 200),
+        ("POST", "/v1/restore", Some(r#"{"version": 1, "preview": true}"#), Some("publisher"), 200),
     ];
     let rank = |role: &str| ROLES.iter().position(|r| *r == role).unwrap();
-    for (method, path, body, weakest) in &routes {
-        let anonymous = call(&daemon, method, path, None, *body, &[]);
+    for (method, path, body, weakest, success) in &routes {
+        let anonymous = app.call(method, path, None, *body);
         match weakest {
-            None => assert!(anonymous.status < 400, "{method} {path} anonymous: {}", anonymous.status),
-            Some(_) => assert_problem(&anonymous, 401, "unauthenticated"),
+            None => assert_eq!(anonymous.status, *success, "{method} {path} anonymous: {}", anonymous.body),
+            Some(_) => assert_router_problem(&anonymous, 401, "unauthenticated"),
         }
         if weakest.is_some() {
             assert!(anonymous.headers.contains_key("www-authenticate"), "{method} {path}");
-            let wrong = call(&daemon, method, path, Some("not-a-token"), *body, &[]);
-            assert_problem(&wrong, 401, "unauthenticated");
+            let wrong = app.call(method, path, Some("not-a-token"), *body);
+            assert_router_problem(&wrong, 401, "unauthenticated");
         }
         for role in ROLES {
-            let answer = call(&daemon, method, path, Some(&token(role)), *body, &[]);
-            let allowed = weakest.is_none_or(|w| rank(role) >= rank(w));
-            if allowed {
-                assert!(
-                    ![401, 403].contains(&answer.status),
-                    "{method} {path} as {role}: {} {}",
-                    answer.status,
-                    answer.body
-                );
+            let answer = app.call(method, path, Some(&token(role)), *body);
+            if weakest.is_none_or(|w| rank(role) >= rank(w)) {
+                assert_eq!(answer.status, *success, "{method} {path} as {role}: {}", answer.body);
             } else {
-                assert_problem(&answer, 403, "forbidden");
+                assert_router_problem(&answer, 403, "forbidden");
             }
         }
     }
-    assert_eq!(daemon.stop(), 0);
+    assert_eq!(repo.git(&["rev-parse", "draft"]), repo.git(&["rev-parse", "HEAD"]), "previews write nothing");
+}
+
+/// (method, path, body, the weakest role allowed (None: anonymous), the success status)
+type Route = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, u16);
+
+fn assert_router_problem(answer: &RouterAnswer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(answer.headers["content-type"], "application/problem+json", "{}", answer.body);
+    let problem = answer.json();
+    assert_eq!(
+        (problem["code"].as_str(), problem["status"].as_u64()),
+        (Some(code), Some(u64::from(status))),
+        "{problem}"
+    );
 }
 
 #[test]

@@ -72,8 +72,7 @@ fn a_publish_and_a_promotion_reach_the_runtimes_of_each_environment_signed() {
     assert_eq!(live.requests().len(), ASSISTANTS, "live does not move on a publish");
 
     // A promotion to live reaches live; the timestamp is the tip's commit time.
-    repo.stagecraft(&["promote", "v2", "--to", "pre-release"]).success();
-    repo.stagecraft(&["promote", "v2", "--to", "live", "--yes"]).success();
+    repo.promote_to("v2", "live");
     let promoted = live.wait_acks(ASSISTANTS + 1).pop().unwrap();
     verify(&promoted);
     assert_eq!(promoted.data()["version"], 2);
@@ -222,9 +221,7 @@ fn an_invalid_config_pushed_straight_to_live_is_never_delivered() {
     assert!(line.contains("does not validate: assistants/support-bot/assistant.toml:2:"), "{status}");
     // A valid state after it is delivered: the gate held back only the invalid one.
     edit_temperature(&repo, "0.8");
-    repo.stagecraft(&["publish", "-m", "v2"]).success();
-    repo.stagecraft(&["promote", "v2", "--to", "pre-release"]).success();
-    repo.stagecraft(&["promote", "v2", "--to", "live", "--yes"]).success();
+    assert_eq!(repo.release_to("live"), "v2");
     let got = live.wait_acks(ASSISTANTS + 1);
     assert!(got.iter().all(|r| r.data()["commit"] != bad.as_str()), "the invalid commit was never delivered");
     assert_eq!(got.last().unwrap().data()["version"], 2);
@@ -282,9 +279,7 @@ fn a_held_or_drifted_tip_is_not_delivered_and_the_runtime_keeps_the_last_good_co
     let daemon = Daemon::start(&repo, &config(&[runtime("live-1", "live", &live.url)]));
     live.wait_acks(ASSISTANTS);
     edit_temperature(&repo, "0.9");
-    repo.stagecraft(&["publish"]).success();
-    repo.stagecraft(&["promote", "v2", "--to", "pre-release"]).success();
-    repo.stagecraft(&["promote", "v2", "--to", "live", "--yes"]).success();
+    assert_eq!(repo.release_to("live"), "v2");
     live.wait_acks(ASSISTANTS + 1);
     repo.stagecraft(&["rollback", "live", "--yes"]).success();
     live.wait_acks(ASSISTANTS + 2);

@@ -469,3 +469,30 @@ fn a_forge_merge_on_sandbox_can_be_promoted_and_an_invalid_one_is_reported() {
     assert!(run.stdout.contains("published v3 to sandbox"), "{run}");
     assert_eq!(repo.git(&["tag"]), "v1\nv2\nv3\n");
 }
+
+#[test]
+fn a_plan_applied_after_its_branch_moved_is_a_conflict_and_writes_nothing() {
+    use stagecraft::identity::{Identity, Person, When};
+    use stagecraft::ops::{WriteOptions, apply, publish, rollback};
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    let store = stagecraft::store::Store::open(&repo.root).unwrap();
+    let person = Person { name: "Ada".into(), email: "ada@example.com".into() };
+    let when = When::from_timestamp("2026-02-01T00:00:00Z".parse().unwrap());
+    let identity = Identity { author: person.clone(), author_time: when, committer: person, committer_time: when };
+    // A plan is made (and shown, as the CLI would), then another publish wins meanwhile.
+    let plan = publish::plan(&store, &identity, &WriteOptions::default()).unwrap();
+    assert_eq!(plan.version.map(|v| v.to_string()), Some("v2".into()));
+    repo.stagecraft(&["publish", "-m", "the other writer"]).success();
+    let (sandbox, tags) = (repo.git(&["rev-parse", "sandbox"]), repo.git(&["tag", "--list", "v*"]));
+    let error = apply::apply(&store, &identity, plan, true).unwrap_err();
+    assert_eq!(error.code(), stagecraft::error::Code::Conflict, "{error}");
+    assert_eq!((repo.git(&["rev-parse", "sandbox"]), repo.git(&["tag", "--list", "v*"])), (sandbox, tags));
+    // The same for a rollback planned on a tip that then moved.
+    let plan = rollback::plan(&store, &identity, "sandbox", None, &WriteOptions::default()).unwrap();
+    edit_temperature(&repo, "0.6");
+    repo.stagecraft(&["publish"]).success();
+    let sandbox = repo.git(&["rev-parse", "sandbox"]);
+    assert_eq!(apply::apply(&store, &identity, plan, true).unwrap_err().code(), stagecraft::error::Code::Conflict);
+    assert_eq!(repo.git(&["rev-parse", "sandbox"]), sandbox, "nothing written");
+}

@@ -1,4 +1,6 @@
 //! `json`: the stable shape documented in `docs/diff-json.md`, with a `format_version`.
+//!
+//! Pure: no I/O.
 
 use serde_json::{Value as Json, json};
 

@@ -2,6 +2,8 @@
 //! scalar changes in a table (field, before, after), text and whole items in fenced
 //! blocks (`diff` for text, `toml` for added or removed items). Renders on GitHub and
 //! GitLab alike: no HTML, pipes and backticks escaped.
+//!
+//! Pure: no I/O.
 
 use super::super::text::LineKind;
 use super::super::{Change, ChangeKind, ChangeSet, Value};

@@ -2,6 +2,8 @@
 //! section, fitted to the width: long lines wrap (by display width, so wide CJK
 //! characters and combining marks line up) and are never cut. Changed words are marked
 //! by colour on a terminal, else by `[-…-]` and `{+…+}` as `git diff --word-diff` does.
+//!
+//! Pure: no I/O.
 
 use unicode_width::UnicodeWidthChar;
 

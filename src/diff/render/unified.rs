@@ -1,5 +1,7 @@
 //! `unified`: per field an `@@ path @@` header, `-` the old value, `+` the new; text as
 //! unified hunks. Plain text, no colour, stable for scripts and snapshots.
+//!
+//! Pure: no I/O.
 
 use super::super::text::LineKind;
 use super::super::{Change, ChangeKind, ChangeSet};

@@ -4,6 +4,8 @@
 //! tag); a commit without trailers whose tree differs from its first parent's (a pull
 //! request merged on a forge) gets the next number, oldest first, if it validates.
 //! Runs before every write to the second environment, and in the daemon.
+//!
+//! I/O: git, through `store`.
 
 use super::state::{RepoState, diff_commits, read_state, untagged_chain};
 use crate::error::Error;

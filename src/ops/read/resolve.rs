@@ -1,4 +1,6 @@
 //! Turns what a user typed (`draft`, `v3`, a commit, a directory) into a tree to read.
+//!
+//! I/O: git, through `store`.
 
 use std::path::{Path, PathBuf};
 

@@ -6,6 +6,8 @@
 //! trailers answer the usual questions (current version, holds), a version is looked up
 //! by its tag name, and the full index of versions (every `vN` tag, peeled) is loaded
 //! only when a question needs it (a tip made outside stagecraft, a tree lookup).
+//!
+//! I/O: git, through `store`.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,6 +11,7 @@ const START: i64 = 1_767_225_600;
 
 pub mod daemon;
 pub mod gitserver;
+pub mod router;
 
 /// Serves `app` on a listener of 127.0.0.1 from a thread of its own, until the returned
 /// sender is dropped; returns it and the address.
@@ -144,6 +145,33 @@ impl TestRepo {
 
     pub fn git(&self, args: &[&str]) -> String {
         self.env.git_in(&self.root, args)
+    }
+
+    /// Publishes the draft and promotes the new version one environment at a time up to
+    /// `env` (confirming protected ones), as a release manager would. Returns the
+    /// version, e.g. `v2`.
+    pub fn release_to(&self, env: &str) -> String {
+        let published = self.stagecraft(&["publish", "--json"]).success();
+        let version = format!("v{}", published.json()["version"]);
+        self.promote_to(&version, env);
+        version
+    }
+
+    /// Promotes `version` along the chain, one environment at a time, from the first
+    /// that does not hold it up to `env`.
+    pub fn promote_to(&self, version: &str, env: &str) {
+        let status = self.stagecraft(&["status", "--json"]).success().json();
+        let number: u64 = version.trim_start_matches('v').parse().expect("a version like v2");
+        for environment in status["environments"].as_array().expect("environments").iter().skip(2) {
+            let name = environment["name"].as_str().expect("a name");
+            if environment["version"].as_u64() != Some(number) {
+                self.stagecraft(&["promote", version, "--to", name, "--yes"]).success();
+            }
+            if name == env {
+                return;
+            }
+        }
+        panic!("{env} is not an environment after the second one");
     }
 
     /// Writes a file in the work tree (the draft is checked out) and commits it.
