@@ -106,9 +106,13 @@ pub struct Written {
     /// For a rollback: the version it left (now on hold there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left: Option<u32>,
-    /// For a promotion: the version was on hold there and the forced promotion lifted it.
+    /// For a forced promotion or rollback: the version was on hold there and the force
+    /// lifted it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub released_hold: bool,
+    /// For a rollback to a newer version than the current one (undoing a rollback).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forward: bool,
     /// What reconciliation did before a publish, one line each for people.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reconciled_notes: Vec<String>,
@@ -130,6 +134,7 @@ impl Written {
             dry_run,
             left: None,
             released_hold: false,
+            forward: false,
             reconciled_notes: Vec::new(),
         }
     }
@@ -409,6 +414,9 @@ pub struct RollbackRequest {
     pub to: Option<VersionField>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Roll back to a version on hold there (admin; needs `message`; lifts the hold).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirm: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

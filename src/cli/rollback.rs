@@ -18,6 +18,9 @@ pub struct Args {
     to: Option<Version>,
     #[command(flatten)]
     write: WriteArgs,
+    /// Roll back to a version that is on hold there (needs -m, recorded in the commit; takes it off hold)
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
@@ -26,6 +29,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             environment: args.environment.clone(),
             to: args.to.map(|v| crate::wire::VersionField::Text(v.to_string())),
             message: args.write.message.clone(),
+            force: args.force,
             confirm: false,
             preview: false,
             wait: None,
@@ -44,7 +48,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     }
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
-    let options = args.write.options(false);
+    let options = args.write.options(args.force);
     let plan = crate::ops::rollback::plan(&store, &identity, &args.environment, args.to, &options)?;
     let (env, version) = (plan.environment.to_string(), plan.version.map(|v| v.to_string()).unwrap_or_default());
     let shown = Shown {

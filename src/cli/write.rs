@@ -91,10 +91,11 @@ pub fn human(written: &Written) -> String {
         }
         "rollback" => {
             let left = written.left.map(|v| format!(" from v{v}")).unwrap_or_default();
+            let moved = if written.forward { format!("{env} forward") } else { format!("back {env}") };
             if written.dry_run {
-                format!("would roll back {env}{left} to {version}: {summary}{dry}")
+                format!("would roll {moved}{left} to {version}: {summary}{dry}")
             } else {
-                format!("rolled back {env}{left} to {version} ({short}): {summary}")
+                format!("rolled {moved}{left} to {version} ({short}): {summary}")
             }
         }
         action => {

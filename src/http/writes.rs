@@ -70,7 +70,7 @@ impl WriteBody for PromoteRequest {
 
 impl WriteBody for RollbackRequest {
     fn role(&self, state: &AppState) -> Result<Role, Problem> {
-        Ok(role_for(state, &state.environment(&self.environment)?, false))
+        Ok(role_for(state, &state.environment(&self.environment)?, self.force))
     }
 }
 
@@ -217,7 +217,7 @@ pub async fn rollback(
     let to = body.to.as_ref().map(version_of).transpose()?;
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(&caller, body.message, false, body.confirm, body.preview);
+    let options = options(&caller, body.message, body.force, body.confirm, body.preview);
     let done = state
         .with_store(move |store| crate::ops::rollback::rollback(store, &identity, env.as_str(), to, &options))
         .await?;

@@ -202,20 +202,38 @@ pub enum RollbackRefusal {
     NeverDeployed(Version),
     /// `--to` names the current version.
     AlreadyAt(Version),
+    /// `--to` names a version whose tree is the tip's tree: the rollback would change
+    /// nothing.
+    SameTree(Version),
     /// No deployed version below the current one is off hold.
     NoEarlier,
+    /// Every deployed version below the current one that is off hold has the tip's tree.
+    NothingToRollBackTo,
     /// The environment is in drift and no `--to` was given.
     DriftNeedsTarget,
 }
 
-/// The version a rollback goes to: `--to` when given (it must have been deployed
-/// here), else the newest deployed version below the current one that is not on hold.
-pub fn rollback_target(
-    deployed: &std::collections::BTreeSet<Version>,
-    current: Option<Version>,
-    holds: &[Version],
-    requested: Option<Version>,
-) -> Result<Version, RollbackRefusal> {
+/// What a rollback chooses from.
+#[derive(Debug, Clone, Copy)]
+pub struct RollbackChoice<'a> {
+    /// Every version the environment deployed, now or before.
+    pub deployed: &'a std::collections::BTreeSet<Version>,
+    pub current: Option<Version>,
+    pub holds: &'a [Version],
+    /// The tree of every deployed version (a version without one here counts as
+    /// different from the tip).
+    pub trees: &'a BTreeMap<Version, ObjectId>,
+    /// The tip's tree now.
+    pub tip_tree: ObjectId,
+}
+
+/// The version a rollback goes to: `--to` when given (it must have been deployed here,
+/// and differ from the tip; a newer one is a roll forward, undoing a rollback), else the
+/// newest deployed version below the current one that is not on hold and whose tree
+/// differs from the tip's. A version on hold is refused later unless forced.
+pub fn rollback_target(choice: RollbackChoice<'_>, requested: Option<Version>) -> Result<Version, RollbackRefusal> {
+    let RollbackChoice { deployed, current, holds, trees, tip_tree } = choice;
+    let same_tree = |version: &Version| trees.get(version) == Some(&tip_tree);
     if let Some(requested) = requested {
         if !deployed.contains(&requested) {
             return Err(RollbackRefusal::NeverDeployed(requested));
@@ -223,10 +241,17 @@ pub fn rollback_target(
         if current == Some(requested) {
             return Err(RollbackRefusal::AlreadyAt(requested));
         }
+        if same_tree(&requested) {
+            return Err(RollbackRefusal::SameTree(requested));
+        }
         return Ok(requested);
     }
     let current = current.ok_or(RollbackRefusal::DriftNeedsTarget)?;
-    deployed.range(..current).rev().find(|v| !holds.contains(v)).copied().ok_or(RollbackRefusal::NoEarlier)
+    let mut off_hold = deployed.range(..current).rev().filter(|v| !holds.contains(v)).peekable();
+    if off_hold.peek().is_none() {
+        return Err(RollbackRefusal::NoEarlier);
+    }
+    off_hold.find(|v| !same_tree(v)).copied().ok_or(RollbackRefusal::NothingToRollBackTo)
 }
 
 /// The hold set after a rollback from `left` to `target`: `left` goes on hold; the target
@@ -250,18 +275,38 @@ mod rollback_tests {
     fn v(n: u32) -> Version {
         Version::new(n).unwrap()
     }
+    fn tree(n: u8) -> ObjectId {
+        ObjectId([n; 20])
+    }
 
     #[test]
     fn rollback_picks_the_newest_earlier_version_off_hold() {
         let deployed = [1, 2, 4, 5].map(v).into_iter().collect();
-        assert_eq!(rollback_target(&deployed, Some(v(5)), &[], None), Ok(v(4)));
-        assert_eq!(rollback_target(&deployed, Some(v(5)), &[v(4)], None), Ok(v(2)));
-        assert_eq!(rollback_target(&deployed, Some(v(1)), &[], None), Err(RollbackRefusal::NoEarlier));
-        assert_eq!(rollback_target(&deployed, Some(v(5)), &[v(4), v(2), v(1)], None), Err(RollbackRefusal::NoEarlier));
-        assert_eq!(rollback_target(&deployed, Some(v(5)), &[], Some(v(3))), Err(RollbackRefusal::NeverDeployed(v(3))));
-        assert_eq!(rollback_target(&deployed, Some(v(5)), &[], Some(v(5))), Err(RollbackRefusal::AlreadyAt(v(5))));
-        assert_eq!(rollback_target(&deployed, Some(v(2)), &[], Some(v(4))), Ok(v(4)), "forward to a deployed version");
-        assert_eq!(rollback_target(&deployed, None, &[], None), Err(RollbackRefusal::DriftNeedsTarget));
+        let trees: BTreeMap<Version, ObjectId> =
+            [(v(1), tree(1)), (v(2), tree(2)), (v(4), tree(4)), (v(5), tree(5))].into();
+        let pick = |current: Option<u32>, holds: &[Version], requested: Option<u32>, tip: u8| {
+            let choice = RollbackChoice {
+                deployed: &deployed,
+                current: current.map(v),
+                holds,
+                trees: &trees,
+                tip_tree: tree(tip),
+            };
+            rollback_target(choice, requested.map(v))
+        };
+        assert_eq!(pick(Some(5), &[], None, 5), Ok(v(4)));
+        assert_eq!(pick(Some(5), &[v(4)], None, 5), Ok(v(2)));
+        assert_eq!(pick(Some(1), &[], None, 1), Err(RollbackRefusal::NoEarlier));
+        assert_eq!(pick(Some(5), &[v(4), v(2), v(1)], None, 5), Err(RollbackRefusal::NoEarlier));
+        assert_eq!(pick(Some(5), &[], Some(3), 5), Err(RollbackRefusal::NeverDeployed(v(3))));
+        assert_eq!(pick(Some(5), &[], Some(5), 5), Err(RollbackRefusal::AlreadyAt(v(5))));
+        assert_eq!(pick(Some(2), &[], Some(4), 2), Ok(v(4)), "forward to a deployed version");
+        assert_eq!(pick(None, &[], None, 9), Err(RollbackRefusal::DriftNeedsTarget));
+        // v5's tree is v2's: the default skips v2, an explicit v2 changes nothing.
+        assert_eq!(pick(Some(5), &[v(4)], None, 2), Ok(v(1)), "v2 has the tip's tree");
+        assert_eq!(pick(Some(5), &[v(4), v(1)], None, 2), Err(RollbackRefusal::NothingToRollBackTo));
+        assert_eq!(pick(Some(5), &[], Some(2), 2), Err(RollbackRefusal::SameTree(v(2))));
+        assert_eq!(pick(Some(5), &[v(2)], Some(2), 5), Ok(v(2)), "on hold: refused later unless forced");
         assert_eq!(holds_after_rollback(&[v(2)], Some(v(5)), v(4)), vec![v(2), v(5)]);
         assert_eq!(holds_after_rollback(&[v(4)], Some(v(5)), v(4)), vec![v(5)]);
         assert_eq!(holds_trailer(&[v(5), v(2), v(5)]), "2 5");

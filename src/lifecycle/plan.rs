@@ -8,9 +8,9 @@
 //!
 //! Pure: no git, no files, no clock. Times and identities come in at apply time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Current, Record, RollbackRefusal, commit_message, holds_after_rollback, rollback_target};
+use super::{Current, Record, RollbackChoice, RollbackRefusal, commit_message, holds_after_rollback, rollback_target};
 use crate::diff::{self, ChangeSet};
 use crate::error::Error;
 use crate::history::Message;
@@ -118,6 +118,8 @@ pub struct Plan {
     pub from: Option<EnvName>,
     /// A rollback's version left (it goes on hold).
     pub left: Option<Version>,
+    /// A rollback to a newer version than the current one (undoing a rollback).
+    pub forward: bool,
     /// The hold set after, when the write records one.
     pub holds: Option<Vec<Version>>,
     /// A version on hold there that this write takes off hold.
@@ -226,6 +228,7 @@ pub fn plan_publish(facts: PublishFacts<'_>, request: &Request) -> Result<Plan, 
         source: None,
         from: None,
         left: None,
+        forward: false,
         holds: None,
         released_hold: None,
         protected: chain.is_protected(&base.env),
@@ -407,6 +410,7 @@ pub fn plan_promote(facts: PromoteFacts<'_>, request: &Request) -> Result<Plan, 
         source: None,
         from: Some(previous.env.clone()),
         left: None,
+        forward: false,
         holds: None,
         released_hold: held.then_some(version),
         protected: chain.is_protected(&target.env),
@@ -418,11 +422,13 @@ pub fn plan_promote(facts: PromoteFacts<'_>, request: &Request) -> Result<Plan, 
 }
 
 /// The first step of a rollback: the version it goes to, from what the environment
-/// deployed (`--to` when given, else the newest earlier one not on hold).
+/// deployed (`--to` when given, else the newest earlier one not on hold whose tree
+/// differs from the tip's). `trees` holds the tree of every deployed version.
 pub fn rollback_version(
     chain: &Chain,
     target: &EnvFacts,
     deployed: &BTreeSet<Version>,
+    trees: &BTreeMap<Version, ObjectId>,
     requested: Option<Version>,
 ) -> Result<Version, Error> {
     if &target.env == chain.draft() {
@@ -432,7 +438,14 @@ pub fn rollback_version(
         });
     }
     let listed = || deployed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-    rollback_target(deployed, target.current.version(), &target.holds, requested).map_err(|refusal| match refusal {
+    let choice = RollbackChoice {
+        deployed,
+        current: target.current.version(),
+        holds: &target.holds,
+        trees,
+        tip_tree: target.tree,
+    };
+    rollback_target(choice, requested).map_err(|refusal| match refusal {
         RollbackRefusal::NeverDeployed(version) => Error::NotFound {
             what: "deployed version",
             name: version.to_string(),
@@ -442,45 +455,73 @@ pub fn rollback_version(
             message: format!("{} is already at {version}", target.env),
             hint: "nothing to roll back".into(),
         },
+        RollbackRefusal::SameTree(version) => Error::NothingToDo {
+            message: format!("nothing to roll back: {} already has the configuration of {version}", target.env),
+            hint: format!("{version} and the tip of {} have the same tree; name another version with --to", target.env),
+        },
         RollbackRefusal::NoEarlier => Error::NotFound {
             what: "earlier deployed version to roll back to in",
             name: target.env.to_string(),
             hint: format!("{} deployed {}; versions on hold are skipped, name one with --to", target.env, listed()),
         },
+        RollbackRefusal::NothingToRollBackTo => Error::NothingToDo {
+            message: format!("nothing to roll back to in {}", target.env),
+            hint: format!(
+                "every earlier version of {} off hold has the configuration it has now; name one on hold with --to and --force",
+                target.env
+            ),
+        },
         RollbackRefusal::DriftNeedsTarget => drift_error(chain, target),
     })
 }
 
-/// The environment goes back to `version` by a new commit with its tree on top of the
-/// tip (history is never rewritten); the version it left goes on hold there.
-pub fn plan_rollback(
-    chain: &Chain,
-    target: &EnvFacts,
-    version: Version,
-    version_tree: ObjectId,
-    changes: ChangeSet,
-    notes: Vec<String>,
-    request: &Request,
-) -> Plan {
+/// The environment goes to `version` by a new commit with its tree on top of the tip
+/// (history is never rewritten); the version it left goes on hold there. A version on
+/// hold there is refused unless forced with a reason, and the force takes it off hold.
+/// Going to a newer version than the current one (undoing a rollback) is a roll forward
+/// and says so.
+pub fn plan_rollback(facts: RollbackFacts<'_>, request: &Request) -> Result<Plan, Error> {
+    let force = request.force_reason()?;
+    let RollbackFacts { chain, target, version, version_tree, changes, notes } = facts;
+    let held = target.holds.contains(&version);
+    if held && force.is_none() {
+        return Err(Error::Held {
+            version: version.to_string(),
+            environment: target.env.to_string(),
+            hint: format!(
+                "{version} is on hold in {}; pass --force -m \"why\" to roll back to it anyway (this takes it off hold)",
+                target.env
+            ),
+        });
+    }
     let left = target.current.version();
+    let forward = left.is_some_and(|left| version > left);
     let holds = holds_after_rollback(&target.holds, left, version);
     let mut summary = diff::summary(&changes);
     if let Some(left) = left {
         summary.push_str(&format!("; {left} on hold"));
     }
+    if held {
+        summary.push_str(&format!("; {version} taken off hold"));
+    }
+    let subject = if forward {
+        format!("Roll {} forward to {version}", target.env)
+    } else {
+        format!("Roll back {} to {version}", target.env)
+    };
     let record = Record {
-        subject: format!("Roll back {} to {version}", target.env),
+        subject,
         action: Action::Rollback.as_str(),
         environment: target.env.as_str(),
         actor: &request.actor,
         version: Some(version),
         holds: Some(&holds),
         source: None,
-        force: None,
+        force,
         description: request.message.as_deref(),
         summary: &summary,
     };
-    Plan {
+    Ok(Plan {
         action: Action::Rollback,
         environment: target.env.clone(),
         expected: target.tip,
@@ -492,14 +533,27 @@ pub fn plan_rollback(
         source: None,
         from: None,
         left,
+        forward,
         holds: Some(holds),
-        released_hold: None,
+        released_hold: held.then_some(version),
         protected: chain.is_protected(&target.env),
         summary,
         changes,
         notes,
         reconciled: Vec::new(),
-    }
+    })
+}
+
+/// What a rollback decides on, once its version is chosen.
+#[derive(Debug, Clone)]
+pub struct RollbackFacts<'a> {
+    pub chain: &'a Chain,
+    pub target: &'a EnvFacts,
+    pub version: Version,
+    pub version_tree: ObjectId,
+    /// Tip → the version.
+    pub changes: ChangeSet,
+    pub notes: Vec<String>,
 }
 
 /// A revert cannot start from the first version: there is nothing before it.
@@ -610,6 +664,7 @@ fn draft_plan(chain: &Chain, draft: &EnvFacts, change: DraftChange, request: &Re
         source: change.source,
         from: None,
         left: None,
+        forward: false,
         holds: None,
         released_hold: None,
         protected: chain.is_protected(&draft.env),
@@ -824,23 +879,46 @@ mod tests {
     }
 
     #[test]
-    fn rollback_version_refuses_the_draft_never_deployed_current_none_earlier_and_drift() {
+    fn rollback_refuses_the_draft_never_deployed_current_equal_trees_none_earlier_drift_and_held() {
         let chain = chain();
         let deployed: BTreeSet<Version> = [1, 2, 4].map(v).into_iter().collect();
+        let trees: BTreeMap<Version, ObjectId> = [(v(1), id(11)), (v(2), id(12)), (v(4), id(40))].into();
         let live = env("live", 4, 40, Current::Own(v(4)), &[2]);
         let draft = env("draft", 1, 10, Current::Drift, &[]);
         let drifting = env("live", 4, 99, Current::Drift, &[]);
-        let code = |r: Result<Version, Error>| r.unwrap_err().code();
-        assert_eq!(code(rollback_version(&chain, &draft, &deployed, None)), Code::Usage);
-        assert_eq!(code(rollback_version(&chain, &live, &deployed, Some(v(3)))), Code::NotFound);
-        assert_eq!(code(rollback_version(&chain, &live, &deployed, Some(v(4)))), Code::NothingToDo);
-        let first = env("live", 4, 40, Current::Own(v(1)), &[]);
-        assert_eq!(code(rollback_version(&chain, &first, &deployed, None)), Code::NotFound);
-        assert_eq!(code(rollback_version(&chain, &drifting, &deployed, None)), Code::Drift);
-        assert_eq!(rollback_version(&chain, &live, &deployed, None).unwrap(), v(1), "v2 is on hold");
-        let plan = plan_rollback(&chain, &live, v(1), id(11), ChangeSet::default(), Vec::new(), &request());
-        assert_eq!((plan.left, plan.holds.clone()), (Some(v(4)), Some(vec![v(2), v(4)])));
+        let refused = |r: Result<Version, Error>| r.unwrap_err().code();
+        let version = |target: &EnvFacts, to: Option<Version>| rollback_version(&chain, target, &deployed, &trees, to);
+        assert_eq!(refused(version(&draft, None)), Code::Usage);
+        assert_eq!(refused(version(&live, Some(v(3)))), Code::NotFound);
+        assert_eq!(refused(version(&live, Some(v(4)))), Code::NothingToDo);
+        let first = env("live", 4, 11, Current::Own(v(1)), &[]);
+        assert_eq!(refused(version(&first, None)), Code::NotFound);
+        assert_eq!(refused(version(&drifting, None)), Code::Drift);
+        assert_eq!(version(&live, None).unwrap(), v(1), "v2 is on hold");
+        // A tip whose tree is v1's: nothing earlier off hold differs.
+        let same = env("live", 4, 11, Current::Own(v(4)), &[2]);
+        assert_eq!(refused(version(&same, None)), Code::NothingToDo);
+        assert_eq!(refused(version(&same, Some(v(1)))), Code::NothingToDo);
+        let facts = |version: u32| RollbackFacts {
+            chain: &chain,
+            target: &live,
+            version: v(version),
+            version_tree: id(10 + version as u8),
+            changes: ChangeSet::default(),
+            notes: Vec::new(),
+        };
+        let plan = plan_rollback(facts(1), &request()).unwrap();
+        assert_eq!((plan.left, plan.holds.clone(), plan.forward), (Some(v(4)), Some(vec![v(2), v(4)]), false));
         assert!(plan.summary.ends_with("; v4 on hold"), "{}", plan.summary);
+        assert_eq!(code(plan_rollback(facts(2), &request())), Code::Held, "v2 is on hold in live");
+        assert_eq!(code(plan_rollback(facts(2), &forced(None))), Code::Usage);
+        let forced_plan = plan_rollback(facts(2), &forced(Some("v4 is worse"))).unwrap();
+        assert_eq!(forced_plan.released_hold, Some(v(2)));
+        assert!(forced_plan.message.contains("Stagecraft-Force: v4 is worse"), "{}", forced_plan.message);
+        let earlier = env("sandbox", 2, 11, Current::Own(v(1)), &[]);
+        let facts = RollbackFacts { target: &earlier, ..facts(2) };
+        let forward = plan_rollback(facts, &request()).unwrap();
+        assert!(forward.forward && forward.message.starts_with("Roll sandbox forward to v2"), "{}", forward.message);
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl Done {
         written.holds = plan.holds.as_ref().map(|holds| holds.iter().map(|v| v.number()).collect());
         written.left = plan.left.map(|v| v.number());
         written.released_hold = plan.released_hold.is_some();
+        written.forward = plan.forward;
         written.reconciled = plan.reconciled.iter().map(|v| v.number()).collect();
         written.reconciled_notes = plan.notes.clone();
         written

@@ -136,6 +136,13 @@ fn every_route_against_every_role() {
         ("POST", "/v1/promote", Some(r#"{"version": "v3", "to": "live", "preview": true}"#), Some("releaser"), 200),
         ("POST", "/v1/rollback", Some(r#"{"environment": "sandbox", "preview": true}"#), Some("publisher"), 200),
         ("POST", "/v1/rollback", Some(r#"{"environment": "live", "preview": true}"#), Some("releaser"), 200),
+        (
+            "POST",
+            "/v1/rollback",
+            Some(r#"{"environment": "sandbox", "to": 1, "force": true, "message": "m", "preview": true}"#),
+            Some("admin"),
+            200,
+        ),
         ("POST", "/v1/revert", Some(r#"{"version": 2, "preview": true}"#), Some("publisher"), 200),
         ("POST", "/v1/restore", Some(r#"{"version": 1, "preview": true}"#), Some("publisher"), 200),
     ];

@@ -299,7 +299,7 @@ fn a_held_or_drifted_tip_is_not_delivered_and_the_runtime_keeps_the_last_good_co
     let (_, metrics) = daemon.get("/metrics");
     assert!(metrics.contains("stagecraft_environment_drift{environment=\"live\"} 1"), "{metrics}");
     // Back to a good version: delivered again. Nothing of the held or drifted tips was sent.
-    repo.stagecraft(&["rollback", "live", "--to", "v2", "--yes"]).success();
+    repo.stagecraft(&["rollback", "live", "--to", "v2", "--yes", "--force", "-m", "v2 is fine after all"]).success();
     let got = live.wait_acks(ASSISTANTS + 3);
     assert!(got.iter().all(|r| r.data()["commit"] != held.trim() && r.data()["commit"] != drift_commit.trim()));
     assert_eq!(got.last().unwrap().data()["config"]["model"]["temperature"], 0.9);

@@ -496,3 +496,63 @@ fn a_plan_applied_after_its_branch_moved_is_a_conflict_and_writes_nothing() {
     assert_eq!(apply::apply(&store, &identity, plan, true).unwrap_err().code(), stagecraft::error::Code::Conflict);
     assert_eq!(repo.git(&["rev-parse", "sandbox"]), sandbox, "nothing written");
 }
+
+#[test]
+fn issue_13_a_rollback_onto_a_held_version_needs_force_and_says_it_lifts_the_hold() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    repo.stagecraft(&["publish"]).success();
+    edit_temperature(&repo, "0.6");
+    repo.stagecraft(&["publish"]).success();
+    repo.stagecraft(&["rollback", "sandbox"]).success();
+    let tip = repo.git(&["rev-parse", "sandbox"]);
+    // v3 is on hold in sandbox: going back to it is refused like its promotion.
+    let held = repo.stagecraft(&["rollback", "sandbox", "--to", "v3"]);
+    insta::assert_snapshot!(held, @r#"
+    ------- stderr -------
+    error: v3 is on hold in sandbox
+    hint: v3 is on hold in sandbox; pass --force -m "why" to roll back to it anyway (this takes it off hold)
+    [exit status: 1]
+    "#);
+    assert_eq!(repo.stagecraft(&["rollback", "sandbox", "--to", "v3", "--force"]).code, 2, "a force needs a reason");
+    assert_eq!(repo.git(&["rev-parse", "sandbox"]), tip, "nothing written");
+    let run = repo.stagecraft(&["rollback", "sandbox", "--to", "v3", "--force", "-m", "v2 is worse"]).success();
+    assert!(run.stdout.starts_with("rolled sandbox forward from v2 to v3 ("), "{run}");
+    assert!(run.stdout.trim_end().ends_with("; v2 on hold; v3 taken off hold"), "{run}");
+    let trailer = trailers(&repo, "sandbox");
+    assert!(
+        trailer.contains("Stagecraft-Force: v2 is worse\n") && trailer.contains("Stagecraft-Holds: 2\n"),
+        "{trailer}"
+    );
+    // JSON says it too: forward, and the hold lifted.
+    repo.stagecraft(&["rollback", "sandbox", "--to", "v2", "--force", "-m", "back again"]).success();
+    let json =
+        repo.stagecraft(&["rollback", "sandbox", "--to", "v3", "--force", "-m", "v3", "--json"]).success().json();
+    assert_eq!((json["forward"].as_bool(), json["released_hold"].as_bool()), (Some(true), Some(true)), "{json}");
+}
+
+#[test]
+fn issue_13_a_rollback_that_would_change_nothing_is_nothing_to_do() {
+    // live deployed v1, v2 and v4, and v4's tree is v2's.
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    assert_eq!(repo.release_to("live"), "v2");
+    edit_temperature(&repo, "0.6");
+    repo.stagecraft(&["publish"]).success();
+    edit_temperature(&repo, "0.5");
+    assert_eq!(repo.release_to("live"), "v4");
+    assert_eq!(repo.git(&["rev-parse", "v4^{tree}"]), repo.git(&["rev-parse", "v2^{tree}"]));
+    let tip = repo.git(&["rev-parse", "live"]);
+    let equal = repo.stagecraft(&["rollback", "live", "--to", "v2", "--yes"]);
+    assert_eq!(equal.code, 3, "{equal}");
+    assert!(
+        equal.stderr.starts_with("error: nothing to roll back: live already has the configuration of v2"),
+        "{equal}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "live"]), tip, "nothing written");
+    // The default skips v2 (same tree) and goes to v1.
+    let dry = repo.stagecraft(&["rollback", "live", "--dry-run"]).success();
+    assert!(dry.stdout.starts_with("would roll back live from v4 to v1: "), "{dry}");
+    repo.stagecraft(&["rollback", "live", "--yes"]).success();
+    assert_eq!(repo.git(&["rev-parse", "live^{tree}"]), repo.git(&["rev-parse", "v1^{tree}"]));
+}
