@@ -28,7 +28,13 @@ pub struct WriteArgs {
 
 impl WriteArgs {
     pub fn options(&self, force: bool) -> WriteOptions {
-        WriteOptions { message: self.message.clone(), force, dry_run: self.dry_run, confirmed: self.yes, actor: None }
+        WriteOptions {
+            message: self.message.clone(),
+            force,
+            dry_run: self.dry_run,
+            confirmed: self.yes,
+            ..WriteOptions::default()
+        }
     }
 }
 

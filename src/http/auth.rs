@@ -5,8 +5,8 @@
 //! |---|---|
 //! | anonymous | `/healthz`, `/readyz`, `/openapi.json`, `/hooks/*`; reads with `public_read = true`; `/metrics` with `public_metrics = true`; with no config file, reads and `/metrics` from loopback |
 //! | viewer | every read and `/metrics` |
-//! | publisher | publish, discard, revert, restore; promote and rollback into unprotected environments |
-//! | releaser | the same into protected environments |
+//! | publisher | every write into an unprotected environment: publish, discard, revert, restore, promote, rollback |
+//! | releaser | the same into protected environments (protected by the chain or by the daemon's `[environments] protected`), each with `confirm` |
 //! | admin | `force` |
 //!
 //! Without a config file writes are refused (there is no token to give).

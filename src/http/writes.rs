@@ -51,14 +51,14 @@ fn role_for(state: &AppState, env: &EnvName, force: bool) -> Role {
 }
 
 impl WriteBody for PublishRequest {
-    fn role(&self, _state: &AppState) -> Result<Role, Problem> {
-        Ok(if self.force { Role::Admin } else { Role::Publisher })
+    fn role(&self, state: &AppState) -> Result<Role, Problem> {
+        Ok(role_for(state, state.chain.base(), self.force))
     }
 }
 
 impl WriteBody for DiscardRequest {
-    fn role(&self, _state: &AppState) -> Result<Role, Problem> {
-        Ok(Role::Publisher)
+    fn role(&self, state: &AppState) -> Result<Role, Problem> {
+        Ok(role_for(state, state.chain.draft(), false))
     }
 }
 
@@ -75,8 +75,8 @@ impl WriteBody for RollbackRequest {
 }
 
 impl WriteBody for DraftRequest {
-    fn role(&self, _state: &AppState) -> Result<Role, Problem> {
-        Ok(Role::Publisher)
+    fn role(&self, state: &AppState) -> Result<Role, Problem> {
+        Ok(role_for(state, state.chain.draft(), false))
     }
 }
 
@@ -103,8 +103,24 @@ fn identity(state: &AppState) -> Result<Identity, Problem> {
     Ok(Identity { author: person.clone(), author_time: now, committer: person, committer_time: now })
 }
 
-fn options(caller: &Caller, message: Option<String>, force: bool, confirm: bool, preview: bool) -> WriteOptions {
-    WriteOptions { message, force, dry_run: preview, confirmed: confirm, actor: Some(caller.actor()) }
+/// A write's options: the caller as its actor, and the environments the daemon's
+/// config protects.
+fn options(
+    state: &AppState,
+    caller: &Caller,
+    message: Option<String>,
+    force: bool,
+    confirm: bool,
+    preview: bool,
+) -> WriteOptions {
+    WriteOptions {
+        message,
+        force,
+        dry_run: preview,
+        confirmed: confirm,
+        actor: Some(caller.actor()),
+        protected: state.config.get().config.protected.clone(),
+    }
 }
 
 async fn answer(
@@ -164,7 +180,7 @@ pub async fn publish(
 ) -> Result<Response, Problem> {
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(&caller, body.message, body.force, body.confirm, body.preview);
+    let options = options(&state, &caller, body.message, body.force, body.confirm, body.preview);
     let done = state.with_store(move |store| crate::ops::publish::publish(store, &identity, &options)).await?;
     let status = if done.dry_run() { StatusCode::OK } else { StatusCode::CREATED };
     Ok(answer(&state, status, done.written(), done.changes(), wait).await)
@@ -179,7 +195,7 @@ pub async fn discard(
     Write { caller, body }: Write<DiscardRequest>,
 ) -> Result<Response, Problem> {
     let identity = identity(&state)?;
-    let options = options(&caller, body.message, false, body.confirm, body.preview);
+    let options = options(&state, &caller, body.message, false, body.confirm, body.preview);
     let done = state.with_store(move |store| crate::ops::discard::discard(store, &identity, &options)).await?;
     Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), None).await)
 }
@@ -196,7 +212,7 @@ pub async fn promote(
     let version = version_of(&body.version)?;
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(&caller, body.message, body.force, body.confirm, body.preview);
+    let options = options(&state, &caller, body.message, body.force, body.confirm, body.preview);
     let done = state
         .with_store(move |store| {
             crate::ops::promote::promote(store, &identity, &version.to_string(), to.as_str(), &options)
@@ -217,7 +233,7 @@ pub async fn rollback(
     let to = body.to.as_ref().map(version_of).transpose()?;
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(&caller, body.message, body.force, body.confirm, body.preview);
+    let options = options(&state, &caller, body.message, body.force, body.confirm, body.preview);
     let done = state
         .with_store(move |store| crate::ops::rollback::rollback(store, &identity, env.as_str(), to, &options))
         .await?;
@@ -229,7 +245,7 @@ async fn draft_write(state: AppState, caller: Caller, body: DraftRequest, restor
     let version = version_of(&body.version)?;
     let assistant = body.assistant.as_deref().map(assistant_id).transpose()?.map(|a| a.as_str().to_string());
     let identity = identity(&state)?;
-    let options = options(&caller, body.message, false, body.confirm, body.preview);
+    let options = options(&state, &caller, body.message, false, body.confirm, body.preview);
     let done = state
         .with_store(move |store| {
             if restore {

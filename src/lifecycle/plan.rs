@@ -37,9 +37,18 @@ pub struct Request {
     pub message: Option<String>,
     /// Write although the version is on hold there (needs a reason).
     pub force: bool,
+    /// Environments protected besides the chain's own (the daemon's config adds them).
+    pub protected: Vec<EnvName>,
 }
 
 impl Request {
+    /// The one rule of protection: an environment is protected when the chain says so
+    /// (its init trailers) or the daemon's config adds it. A write into it needs the
+    /// releaser role and a confirmation, on every front end.
+    pub fn is_protected(&self, chain: &Chain, env: &EnvName) -> bool {
+        chain.is_protected(env) || self.protected.contains(env)
+    }
+
     /// The `Stagecraft-Force` reason, or a usage error when `force` has no message.
     pub fn force_reason(&self) -> Result<Option<&str>, Error> {
         match (self.force, self.message.as_deref().map(str::trim).filter(|m| !m.is_empty())) {
@@ -231,7 +240,7 @@ pub fn plan_publish(facts: PublishFacts<'_>, request: &Request) -> Result<Plan, 
         forward: false,
         holds: None,
         released_hold: None,
-        protected: chain.is_protected(&base.env),
+        protected: request.is_protected(chain, &base.env),
         summary,
         changes,
         notes,
@@ -413,7 +422,7 @@ pub fn plan_promote(facts: PromoteFacts<'_>, request: &Request) -> Result<Plan, 
         forward: false,
         holds: None,
         released_hold: held.then_some(version),
-        protected: chain.is_protected(&target.env),
+        protected: request.is_protected(chain, &target.env),
         summary,
         changes,
         notes,
@@ -536,7 +545,7 @@ pub fn plan_rollback(facts: RollbackFacts<'_>, request: &Request) -> Result<Plan
         forward,
         holds: Some(holds),
         released_hold: held.then_some(version),
-        protected: chain.is_protected(&target.env),
+        protected: request.is_protected(chain, &target.env),
         summary,
         changes,
         notes,
@@ -667,7 +676,7 @@ fn draft_plan(chain: &Chain, draft: &EnvFacts, change: DraftChange, request: &Re
         forward: false,
         holds: None,
         released_hold: None,
-        protected: chain.is_protected(&draft.env),
+        protected: request.is_protected(chain, &draft.env),
         summary,
         changes: change.changes,
         notes: Vec::new(),
@@ -761,7 +770,7 @@ mod tests {
         }
     }
     fn request() -> Request {
-        Request { actor: "Ada <ada@example.com>".into(), message: None, force: false }
+        Request { actor: "Ada <ada@example.com>".into(), ..Request::default() }
     }
     fn forced(reason: Option<&str>) -> Request {
         Request { force: true, message: reason.map(str::to_string), ..request() }

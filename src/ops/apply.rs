@@ -26,6 +26,8 @@ pub struct WriteOptions {
     pub confirmed: bool,
     /// Who asked (`Name <email>` or `token:<name>`); the identity's author when `None`.
     pub actor: Option<String>,
+    /// Environments protected besides the chain's own (the daemon's config).
+    pub protected: Vec<crate::model::EnvName>,
 }
 
 impl WriteOptions {
@@ -35,6 +37,7 @@ impl WriteOptions {
             actor: self.actor.clone().unwrap_or_else(|| identity.author.to_string()),
             message: self.message.clone(),
             force: self.force,
+            protected: self.protected.clone(),
         }
     }
 }

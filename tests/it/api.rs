@@ -185,6 +185,35 @@ fn assert_router_problem(answer: &RouterAnswer, status: u16, code: &str) {
 }
 
 #[test]
+fn issue_13_protected_means_protected_on_every_write_route() {
+    // Sandbox protected by the chain; the draft by the daemon's config. Both need the
+    // releaser role and a confirmation, whichever says so.
+    let repo = TestRepo::from_example_with(&["--protected", "sandbox,live"]);
+    edit_temperature(&repo, "0.5");
+    let app = TestApp::new(&repo, &config("[environments]\nprotected = [\"draft\"]\n"));
+    let refused = |path: &str, body: &str, environment: &str| {
+        let publisher = app.call("POST", path, Some(&token("publisher")), Some(body));
+        assert_router_problem(&publisher, 403, "forbidden");
+        assert!(publisher.json()["detail"].as_str().unwrap().contains("needs releaser"), "{path}: {}", publisher.body);
+        let unconfirmed = app.call("POST", path, Some(&token("releaser")), Some(body));
+        assert_router_problem(&unconfirmed, 400, "confirmation_required");
+        assert_eq!(unconfirmed.json()["environment"], environment, "{path}");
+    };
+    refused("/v1/publish", r#"{"message": "warmer"}"#, "sandbox");
+    assert_eq!(repo.git(&["tag", "--list", "v*"]), "v1\n", "nothing published");
+    let published = app.call("POST", "/v1/publish", Some(&token("releaser")), Some(r#"{"confirm": true}"#));
+    assert_eq!(published.status, 201, "{}", published.body);
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
+    let draft_before = repo.git(&["rev-parse", "draft"]);
+    refused("/v1/discard", "{}", "draft");
+    refused("/v1/restore", r#"{"version": 1}"#, "draft");
+    refused("/v1/revert", r#"{"version": 2}"#, "draft");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), draft_before, "nothing written");
+    let discarded = app.call("POST", "/v1/discard", Some(&token("releaser")), Some(r#"{"confirm": true}"#));
+    assert_eq!(discarded.status, 200, "{}", discarded.body);
+}
+
+#[test]
 fn public_read_and_public_metrics_open_reads_to_anonymous_callers_but_never_writes() {
     let repo = TestRepo::from_example();
     let text = config("")

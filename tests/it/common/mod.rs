@@ -133,9 +133,17 @@ pub struct TestRepo {
 impl TestRepo {
     /// example-repo after `stagecraft init --from`.
     pub fn from_example() -> TestRepo {
+        TestRepo::from_example_with(&[])
+    }
+
+    /// [`TestRepo::from_example`] with more `init` flags (`--protected sandbox,live`, …).
+    pub fn from_example_with(flags: &[&str]) -> TestRepo {
         let env = TestEnv::new();
         let root = env.path().join("repo");
-        env.stagecraft_in(env.path(), &["init", "repo", "--from", example_repo().to_str().unwrap()]).success();
+        let example = example_repo();
+        let mut args = vec!["init", "repo", "--from", example.to_str().unwrap()];
+        args.extend(flags);
+        env.stagecraft_in(env.path(), &args).success();
         TestRepo { env, root }
     }
 
