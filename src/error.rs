@@ -252,7 +252,7 @@ impl Error {
             Error::Api { hint, .. } => hint.clone(),
             Error::Io { .. } => Some("check that the path exists and is readable and writable".into()),
             Error::Read(_) => Some("check the file, or the repository with `git fsck`".into()),
-            Error::Conflict { .. } => Some("someone else wrote at the same time; run the command again".into()),
+            Error::Conflict { .. } => Some("another write won the race; run it again".into()),
             Error::VersionConflict { tag, .. } => Some(format!("tags are never moved; inspect `git show {tag}` and remove the stray tag if it is wrong")),
             Error::Held { hint, .. }
             | Error::NotPromotable { hint, .. }

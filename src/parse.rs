@@ -43,6 +43,7 @@ pub fn load_cached(
     cache: &mut AssistantCache,
 ) -> (Config, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
+    check_entry_names(snapshot, &mut diagnostics);
     let layout = Layout::of(snapshot, &mut diagnostics);
     let mut config = Config::default();
     cache.loads += 1;
@@ -176,6 +177,54 @@ impl Memo<'_> {
         let stored = value.clone().map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>);
         self.files.insert(key, (self.load, stored, found));
         value
+    }
+}
+
+/// Refuses, anywhere in the tree, what a checkout or git itself treats specially: the
+/// names `.`, `..` and `.git` (in any case), names with a backslash or a control
+/// character, and symbolic links (those under `assistants/` are reported by the layout).
+/// A tree made with `git mktree` can hold them; `git fsck` flags them, and a checkout
+/// of them can write outside the work tree.
+fn check_entry_names(snapshot: &Snapshot, diagnostics: &mut Vec<Diagnostic>) {
+    let mut reported = BTreeSet::new();
+    for (path, entry) in snapshot.entries() {
+        let mut prefix = String::new();
+        for name in path.split('/') {
+            prefix.push_str(name);
+            let why = if name.is_empty() || name == "." || name == ".." {
+                Some("is a path step, not a name")
+            } else if name.eq_ignore_ascii_case(".git") {
+                Some("is git's own directory")
+            } else if name.contains('\\') {
+                Some("holds a backslash, a directory separator on Windows")
+            } else if name.chars().any(char::is_control) {
+                Some("holds a control character")
+            } else {
+                None
+            };
+            if let Some(why) = why
+                && reported.insert(prefix.clone())
+            {
+                let shown: String = prefix.chars().flat_map(char::escape_debug).collect();
+                diagnostics.push(Diagnostic::whole(
+                    shown.clone(),
+                    format!("`{shown}` is not a safe name for a file or directory: it {why}"),
+                    Some(
+                        "remove or rename it (git fsck flags it, and a checkout could write outside the work tree)"
+                            .into(),
+                    ),
+                ));
+                break;
+            }
+            prefix.push('/');
+        }
+        if entry.kind == EntryKind::Symlink && !path.starts_with(ASSISTANTS_DIR) && reported.insert(path.clone()) {
+            diagnostics.push(Diagnostic::whole(
+                path,
+                "a symbolic link is not allowed in a config tree",
+                Some("replace it with a regular file holding the content".into()),
+            ));
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! attempt takes the following delivery in the queue (round robin), so one delivery a
 //! runtime keeps refusing does not hold back its other assistants; the backoff is the
 //! runtime's, reset by any 2xx. Any 2xx acknowledges (a 3xx
-//! is a failure: redirects are not followed); `429` and `503` wait their `Retry-After`;
+//! is a failure: redirects are not followed); `429` and `503` wait their `Retry-After`
+//! (at least `retry_min`, at most `retry_max`);
 //! `410 Gone` parks the runtime until the config is reloaded; anything else is retried
 //! with exponential backoff and full jitter, without limit. The body is the recorded
 //! bytes, so retries and restarts send byte-identical bodies; only `webhook-timestamp`
@@ -125,10 +126,12 @@ pub async fn worker(
             }
             Outcome::Failed { reason, retry_after } => {
                 hub.metrics.delivery(&name, "failed");
-                // Retry-After is honoured, but never below retry_min (a `0` would spin).
-                let delay = retry_after.map(|d| d.max(backoff.retry_min)).unwrap_or_else(|| {
-                    webhook::retry_delay(attempt, backoff.retry_min, backoff.retry_max, fastrand::f64())
-                });
+                // Retry-After is honoured between retry_min and retry_max.
+                let delay = retry_after
+                    .map(|d| webhook::retry_after_delay(d, backoff.retry_min, backoff.retry_max))
+                    .unwrap_or_else(|| {
+                        webhook::retry_delay(attempt, backoff.retry_min, backoff.retry_max, fastrand::f64())
+                    });
                 attempt = attempt.saturating_add(1);
                 failed = Some((delivery.sequence, delivery.assistant.clone()));
                 tracing::warn!(

@@ -101,7 +101,7 @@ impl Remote {
     pub fn fetch(&self, git_dir: &Path) -> Result<(), Error> {
         let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut command = git(&self.auth, git_dir);
-        command.args(["fetch", "--quiet", "--prune", "--no-write-fetch-head", &self.remote]);
+        command.args(["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", &self.remote]);
         command.arg(format!("+refs/heads/*:{}*", self.tracking));
         command.arg("+refs/tags/*:refs/tags/*");
         run(command, "fetch from", &redact(&self.remote))
@@ -115,7 +115,7 @@ impl Remote {
             let expected = update.expected.map(|id| id.to_hex()).unwrap_or_default();
             command.arg(format!("--force-with-lease={}:{expected}", update.name));
         }
-        command.arg(&self.remote);
+        command.arg("--").arg(&self.remote);
         for update in updates {
             command.arg(format!("{}:{}", update.object.to_hex(), update.name));
         }
@@ -131,6 +131,11 @@ impl Remote {
             .filter(|line| line.starts_with('!'))
             .map(|line| line.split('\t').skip(1).collect::<Vec<_>>().join(" "))
             .collect();
+        // Every ref lost to another write (a lease, a ref locked or moved by a concurrent
+        // push, the atomic transaction that failed with it): a race, run it again.
+        if !rejected.is_empty() && rejected.iter().all(|reason| lost_race(reason)) {
+            return Err(PushError::Rejected(rejected.join("; ")));
+        }
         // The forge refused the ref itself (a protected branch, a hook): not a race.
         if stdout.contains("[remote rejected]") || stderr.contains("[remote rejected]") {
             let detail = rejected.join("; ");
@@ -146,6 +151,22 @@ impl Remote {
         }
         Err(PushError::Failed(failed("push to", &redact(&self.remote), &stderr)))
     }
+}
+
+/// Whether a rejected ref's reason says another write got there first.
+fn lost_race(reason: &str) -> bool {
+    const RACES: [&str; 9] = [
+        "stale info",
+        "fetch first",
+        "non-fast-forward",
+        "already exists",
+        "atomic transaction failed",
+        "atomic push failed",
+        "failed to lock",
+        "cannot lock",
+        "incorrect old value",
+    ];
+    RACES.iter().any(|race| reason.contains(race))
 }
 
 /// A git command with the credentials, no prompts, and messages in English.

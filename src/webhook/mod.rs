@@ -208,9 +208,23 @@ pub fn retry_delay(attempt: u32, retry_min: Duration, retry_max: Duration, rando
     retry_min + (ceiling - retry_min).mul_f64(random.clamp(0.0, 1.0))
 }
 
+/// The wait a runtime's `Retry-After` asks for, kept between `retry_min` (a `0` would
+/// spin) and `retry_max` (a runtime cannot stall its own worker for days).
+pub fn retry_after_delay(retry_after: Duration, retry_min: Duration, retry_max: Duration) -> Duration {
+    retry_after.max(retry_min.min(retry_max)).min(retry_max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_stays_between_retry_min_and_retry_max() {
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(300));
+        assert_eq!(retry_after_delay(Duration::ZERO, min, max), min);
+        assert_eq!(retry_after_delay(Duration::from_secs(7), min, max), Duration::from_secs(7));
+        assert_eq!(retry_after_delay(Duration::from_secs(86_400 * 3), min, max), max, "three days is capped");
+    }
 
     /// The known answer of the Standard Webhooks specification (checked with Python's
     /// `hmac` module, an implementation other than the one signing here).

@@ -208,6 +208,47 @@ fn a_publish_with_remote_is_one_atomic_push_and_a_lost_race_changes_nothing() {
 }
 
 #[test]
+fn issue_13_a_push_that_loses_a_race_is_a_retryable_conflict_and_a_refusal_is_git() {
+    let env = TestEnv::new();
+    let forge = forge(&env, true);
+    let work = clone(&env, &forge, "work");
+    std::fs::write(work.join("assistants/support-bot/instructions.md"), "Be brief.\n").unwrap();
+    git(&env, &work, &["commit", "-qam", "Brief"]);
+    git(&env, &work, &["push", "-q", "origin", "draft"]);
+    let stagecraft = |args: &[&str]| {
+        let output = env
+            .command(env!("CARGO_BIN_EXE_stagecraft"), &work)
+            .env("STAGECRAFT_GIT_TOKEN", gitserver::TOKEN)
+            .args(args)
+            .output()
+            .unwrap();
+        crate::common::Run::from_output(output, env.path())
+    };
+    // Another push holds sandbox's lock on the forge at the moment ours arrives: the
+    // forge fails the atomic transaction. That write won; ours is to be run again.
+    let lock = forge.path.join("refs/heads/sandbox.lock");
+    std::fs::write(&lock, "").unwrap();
+    let lost = stagecraft(&["--remote", "origin", "publish", "--json"]);
+    assert_eq!(lost.code, 1, "{lost}");
+    let error = &serde_json::from_str::<serde_json::Value>(&lost.stdout).unwrap()["error"];
+    assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("conflict"), Some(true)), "{error}");
+    assert_eq!(error["hint"], "another write won the race; run it again");
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(env.git_in(&forge.path, &["tag", "--list", "v*"]), "v1\n", "nothing was written on the forge");
+    // The forge's own refusal (a hook) stays a git error that names it.
+    let hook = forge.path.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'sandbox is protected' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let refused = stagecraft(&["--remote", "origin", "publish", "--json"]);
+    let error = &serde_json::from_str::<serde_json::Value>(&refused.stdout).unwrap()["error"];
+    assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("git"), Some(false)), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("hook declined"), "{error}");
+    std::fs::remove_file(&hook).unwrap();
+    stagecraft(&["--remote", "origin", "publish"]).success();
+    assert_eq!(env.git_in(&forge.path, &["tag", "--list", "v*"]), "v1\nv2\n");
+}
+
+#[test]
 fn forge_signatures_are_checked_each_forges_own_way() {
     use axum::http::HeaderMap;
     use stagecraft::http::hooks::forge_signature_ok;

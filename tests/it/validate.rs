@@ -159,3 +159,57 @@ fn a_directory_validates_outside_any_repository_with_a_given_chain() {
     assert!(run.stderr.contains("hint: use an environment of the chain: staging → production"), "{run}");
     env.stagecraft_in(env.path(), &["validate", "./tree"]).success();
 }
+
+/// Runs git with `input` on its standard input, in the repository.
+fn git_with_input(repo: &TestRepo, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = repo
+        .env
+        .command("git", &repo.root)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn issue_13_unsafe_tree_entries_are_refused_anywhere_and_nothing_is_published() {
+    let repo = TestRepo::from_example();
+    let blob = git_with_input(&repo, &["hash-object", "-w", "--stdin"], "x\n");
+    let top = repo.git(&["ls-tree", "draft"]).trim_end().to_string();
+    for (name, mode, expected) in [
+        ("..", "100644", "`..` is not a safe name for a file or directory: it is a path step, not a name"),
+        (".GIT", "100644", "`.GIT` is not a safe name for a file or directory: it is git's own directory"),
+        ("a\\b", "100644", "holds a backslash"),
+        (
+            "bell\u{7}",
+            "100644",
+            "`bell\\u{7}` is not a safe name for a file or directory: it holds a control character",
+        ),
+        ("link", "120000", "link: a symbolic link is not allowed in a config tree"),
+    ] {
+        let tree = git_with_input(&repo, &["mktree"], &format!("{top}\n{mode} blob {blob}\t{name}\n"));
+        let draft = repo.git(&["rev-parse", "draft"]);
+        let commit = repo.git(&["commit-tree", &tree, "-p", draft.trim(), "-m", "an unsafe entry"]).trim().to_string();
+        repo.git(&["update-ref", "refs/heads/unsafe", commit.trim()]);
+        let run = repo.stagecraft(&["validate", &commit]);
+        assert_eq!(run.code, 1, "{name:?}: {run}");
+        assert!(run.stderr.contains(expected), "{name:?}: {run}");
+        assert!(run.stderr.contains("hint: "), "{name:?}: {run}");
+    }
+    // On the draft itself: the publish is refused and nothing is written.
+    let tree = git_with_input(&repo, &["mktree"], &format!("{top}\n100644 blob {blob}\t..\n"));
+    let draft = repo.git(&["rev-parse", "draft"]);
+    let commit = repo.git(&["commit-tree", &tree, "-p", draft.trim(), "-m", "dot dot"]);
+    repo.git(&["update-ref", "refs/heads/draft", commit.trim(), draft.trim()]);
+    let refused = repo.stagecraft(&["publish"]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(refused.stderr.contains("`..` is not a safe name"), "{refused}");
+    assert_eq!(repo.git(&["tag", "--list", "v*"]), "v1\n");
+}
