@@ -61,8 +61,8 @@ fn run_diff(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             ops::diff::Diffed { changes: answer.changes, labels: answer.labels }
         }
         None => {
-            let only_paths =
-                args.from.as_deref().is_some_and(looks_like_path) && args.to.as_deref().is_some_and(looks_like_path);
+            let is_dir = |spec: &str| looks_like_path(spec) || context.cwd.join(spec).is_dir();
+            let only_paths = args.from.as_deref().is_some_and(is_dir) && args.to.as_deref().is_some_and(is_dir);
             let (store, chain) = context.store_and_chain(only_paths, args.environments.as_deref())?;
             let from = args.from.clone().unwrap_or_else(|| chain.base().to_string());
             let to = args.to.clone().unwrap_or_else(|| chain.draft().to_string());

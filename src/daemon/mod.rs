@@ -403,15 +403,14 @@ impl Workers {
             }
         }
         for (name, (runtime, secrets)) in wanted {
-            let queue = Arc::new(RuntimeQueue::new(runtime, secrets));
+            let queue = Arc::new(RuntimeQueue::new(runtime, secrets, &hub.metrics));
             // Registered before the pending deliveries are read, so that nothing the sync
             // loop records meanwhile misses the queue (`push` keeps the newest of each).
             hub.add_runtime(queue.clone());
             match ledger.pending(&name).await {
                 Ok(pending) => {
                     let now = Instant::now();
-                    let depth = queue.push(pending.into_iter().map(|delivery| Queued { delivery, since: now }));
-                    hub.metrics.queue(&name, depth);
+                    queue.push(pending.into_iter().map(|delivery| Queued { delivery, since: now }));
                 }
                 Err(error) => {
                     tracing::error!(runtime = name.as_str(), error = %error, "cannot read pending deliveries")

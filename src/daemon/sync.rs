@@ -327,7 +327,7 @@ impl Syncer {
                 deliveries.iter().map(|d| d.assistant.as_str()).collect::<Vec<_>>().join(", ")
             );
             if let Some(queue) = self.ports.hub.runtime(&runtime) {
-                let depth = queue.push(deliveries.into_iter().map(|d| Queued {
+                queue.push(deliveries.into_iter().map(|d| Queued {
                     delivery: PendingDelivery {
                         runtime: runtime.clone(),
                         assistant: d.assistant,
@@ -340,7 +340,6 @@ impl Syncer {
                     },
                     since,
                 }));
-                self.ports.hub.metrics.queue(&runtime, depth);
             }
         }
         Ok(sequence)

@@ -121,16 +121,21 @@ pub struct RuntimeQueue {
     pending: Mutex<BTreeMap<String, Queued>>,
     pub wake: Notify,
     status: Mutex<RuntimeStatus>,
+    /// The queue depth metric, set under the queue's lock so that it never shows a
+    /// length older than the last change.
+    depth: prometheus::IntGauge,
 }
 
 impl RuntimeQueue {
-    pub fn new(config: RuntimeConfig, secrets: Vec<Secret>) -> RuntimeQueue {
+    pub fn new(config: RuntimeConfig, secrets: Vec<Secret>, metrics: &Metrics) -> RuntimeQueue {
+        let depth = metrics.queue_depth.with_label_values(&[config.name.as_str()]);
         RuntimeQueue {
             config,
             secrets,
             pending: Mutex::new(BTreeMap::new()),
             wake: Notify::new(),
             status: Mutex::new(RuntimeStatus::default()),
+            depth,
         }
     }
 
@@ -150,6 +155,7 @@ impl RuntimeQueue {
             }
         }
         let len = pending.len();
+        self.depth.set(len as i64);
         drop(pending);
         self.wake.notify_one();
         len
@@ -174,6 +180,7 @@ impl RuntimeQueue {
         if pending.get(&delivery.assistant).is_some_and(|q| q.delivery.webhook_id == delivery.webhook_id) {
             pending.remove(&delivery.assistant);
         }
+        self.depth.set(pending.len() as i64);
         pending.len()
     }
 

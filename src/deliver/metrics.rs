@@ -141,11 +141,6 @@ impl Metrics {
         self.park(runtime, false);
     }
 
-    /// A runtime's queue depth.
-    pub fn queue(&self, runtime: &str, depth: usize) {
-        self.queue_depth.with_label_values(&[runtime]).set(depth as i64);
-    }
-
     /// A runtime's parked state.
     pub fn park(&self, runtime: &str, parked: bool) {
         self.parked.with_label_values(&[runtime]).set(i64::from(parked));

@@ -75,9 +75,8 @@ pub async fn worker(
         let outcome = send(&client, &queue, delivery, backoff.timeout).await;
         match outcome {
             Outcome::Acknowledged(status) => {
-                let depth = queue.done(delivery);
+                queue.done(delivery);
                 hub.metrics.delivery(&name, "acknowledged");
-                hub.metrics.queue(&name, depth);
                 hub.metrics.latency.with_label_values(&[&name]).observe(next.since.elapsed().as_secs_f64());
                 tracing::info!(
                     runtime = name.as_str(),

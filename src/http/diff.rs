@@ -56,17 +56,21 @@ pub async fn diff(
     })
 }
 
-/// A state the API diffs: an environment, `vN` or a commit id; never a path.
+/// A state the API diffs: an environment, `vN`, a ref (`feature/x`, `refs/pull/7/head`)
+/// or a commit id; never a path.
 fn state_spec(text: &str) -> Result<String, Problem> {
     let ok = !text.is_empty()
-        && text.len() <= 64
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && !text.starts_with('-');
+        && text.len() <= 200
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'))
+        && !text.starts_with(['-', '/', '.'])
+        && !text.ends_with('/')
+        && !text.contains("..")
+        && !text.contains("//");
     if ok {
         Ok(text.to_string())
     } else {
         Err(Problem::usage(format!(
-            "`{}` is not an environment, a version or a commit (the API diffs no paths)",
+            "`{}` is not an environment, a version, a ref or a commit (the API diffs no paths)",
             clip(text)
         )))
     }
@@ -81,7 +85,8 @@ mod tests {
         assert!(state_spec("pre-release").is_ok());
         assert!(state_spec("v12").is_ok());
         assert!(state_spec("0123abcd").is_ok());
-        for bad in ["../etc", "/etc/passwd", "a/b", "", "-x", "a.b"] {
+        assert!(state_spec("feature/x").is_ok() && state_spec("refs/pull/7/head").is_ok());
+        for bad in ["../etc", "/etc/passwd", "a/../b", "", "-x", ".git", "a//b", "a/"] {
             assert!(state_spec(bad).is_err(), "{bad}");
         }
     }

@@ -49,7 +49,7 @@ pub fn plan(
             });
         }
     }
-    let merged = merge_trees(store, &base, &ours, &theirs, assistant)
+    let merged = merge_trees(store, &base, &ours, &theirs, assistant)?
         .map_err(|conflicts| Error::MergeConflict { version: version.to_string(), conflicts })?;
     let (diagnostics, changes) = if merged == ours {
         (Vec::new(), Default::default())
@@ -83,14 +83,15 @@ pub fn revert(
     finish(store, identity, plan, options)
 }
 
-/// The merged tree; new blobs are written to the object database.
+/// The merged tree, or the conflicts; new blobs are written to the object database (a
+/// failure to write one is an I/O error, not a conflict).
 fn merge_trees(
     store: &Store,
     base: &Snapshot,
     ours: &Snapshot,
     theirs: &Snapshot,
     assistant: Option<&str>,
-) -> Result<Snapshot, Vec<Conflict>> {
+) -> Result<Result<Snapshot, Vec<Conflict>>, Error> {
     let in_scope = |path: &str| match assistant {
         None => true,
         Some(id) => path.starts_with(&format!("{ASSISTANTS_DIR}{id}/")) || path == CHANNELS_FILE,
@@ -121,7 +122,7 @@ fn merge_trees(
         let merged = match (assistant, b, o, t, texts) {
             (Some(id), ..) if scoped_channels => {
                 let text = |entry: Option<&Entry>| entry.and_then(|e| read(path, e)).unwrap_or_default();
-                merge_bindings(id, &text(b), &text(o), &text(t))
+                merge_bindings(id, &text(b), &text(o), &text(t))?
             }
             (_, Some(_), Some(_), Some(_), (Some(base_text), Some(ours_text), Some(theirs_text))) => {
                 if path.ends_with(".toml") {
@@ -147,33 +148,40 @@ fn merge_trees(
             }
         };
         match merged {
-            Ok(text) => match store.write_blob(text.as_bytes()) {
-                Ok(id) => {
-                    result.insert(path.clone(), Entry { id, kind: o.map_or(EntryKind::File, |e| e.kind) });
-                }
-                Err(error) => conflicts.push(Conflict {
-                    file: path.clone(),
-                    field: "(whole file)".into(),
-                    lines: None,
-                    base: String::new(),
-                    ours: error.to_string(),
-                    theirs: String::new(),
-                }),
-            },
+            Ok(text) => {
+                let id = store.write_blob(text.as_bytes())?;
+                result.insert(path.clone(), Entry { id, kind: o.map_or(EntryKind::File, |e| e.kind) });
+            }
             Err(mut found) => conflicts.append(&mut found),
         }
     }
-    if conflicts.is_empty() { Ok(Snapshot::new(result)) } else { Err(conflicts) }
+    Ok(if conflicts.is_empty() { Ok(Snapshot::new(result)) } else { Err(conflicts) })
 }
 
 /// One assistant's bindings in `channels.toml` (`--assistant`): taken from before the
 /// version when the draft has not changed them since, a conflict when both changed them.
-fn merge_bindings(assistant: &str, base: &str, ours: &str, theirs: &str) -> Result<String, Vec<Conflict>> {
-    let bindings = |text: &str| -> BTreeMap<String, toml::Value> {
-        let table: toml::Table = text.parse().unwrap_or_default();
-        table.iter().filter_map(|(env, value)| Some((env.clone(), value.as_table()?.get(assistant)?.clone()))).collect()
+/// A `channels.toml` that does not parse is an error, never taken as empty.
+fn merge_bindings(
+    assistant: &str,
+    base: &str,
+    ours: &str,
+    theirs: &str,
+) -> Result<Result<String, Vec<Conflict>>, Error> {
+    let bindings = |text: &str, side: &str| -> Result<BTreeMap<String, toml::Value>, Error> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Usage {
+            message: format!(
+                "cannot revert the bindings of {assistant}: {CHANNELS_FILE} in {side} does not parse: {}",
+                e.message()
+            ),
+            hint: Some(format!("fix {CHANNELS_FILE} on the draft, or revert without --assistant")),
+        })?;
+        Ok(table
+            .iter()
+            .filter_map(|(env, value)| Some((env.clone(), value.as_table()?.get(assistant)?.clone())))
+            .collect())
     };
-    let (base_bindings, ours_bindings, theirs_bindings) = (bindings(base), bindings(ours), bindings(theirs));
+    let (base_bindings, ours_bindings, theirs_bindings) =
+        (bindings(base, "the version")?, bindings(ours, "the draft")?, bindings(theirs, "the version before")?);
     let conflict = |reason: String| {
         vec![Conflict {
             file: CHANNELS_FILE.into(),
@@ -185,10 +193,10 @@ fn merge_bindings(assistant: &str, base: &str, ours: &str, theirs: &str) -> Resu
         }]
     };
     if ours_bindings == theirs_bindings || theirs_bindings == base_bindings {
-        return Ok(ours.to_string());
+        return Ok(Ok(ours.to_string()));
     }
     if ours_bindings != base_bindings {
-        return Err(conflict(format!("{ours_bindings:?}")));
+        return Ok(Err(conflict(format!("{ours_bindings:?}"))));
     }
-    merge::replace_bindings(ours, theirs, assistant).map_err(conflict)
+    Ok(merge::replace_bindings(ours, theirs, assistant).map_err(conflict))
 }

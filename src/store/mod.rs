@@ -44,6 +44,14 @@ pub struct CommitInfo {
     pub message: Message,
 }
 
+/// A ref or revision as [`Store::resolve_ref`] found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedRef {
+    /// The full ref name (`refs/heads/feature/x`), or `commit`.
+    pub name: String,
+    pub commit: ObjectId,
+}
+
 /// A version as its tag names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaggedVersion {
@@ -394,6 +402,30 @@ impl Store {
     }
 
     /// Resolves a revision (`HEAD~2`, a commit id, a branch) to a commit, if it names one.
+    /// A ref or revision a user typed: a full ref name, a local branch, a
+    /// remote-tracking branch, a tag, then anything `git rev-parse` reads (a commit id,
+    /// `HEAD~2`). The name says which: the full ref name for a ref, `commit` for an id or
+    /// another revision.
+    pub fn resolve_ref(&self, spec: &str) -> Option<ResolvedRef> {
+        if !spec.starts_with('-') {
+            let candidates = [
+                spec.to_string(),
+                format!("refs/heads/{spec}"),
+                format!("refs/remotes/{spec}"),
+                format!("refs/tags/{spec}"),
+            ];
+            for name in candidates.iter().filter(|name| name.starts_with("refs/")) {
+                if let Ok(reference) = self.repo.find_reference(name)
+                    && let Ok(commit) = reference.peel_to_commit()
+                {
+                    return Some(ResolvedRef { name: name.clone(), commit: object_id(commit.id()) });
+                }
+            }
+        }
+        let commit = self.resolve_commit(spec)?;
+        Some(ResolvedRef { name: "commit".into(), commit })
+    }
+
     pub fn resolve_commit(&self, spec: &str) -> Option<ObjectId> {
         let object = self.repo.revparse_single(spec).ok()?;
         object.peel_to_commit().ok().map(|commit| object_id(commit.id()))

@@ -175,3 +175,34 @@ fn cli_diff_of_a_work_tree_against_the_draft() {
     let run = repo.stagecraft(&["diff", "draft", "."]).success();
     assert!(run.stdout.contains("@@ support-bot › instructions @@ +1 −"), "{run}");
 }
+
+#[test]
+fn issue_13_operands_are_git_refs_first_slashes_included_and_directories_when_written_as_paths() {
+    let repo = TestRepo::from_example();
+    repo.git(&["checkout", "-q", "-b", "feature/x"]);
+    let path = repo.root.join("assistants/support-bot/instructions.md");
+    std::fs::write(&path, "Be brief.\n").unwrap();
+    repo.git(&["commit", "-qam", "brief"]);
+    repo.git(&["checkout", "-q", "draft"]);
+    repo.git(&["update-ref", "refs/pull/7/head", "feature/x"]);
+    repo.git(&["update-ref", "refs/remotes/origin/draft", "draft"]);
+    let short = repo.git(&["rev-parse", "--short=7", "feature/x"]).trim().to_string();
+    let run = repo.stagecraft(&["diff", "draft", "feature/x", "--json"]).success();
+    assert_eq!(run.json()["to"]["label"], format!("feature/x ({short})"), "{run}");
+    for (from, to) in [("origin/draft", "feature/x"), ("sandbox", "refs/pull/7/head")] {
+        let run = repo.stagecraft(&["diff", from, to, "--exit-code"]);
+        assert_eq!(run.code, 1, "{from} {to}: {run}");
+        assert!(run.stdout.contains("instructions"), "{from} {to}: {run}");
+    }
+    repo.stagecraft(&["validate", "feature/x"]).success();
+    // A name that is both a branch and a directory is ambiguous; ./ picks the directory.
+    std::fs::create_dir_all(repo.root.join("feature/x/assistants")).unwrap();
+    let ambiguous = repo.stagecraft(&["diff", "draft", "feature/x"]);
+    assert_eq!(ambiguous.code, 2, "{ambiguous}");
+    assert!(
+        ambiguous.stderr.contains("`feature/x` names both a git ref (refs/heads/feature/x) and a directory"),
+        "{ambiguous}"
+    );
+    let directory = repo.stagecraft(&["validate", "./feature/x"]);
+    assert!(!directory.stderr.contains("names both"), "{directory}");
+}

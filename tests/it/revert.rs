@@ -164,3 +164,16 @@ fn arrays_changed_on_both_sides_conflict_instead_of_losing_a_change() {
         "kind = \"blocked_topics\"\ntopics = [\"a\", \"b\", \"c\"] # keep\n"
     );
 }
+
+#[test]
+fn issue_13_an_unparsable_channels_toml_is_an_error_not_an_empty_file() {
+    let repo = TestRepo::from_example();
+    replace_in(&repo, "channels.toml", "+14155550120", "+14155550121");
+    repo.stagecraft(&["publish", "-m", "new sandbox number"]).success();
+    replace_in(&repo, "channels.toml", "[draft.restaurant-booking]", "[draft.restaurant-booking");
+    let before = repo.git(&["rev-parse", "draft"]);
+    let run = repo.stagecraft(&["revert", "v2", "--assistant", "restaurant-booking"]);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("channels.toml in the draft does not parse"), "{run}");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), before, "nothing written");
+}

@@ -76,7 +76,7 @@ fn an_unknown_ref_names_what_exists() {
     let repo = TestRepo::from_example();
     insta::assert_snapshot!(repo.stagecraft(&["validate", "production"]), @r#"
     ------- stderr -------
-    error: no environment, version, commit or directory `production`
+    error: no environment, version, ref, commit or directory `production`
     hint: the environments are draft → sandbox → pre-release → live; the latest version is v1
     [exit status: 1]
     "#);

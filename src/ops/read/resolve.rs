@@ -85,13 +85,21 @@ pub fn load_target(store: Option<&Store>, target: Target) -> Result<ResolvedTree
     }
 }
 
-/// True when `spec` is written as a path (`./x`, `a/b`, `..`), even if it does not exist.
+/// True when `spec` is written as a path: `.`, `..`, or starting with `./`, `../` or
+/// `/`. Anything else is resolved as a git ref first (`feature/x` is a branch).
 pub fn looks_like_path(spec: &str) -> bool {
-    spec.contains('/') || spec.starts_with('.') || spec.contains(std::path::MAIN_SEPARATOR)
+    spec == "."
+        || spec == ".."
+        || spec.starts_with("./")
+        || spec.starts_with("../")
+        || spec.starts_with('/')
+        || (std::path::MAIN_SEPARATOR != '/' && spec.contains(std::path::MAIN_SEPARATOR))
 }
 
-/// Resolves `spec`: an environment of the chain, then `vN`, then a path (when it looks
-/// like one or exists as a directory), then any commit git can name. Without a store only
+/// Resolves `spec`: an environment of the chain, then `vN`, then a git ref (a full ref
+/// name, a local or remote-tracking branch, a tag, a commit id, any revision git reads),
+/// and a directory only when it is written as a path or no ref matches. A name that is
+/// both a ref and a directory is a usage error naming both. Without a store only
 /// directories resolve.
 pub fn resolve_target(store: Option<&Store>, chain: &Chain, spec: &str, cwd: &Path) -> Result<Target, Error> {
     let path = cwd.join(spec);
@@ -120,15 +128,24 @@ pub fn resolve_target(store: Option<&Store>, chain: &Chain, spec: &str, cwd: &Pa
         let tagged = super::state::read_state(store)?.version(store, version)?;
         return Ok(Target::Commit { origin: format!("{version} ({})", tagged.commit.short()), commit: tagged.commit });
     }
-    if path.is_dir() {
-        return Ok(directory());
-    }
-    match store.resolve_commit(spec) {
-        Some(commit) => Ok(Target::Commit { origin: format!("commit {}", commit.short()), commit }),
-        None => {
+    match (store.resolve_ref(spec), path.is_dir()) {
+        (Some(found), true) => Err(Error::Usage {
+            message: format!("`{spec}` names both a git ref ({}) and a directory", found.name),
+            hint: Some(format!("write ./{spec} for the directory, or {} for the ref", found.name)),
+        }),
+        (Some(found), false) => {
+            let origin = if found.name.starts_with("refs/") || found.name == spec {
+                format!("{spec} ({})", found.commit.short())
+            } else {
+                format!("commit {}", found.commit.short())
+            };
+            Ok(Target::Commit { origin, commit: found.commit })
+        }
+        (None, true) => Ok(directory()),
+        (None, false) => {
             let latest = store.versions()?.keys().last().map_or("none".to_string(), ToString::to_string);
             Err(Error::NotFound {
-                what: "environment, version, commit or directory",
+                what: "environment, version, ref, commit or directory",
                 name: spec.to_string(),
                 hint: format!("the environments are {}; the latest version is {latest}", chain.display_arrows()),
             })
