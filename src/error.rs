@@ -192,6 +192,11 @@ pub enum Error {
 
     #[error("could not {step} {path}: {source}")]
     Io { step: &'static str, path: String, source: std::io::Error },
+
+    /// An error after something was done first (reconciliation tagged a merge): the
+    /// notes say what, before the error itself.
+    #[error("{error}")]
+    Noted { notes: Vec<String>, error: Box<Error> },
 }
 
 /// What git said when it failed, kept as plain values (the git library stays in
@@ -210,8 +215,14 @@ impl Error {
         move |source| Error::Io { step, path, source }
     }
 
+    /// `self`, with what was done before it (nothing added when `notes` is empty).
+    pub fn noted(self, notes: Vec<String>) -> Error {
+        if notes.is_empty() { self } else { Error::Noted { notes, error: Box::new(self) } }
+    }
+
     pub fn code(&self) -> Code {
         match self {
+            Error::Noted { error, .. } => error.code(),
             Error::Invalid { .. } | Error::InvalidConfig { .. } => Code::ValidationFailed,
             Error::NotFound { .. }
             | Error::NotARepository { .. }
@@ -237,6 +248,7 @@ impl Error {
     /// What to do next.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Noted { error, .. } => error.hint(),
             Error::Invalid { .. } => Some("fix the errors above, then validate again with `stagecraft validate`".into()),
             Error::InvalidConfig { .. } => Some("fix the config, then check it again with `stagecraft serve --check`".into()),
             Error::NotFound { hint, .. } | Error::UnsupportedFormat { hint, .. } => Some(hint.clone()),
@@ -266,6 +278,11 @@ impl Error {
 
     /// The report front ends print: code, message, detail lines, hint.
     pub fn report(&self) -> Report {
+        if let Error::Noted { notes, error } = self {
+            let mut report = error.report();
+            report.notes.splice(0..0, notes.iter().cloned());
+            return report;
+        }
         let (details, diagnostics) = match self {
             Error::Invalid { diagnostics, .. } | Error::InvalidConfig { diagnostics, .. } => {
                 (Vec::new(), diagnostics.clone())
@@ -279,7 +296,15 @@ impl Error {
             _ => (Vec::new(), Vec::new()),
         };
         let code = self.code();
-        Report { code, message: self.to_string(), details, diagnostics, hint: self.hint(), retryable: code.retryable() }
+        Report {
+            code,
+            message: self.to_string(),
+            details,
+            diagnostics,
+            hint: self.hint(),
+            retryable: code.retryable(),
+            notes: Vec::new(),
+        }
     }
 }
 
@@ -292,12 +317,15 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     pub hint: Option<String>,
     pub retryable: bool,
+    /// What was done before the error (reconciliation), one line each.
+    pub notes: Vec<String>,
 }
 
 impl Report {
     /// `error: …`, indented details (each diagnostic with its source line), `hint: …`.
     pub fn render_text(&self) -> String {
-        let mut out = format!("error: {}\n", self.message);
+        let mut out: String = self.notes.iter().map(|note| format!("{note}\n")).collect();
+        out.push_str(&format!("error: {}\n", self.message));
         for detail in &self.details {
             out.push_str(&indent(detail));
         }
@@ -318,13 +346,17 @@ impl Report {
         } else {
             self.diagnostics.iter().map(|d| serde_json::to_value(d).expect("diagnostics serialize")).collect()
         };
-        serde_json::json!({"error": {
+        let mut error = serde_json::json!({
             "code": self.code.as_str(),
             "message": self.message,
             "details": details,
             "hint": self.hint,
             "retryable": self.retryable,
-        }})
+        });
+        if !self.notes.is_empty() {
+            error["notes"] = serde_json::json!(self.notes);
+        }
+        serde_json::json!({ "error": error })
     }
 }
 

@@ -30,6 +30,18 @@ pub struct LoadedConfig {
     pub git_token: Option<Secret>,
 }
 
+impl LoadedConfig {
+    /// The repository to serve when the config names none (the global `--repo`): its
+    /// chain is read from it, so that the config's checks and `serve --check` see it.
+    pub fn with_repository(mut self, path: PathBuf) -> LoadedConfig {
+        if self.config.repository.path.is_none() {
+            self.chain = Store::open(&path).ok().and_then(|store| store.chain().ok()).or(self.chain);
+            self.config.repository.path = Some(path);
+        }
+        self
+    }
+}
+
 /// The repository a config serves: `[repository] path` relative to `cwd`, else `cwd`.
 pub fn repository_path(loaded: &LoadedConfig, cwd: &Path) -> PathBuf {
     loaded.config.repository.path.as_ref().map_or_else(|| cwd.to_path_buf(), |p| cwd.join(p))

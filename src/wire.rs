@@ -492,6 +492,9 @@ pub struct ProblemBody {
     /// The environment a refusal is about (for `confirmation_required`: the one to confirm).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// What was done before the refusal (reconciliation tagged a merge), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The two flags every write request carries, for clients that preview, then confirm.

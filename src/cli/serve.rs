@@ -49,7 +49,11 @@ pub fn init_logging_default(format: LogFormat, default: &str) {
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let file = args.config.map(|f| context.cwd.join(f));
-    let loaded = load_config(file.as_deref(), &context.cwd, &|name| context.env_var(name))?;
+    let mut loaded = load_config(file.as_deref(), &context.cwd, &|name| context.env_var(name))?;
+    // `--repo` names the repository when the config does not (or there is none).
+    if context.repo.is_some() {
+        loaded = loaded.with_repository(context.repo_path());
+    }
     if !args.check {
         init_logging(args.log_format);
         let identity = match &loaded.config.repository.identity {

@@ -32,6 +32,7 @@ impl Problem {
             hint,
             retryable: code.retryable(),
             environment: None,
+            notes: Vec::new(),
         }))
     }
 
@@ -53,12 +54,13 @@ impl Problem {
 impl From<Error> for Problem {
     fn from(error: Error) -> Problem {
         let report = error.report();
-        let details = error.report().to_json()["error"]["details"].as_array().cloned().unwrap_or_default();
-        let mut problem = Problem::new(report.code, report.message, report.hint);
+        let details = report.to_json()["error"]["details"].as_array().cloned().unwrap_or_default();
+        let mut problem = Problem::new(report.code, report.message.clone(), report.hint.clone());
         problem.0.details = details;
         if let Error::ConfirmationRequired { environment, .. } = &error {
             problem.0.environment = Some(environment.clone());
         }
+        problem.0.notes = report.notes;
         problem
     }
 }

@@ -46,7 +46,8 @@ pub fn plan(store: &Store, identity: &Identity, options: &WriteOptions) -> Resul
         changes,
         notes: reconcile::notes(&reconciled, base.env.as_str()),
     };
-    let mut plan = plan_publish(facts, &request)?;
+    let notes = reconcile::notes(&reconciled, base.env.as_str());
+    let mut plan = plan_publish(facts, &request).map_err(|error| error.noted(notes))?;
     plan.reconciled = reconciled.tagged.iter().map(|t| t.version).collect();
     Ok(plan)
 }

@@ -214,6 +214,24 @@ fn issue_13_protected_means_protected_on_every_write_route() {
 }
 
 #[test]
+fn issue_13_show_names_the_actor_who_asked_and_counts_deployments_by_tree() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    let app = TestApp::new(&repo, &config(""));
+    let published = app.call("POST", "/v1/publish", Some(&token("publisher")), Some("{}"));
+    assert_eq!(published.status, 201, "{}", published.body);
+    let show = repo.stagecraft(&["show", "v2", "--json"]).success().json();
+    assert_eq!(show["actor"], "token:publisher-bot", "{show}");
+    let history = repo.stagecraft(&["history", "sandbox", "--json", "--limit", "1"]).success().json();
+    assert_eq!(history["entries"][0]["actor"], show["actor"], "show and history agree");
+    // v3 brings back v1's tree: v1 is deployed wherever v3 is.
+    edit_temperature(&repo, "0.3");
+    repo.stagecraft(&["publish"]).success();
+    let show = repo.stagecraft(&["show", "v1", "--json"]).success().json();
+    assert_eq!(show["deployed"], json!(["sandbox", "pre-release", "live"]), "{show}");
+}
+
+#[test]
 fn public_read_and_public_metrics_open_reads_to_anonymous_callers_but_never_writes() {
     let repo = TestRepo::from_example();
     let text = config("")

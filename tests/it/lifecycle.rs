@@ -556,3 +556,30 @@ fn issue_13_a_rollback_that_would_change_nothing_is_nothing_to_do() {
     repo.stagecraft(&["rollback", "live", "--yes"]).success();
     assert_eq!(repo.git(&["rev-parse", "live^{tree}"]), repo.git(&["rev-parse", "v1^{tree}"]));
 }
+
+#[test]
+fn issue_13_publish_after_a_reconciliation_says_what_it_tagged_before_nothing_to_publish() {
+    let repo = TestRepo::from_example();
+    // The draft merged into sandbox on the forge: sandbox now equals the draft.
+    edit_temperature(&repo, "0.5");
+    repo.git(&["checkout", "-q", "sandbox"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #8", "draft"]);
+    repo.git(&["checkout", "-q", "draft"]);
+    let run = repo.stagecraft(&["publish"]);
+    assert_eq!(run.code, 3, "{run}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("tagged v2 (") && lines[0].ends_with("): merged into sandbox outside stagecraft"),
+        "{run}"
+    );
+    assert_eq!(lines[1], "error: nothing to publish: draft equals sandbox", "{run}");
+    assert_eq!(repo.git(&["tag", "--list", "v*"]), "v1\nv2\n");
+    // JSON says it too (already tagged now: the second run has nothing to tell).
+    let again = repo.stagecraft(&["publish", "--json"]);
+    assert!(again.json()["error"].get("notes").is_none(), "{again}");
+    repo.git(&["tag", "-d", "v2"]);
+    let json = repo.stagecraft(&["publish", "--json"]).json();
+    let notes = json["error"]["notes"].as_array().expect("notes");
+    assert!(notes[0].as_str().unwrap().ends_with("merged into sandbox outside stagecraft"), "{json}");
+    assert_eq!(json["error"]["code"], "nothing_to_do");
+}

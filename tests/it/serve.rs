@@ -108,3 +108,13 @@ fn without_a_config_file_the_defaults_check() {
     let run = repo.stagecraft(&["serve", "--check"]).success();
     assert!(run.stdout.starts_with("no config file (defaults) is valid: listen 127.0.0.1:8080, local repository, chain draft → sandbox → pre-release → live"), "{run}");
 }
+
+#[test]
+fn issue_13_the_global_repo_flag_names_the_repository_without_a_config_file() {
+    let repo = TestRepo::from_example();
+    // From outside the repository, no config file: --repo is the repository served.
+    let run = repo.env.stagecraft_in(repo.env.path(), &["--repo", "repo", "serve", "--check"]).success();
+    assert!(run.stdout.contains("local repository, chain draft → sandbox → pre-release → live"), "{run}");
+    let without = repo.env.stagecraft_in(repo.env.path(), &["serve", "--check"]).success();
+    assert!(without.stdout.contains("chain not found yet"), "{without}");
+}
