@@ -83,7 +83,7 @@ impl Client {
             return serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text));
         }
         let problem: ProblemBody = serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text))?;
-        Err(error_of(problem, status))
+        Err(error_of(problem, status, self.token.is_some()))
     }
 
     fn bad_answer(&self, path: &str, detail: &str) -> Error {
@@ -96,7 +96,7 @@ impl Client {
 }
 
 /// An RFC 9457 problem as the error it stands for.
-fn error_of(problem: ProblemBody, status: u16) -> Error {
+fn error_of(problem: ProblemBody, status: u16, sent_token: bool) -> Error {
     let code = Code::parse(&problem.code).unwrap_or(match status {
         401 => Code::Unauthenticated,
         403 => Code::Forbidden,
@@ -120,8 +120,12 @@ fn error_of(problem: ProblemBody, status: u16) -> Error {
         })
         .collect();
     let mut hint = problem.hint;
-    if code == Code::Unauthenticated && hint.is_none() {
-        hint = Some("set STAGECRAFT_TOKEN to a token of the daemon's config".into());
+    if code == Code::Unauthenticated {
+        hint = Some(if sent_token {
+            "STAGECRAFT_TOKEN is not one of the daemon's tokens; set it to one of its [[token]] entries".into()
+        } else {
+            "set STAGECRAFT_TOKEN to one of the daemon's tokens".into()
+        });
     }
     if code == Code::ConfirmationRequired
         && let Some(environment) = problem.environment

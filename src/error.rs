@@ -296,12 +296,14 @@ impl Error {
             _ => (Vec::new(), Vec::new()),
         };
         let code = self.code();
+        // Names echoed from input are shown, never obeyed: no control or bidi characters.
+        let escape = crate::model::escape_for_display;
         Report {
             code,
-            message: self.to_string(),
-            details,
+            message: escape(&self.to_string()),
+            details: details.iter().map(|d| escape(d)).collect(),
             diagnostics,
-            hint: self.hint(),
+            hint: self.hint().map(|hint| escape(&hint)),
             retryable: code.retryable(),
             notes: Vec::new(),
         }

@@ -178,6 +178,10 @@ pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
     /// The cursor of the next page; `null` when this is the last.
     pub next: Option<String>,
+    /// What a person should know about the query (an `--assistant` that no environment
+    /// has now), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// `stagecraft show vN --json`.

@@ -40,6 +40,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             page.entries.extend(more.entries);
             page.next = more.next;
         }
+        ui.notes(&page.warnings);
         ui.json(&page);
         ui.text(&render(&page));
         return Ok(0);
@@ -54,6 +55,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         assistant: args.assistant,
     };
     let page = history(&store, &query)?;
+    ui.notes(&page.warnings);
     ui.json(&page);
     ui.text(&render(&page));
     Ok(0)

@@ -252,6 +252,15 @@ fn now() -> When {
 pub fn main() -> u8 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // With --json, a usage error is the JSON error object like any other.
+        Err(error) if error.use_stderr() && std::env::args_os().any(|arg| arg == "--json") => {
+            let text = error.render().to_string();
+            let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+            let message = lines.next().unwrap_or("bad command line").trim_start_matches("error: ").to_string();
+            let usage = lines.find(|line| line.starts_with("Usage:")).unwrap_or("Usage: stagecraft --help");
+            let hint = Some(format!("{usage} (see --help)"));
+            return Ui::new(true, true, true).error(&Error::Usage { message, hint });
+        }
         Err(error) => {
             let _ = error.print();
             return if error.use_stderr() { 2 } else { 0 };

@@ -59,6 +59,14 @@ impl Ui {
         }
     }
 
+    /// Lines a person should see whatever the output format, on stderr.
+    pub fn notes(&self, lines: &[String]) {
+        let mut stderr = std::io::stderr().lock();
+        for line in lines {
+            let _ = writeln!(stderr, "{line}");
+        }
+    }
+
     /// Prints the error and returns its exit code.
     pub fn error(&self, error: &Error) -> u8 {
         let report = error.report();

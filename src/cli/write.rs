@@ -53,8 +53,19 @@ pub fn show_diff(ui: &Ui, context: &Context, changes: &ChangeSet, from: &str, to
     ui.print("\n");
 }
 
-/// Asks on a terminal; off one, the write fails with `confirmation_required`.
-pub fn confirm(question: &str, environment: &str) -> Result<(), Error> {
+/// What a person answers when asked to confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    /// Declined: nothing is written, exit 3.
+    No,
+}
+
+/// The exit code and the line of a declined write.
+const ABORTED: u8 = 3;
+
+/// Asks on a terminal; off one, the write fails with `confirmation_required` (exit 2).
+pub fn confirm(question: &str, environment: &str) -> Result<Answer, Error> {
     let refused =
         || Error::ConfirmationRequired { environment: environment.to_string(), hint: "pass --yes to confirm".into() };
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
@@ -65,7 +76,7 @@ pub fn confirm(question: &str, environment: &str) -> Result<(), Error> {
     let _ = stderr.flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).map_err(Error::io("read the answer from", "stdin"))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") { Ok(()) } else { Err(refused()) }
+    Ok(if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") { Answer::Yes } else { Answer::No })
 }
 
 /// One or two lines for people, and the JSON object.
@@ -163,8 +174,9 @@ pub fn write_plan(
     let done = if preview {
         Done::preview(plan)
     } else {
-        if plan.protected && !args.yes {
-            confirm(&shown.question, plan.environment.as_str())?;
+        if plan.protected && !args.yes && confirm(&shown.question, plan.environment.as_str())? == Answer::No {
+            ui.notes(&["aborted: nothing written".to_string()]);
+            return Ok(ABORTED);
         }
         crate::ops::apply::apply(store, identity, plan, true)?
     };
@@ -226,7 +238,10 @@ pub fn remote_write<R: serde::Serialize + WriteRequest>(
     request.set_confirm(write.yes);
     let done: WriteAnswer = match client.post(write.path, &request) {
         Err(Error::ConfirmationRequired { environment, .. }) if !write.yes => {
-            confirm(&format!("write to {environment} (protected)?"), &environment)?;
+            if confirm(&format!("write to {environment} (protected)?"), &environment)? == Answer::No {
+                ui.notes(&["aborted: nothing written".to_string()]);
+                return Ok(ABORTED);
+            }
             request.set_confirm(true);
             client.post(write.path, &request)?
         }

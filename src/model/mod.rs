@@ -213,6 +213,20 @@ pub struct Binding {
     #[serde(default)]
     pub sip_headers: BTreeMap<String, String>,
 }
+/// Text from input made safe to echo on a terminal: control characters (but newlines
+/// and tabs) and the bidirectional overrides and isolates that can reorder what a
+/// person reads are shown as `\u{…}` escapes.
+pub fn escape_for_display(text: &str) -> String {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return text.to_string();
+    }
+    text.chars().map(|c| if hidden(c) { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 /// TOML to JSON; date-times become their TOML text.
 pub fn toml_to_json(value: &toml::Value) -> serde_json::Value {
     match value {

@@ -60,10 +60,11 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
     if let Some(action) = &query.action
         && !ACTIONS.contains(&action.as_str())
     {
-        return Err(Error::Usage {
-            message: format!("unknown action `{action}`"),
-            hint: Some(format!("the actions are: {}", ACTIONS.join(", "))),
-        });
+        let hint = match crate::validate::did_you_mean(action, ACTIONS) {
+            Some(close) => format!("did you mean `{close}`? The actions are: {}", ACTIONS.join(", ")),
+            None => format!("the actions are: {}", ACTIONS.join(", ")),
+        };
+        return Err(Error::Usage { message: format!("unknown action `{action}`"), hint: Some(hint) });
     }
     let branches: Vec<usize> = match &query.environment {
         Some(name) => vec![state.chain.position(&state.env_named(name)?.env).expect("from the chain")],
@@ -140,7 +141,21 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
         }
         entries.push(entry);
     }
-    Ok(HistoryPage { entries, next: next_cursor })
+    let mut warnings = Vec::new();
+    if let Some(assistant) = &query.assistant {
+        let directory = format!("{ASSISTANTS_DIR}{assistant}");
+        let mut anywhere = false;
+        for env in &state.envs {
+            anywhere |= store.has_path(env.tip.id, &directory)?;
+        }
+        if !anywhere {
+            warnings.push(format!(
+                "`{}` is an assistant of neither the draft nor any environment (a removed one?); its past entries are listed",
+                crate::model::escape_for_display(assistant)
+            ));
+        }
+    }
+    Ok(HistoryPage { entries, next: next_cursor, warnings })
 }
 
 /// What entries are built from: the chain, and (for merges made outside stagecraft,

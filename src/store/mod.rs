@@ -426,6 +426,12 @@ impl Store {
         Some(ResolvedRef { name: "commit".into(), commit })
     }
 
+    /// Whether `path` (a file or a directory) is in the tree of `commit`.
+    pub fn has_path(&self, commit: ObjectId, path: &str) -> Result<bool, Error> {
+        let tree = self.repo.find_commit(oid(commit)).and_then(|c| c.tree()).map_err(git_error("read a tree"))?;
+        Ok(tree.get_path(Path::new(path)).is_ok())
+    }
+
     pub fn resolve_commit(&self, spec: &str) -> Option<ObjectId> {
         let object = self.repo.revparse_single(spec).ok()?;
         object.peel_to_commit().ok().map(|commit| object_id(commit.id()))

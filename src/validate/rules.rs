@@ -528,6 +528,12 @@ fn build<T: DeserializeOwned>(check: &mut FileCheck<'_>, doc: Spanned<Table<'_>>
 
 /// The fixed name for an id-like file or directory that does not match the id alphabet.
 pub fn id_hint(name: &str) -> String {
+    const RULE: &str = "ids use a-z, 0-9, `-` and `_`, start with a letter or digit, at most 64 characters";
+    // A suggestion made by replacing letters outside ASCII (`café-bot` → `caf--bot`)
+    // would mangle the name: state the rule and let a person choose.
+    if !name.is_ascii() {
+        return format!("{RULE}; letters outside a-z (like accents) are not allowed, so choose an ASCII spelling");
+    }
     let fixed: String = name
         .to_lowercase()
         .chars()
@@ -537,17 +543,18 @@ pub fn id_hint(name: &str) -> String {
         .chars()
         .take(64)
         .collect();
-    if is_valid_id(&fixed) {
-        format!(
-            "rename it to `{fixed}`: ids use a-z, 0-9, `-` and `_`, start with a letter or digit, at most 64 characters"
-        )
-    } else {
-        "ids use a-z, 0-9, `-` and `_`, start with a letter or digit, at most 64 characters".to_string()
-    }
+    if is_valid_id(&fixed) { format!("rename it to `{fixed}`: {RULE}") } else { RULE.to_string() }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn id_hints_never_mangle_names_outside_ascii() {
+        let hint = super::id_hint("café-bot");
+        assert!(!hint.contains("caf--bot") && hint.contains("ASCII spelling"), "{hint}");
+        assert!(super::id_hint("Support Bot").starts_with("rename it to `support-bot`"));
+    }
+
     use super::*;
 
     #[test]

@@ -598,7 +598,7 @@ fn the_cli_with_server_prints_what_it_prints_locally_and_writes_through_the_api(
     // Without a token, or for a command that needs a repository.
     let anonymous = remote_cli(&repo, &daemon, None, &["status"]);
     assert_eq!(anonymous.code, 1);
-    assert!(anonymous.stderr.contains("hint: send `Authorization: Bearer <token>`"), "{anonymous}");
+    assert!(anonymous.stderr.contains("hint: set STAGECRAFT_TOKEN to one of the daemon's tokens"), "{anonymous}");
     let validate = remote_cli(&repo, &daemon, Some(&viewer), &["validate"]);
     assert_eq!(validate.code, 2);
     assert!(validate.stderr.starts_with("error: validate needs a local repository"), "{validate}");

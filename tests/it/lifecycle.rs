@@ -583,3 +583,65 @@ fn issue_13_publish_after_a_reconciliation_says_what_it_tagged_before_nothing_to
     assert!(notes[0].as_str().unwrap().ends_with("merged into sandbox outside stagecraft"), "{json}");
     assert_eq!(json["error"]["code"], "nothing_to_do");
 }
+
+/// Runs stagecraft on a terminal (`script` gives it a pseudo-terminal) with `input` typed.
+fn on_a_terminal(repo: &TestRepo, args: &str, input: &str) -> (i32, String) {
+    use std::io::Write;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_stagecraft"));
+    let mut child = repo
+        .env
+        .command("script", &repo.root)
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1), from util-linux");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).replace('\r', ""))
+}
+
+#[test]
+fn issue_13_declining_a_confirmation_aborts_with_nothing_written_and_exit_3() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    assert_eq!(repo.release_to("pre-release"), "v2");
+    let live = repo.git(&["rev-parse", "live"]);
+    let (code, screen) = on_a_terminal(&repo, "promote v2 --to live", "n\n");
+    assert_eq!(code, 3, "{screen}");
+    assert!(screen.contains("promote v2 to live (protected)? [y/N]"), "{screen}");
+    assert!(screen.contains("aborted: nothing written"), "{screen}");
+    assert!(!screen.contains("error:"), "{screen}");
+    assert_eq!(repo.git(&["rev-parse", "live"]), live);
+    let (code, screen) = on_a_terminal(&repo, "promote v2 --to live", "y\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("promoted v2 from pre-release to live"), "{screen}");
+    // Off a terminal without --yes it stays confirmation_required, exit 2.
+    edit_temperature(&repo, "0.6");
+    repo.release_to("pre-release");
+    assert_eq!(repo.stagecraft(&["promote", "v3", "--to", "live"]).code, 2);
+}
+
+#[test]
+fn issue_13_clear_words_for_history_filters_json_usage_errors_and_echoed_names() {
+    let repo = TestRepo::from_example();
+    let typo = repo.stagecraft(&["history", "--action", "publsh"]);
+    assert_eq!(typo.code, 2, "{typo}");
+    assert!(typo.stderr.contains("hint: did you mean `publish`?"), "{typo}");
+    // An assistant nobody has now: said on stderr, and its past entries still listed.
+    let gone = repo.stagecraft(&["history", "--assistant", "old-bot", "--json"]).success();
+    assert!(gone.stderr.contains("`old-bot` is an assistant of neither the draft nor any environment"), "{gone}");
+    assert!(gone.json()["entries"].is_array(), "{gone}");
+    let known = repo.stagecraft(&["history", "--assistant", "support-bot"]).success();
+    assert!(known.stderr.is_empty(), "{known}");
+    // With --json, clap's own usage errors are the JSON error object too.
+    let usage = repo.stagecraft(&["publish", "--json", "--bogus"]);
+    assert_eq!(usage.code, 2, "{usage}");
+    assert_eq!(usage.json()["error"]["code"], "usage", "{usage}");
+    assert!(usage.json()["error"]["message"].as_str().unwrap().contains("--bogus"), "{usage}");
+    // Names echoed from input cannot drive the terminal: escapes and bidi overrides show as escapes.
+    let sneaky = repo.stagecraft(&["diff", "draft", "x\u{1b}[31mred\u{202e}evil"]);
+    assert!(sneaky.stderr.contains("x\\u{1b}[31mred\\u{202e}evil"), "{sneaky}");
+    assert!(!sneaky.stderr.contains('\u{1b}') && !sneaky.stderr.contains('\u{202e}'), "{sneaky}");
+}
