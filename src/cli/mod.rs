@@ -215,7 +215,7 @@ impl Context {
         Ok((store, chain))
     }
 
-    /// The identity of a write (SPEC 3): `--author`, the environment, then git config
+    /// The identity of a write: `--author`, the environment, then git config
     /// (the repository's when there is one, else the global one).
     pub fn identity(&self, store: Option<&Store>) -> Result<Identity, Error> {
         let (config_name, config_email) = match store {

@@ -15,6 +15,7 @@ mod init;
 mod lifecycle;
 mod load;
 mod merge_properties;
+mod readme;
 mod remote;
 mod revert;
 mod serve;
