@@ -20,6 +20,9 @@ pub struct Args {
     /// Check the configuration (syntax, keys, environments, secrets) and exit
     #[arg(long)]
     check: bool,
+    /// Listen on this address instead of the config's `[server] listen` (port 0: any free port, logged at start)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
     /// Log lines for people (colour on a terminal) or one JSON object per line (journald, log shippers)
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -53,6 +56,9 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     // `--repo` names the repository when the config does not (or there is none).
     if context.repo.is_some() {
         loaded = loaded.with_repository(context.repo_path());
+    }
+    if let Some(listen) = args.listen {
+        loaded.config.server.listen = listen;
     }
     if !args.check {
         init_logging(args.log_format);

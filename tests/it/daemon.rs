@@ -193,8 +193,14 @@ fn kill_9_loses_nothing_pending_and_sends_nothing_acknowledged_again() {
     }
     let support = got.iter().find(|r| r.data()["assistant"] == "support-bot").unwrap();
     assert_eq!(support.data()["version"], 2, "coalesced to the newest state");
+    // A quiescent point before counting: a sentinel change, delivered after anything
+    // the restart could have sent again (a runtime's deliveries go in sequence order).
+    edit_temperature(&repo, "0.8");
+    repo.stagecraft(&["publish", "-m", "sentinel"]).success();
+    let after = good.wait_for("the sentinel", |r| r.iter().any(|q| q.data()["version"] == 3));
+    assert_eq!(after.len(), good_before + 1, "nothing acknowledged is sent again, only the sentinel");
+    assert_eq!(after.last().unwrap().data()["version"], 3, "the last one is the sentinel");
     assert_eq!(daemon.stop(), 0);
-    assert_eq!(good.requests().len(), good_before, "nothing acknowledged is sent again");
     assert!(broken.requests().len() >= broken_attempts);
 }
 
@@ -396,7 +402,7 @@ fn promtool(metrics: &str) {
         .spawn();
     let Ok(mut child) = child else {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "promtool is required under CI=true");
-        eprintln!("SKIPPED: promtool is not installed (apt-get install prometheus); metrics not linted");
+        crate::common::skip_notice("promtool is not installed (apt-get install prometheus); metrics not linted");
         return;
     };
     child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
@@ -408,25 +414,22 @@ fn promtool(metrics: &str) {
 #[test]
 fn without_a_config_file_it_serves_the_current_repository_on_loopback() {
     let repo = TestRepo::from_example();
-    // Another free port than 8080 is not configurable without a file, so this test
-    // skips when 8080 is taken.
-    if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
-        eprintln!("SKIPPED: 127.0.0.1:8080 is taken");
-        return;
-    }
+    // The port is injected (the default, 127.0.0.1:8080, is what `serve --check` says
+    // without a file), so this test never depends on 8080 being free.
     let mut child = repo
         .env
         .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
-        .args(["serve", "--log-format", "json"])
+        .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = crate::common::daemon::Stderr::follow(&mut child);
     let ready = stderr.wait_for("the ready line", |l| l.contains("\"ready\""));
     let line: serde_json::Value = serde_json::from_str(&ready).expect("--log-format json writes JSON lines");
-    assert_eq!(line["listen"], "127.0.0.1:8080");
+    let listen = line["listen"].as_str().expect("the address it listens on").to_string();
+    assert!(listen.starts_with("127.0.0.1:") && !listen.ends_with(":0"), "{line}");
     assert_eq!(line["level"], "INFO");
-    let (status, metrics) = crate::common::daemon::http_get("http://127.0.0.1:8080/metrics");
+    let (status, metrics) = crate::common::daemon::http_get(&format!("http://{listen}/metrics"));
     assert_eq!(status, 200, "loopback reads are open without a config file");
     assert!(metrics.contains("stagecraft_environment_valid"));
     assert!(repo.root.join(".git/stagecraft/state.db").exists(), "the state lives under the git directory");
@@ -501,6 +504,14 @@ fn after_a_restart_a_held_back_environment_still_serves_its_last_good_configurat
     assert_eq!(status, 200, "{body}");
     let pulled: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(pulled["commit"], good.as_str());
-    assert_eq!(live.requests().len(), ASSISTANTS, "what live-1 holds is not sent again");
+    // A quiescent point before counting: a sentinel release, delivered after anything the
+    // restart could have sent again.
+    repo.git(&["checkout", "-q", "-f", "draft"]);
+    edit_temperature(&repo, "0.8");
+    assert_eq!(repo.release_to("pre-release"), "v2");
+    repo.stagecraft(&["rollback", "live", "--to", "v1", "--yes"]).success();
+    repo.stagecraft(&["promote", "v2", "--to", "live", "--yes"]).success();
+    let after = live.wait_for("the sentinel", |r| r.iter().any(|q| q.data()["version"] == 2));
+    assert_eq!(after.len(), ASSISTANTS + 1, "what live-1 holds is not sent again, only the sentinel");
     assert_eq!(daemon.stop(), 0);
 }

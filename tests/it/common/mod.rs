@@ -110,6 +110,13 @@ impl TestEnv {
     }
 }
 
+/// Says that a test skipped a part, on the process's stderr itself: the harness
+/// captures `eprintln!` of a passing test, and a skip must be seen.
+pub fn skip_notice(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {what}");
+}
+
 /// Runs git and tells whether it could; when it could not, the test must skip: with a
 /// visible notice on a developer machine, and as a failure under `CI=true`, where
 /// `.ci/run` installs what the tests need.
@@ -120,7 +127,7 @@ pub fn git_can(env: &TestEnv, args: &[&str], what: &str) -> bool {
     }
     let reason = String::from_utf8_lossy(&output.stderr);
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{what} is required under CI=true: {reason}");
-    eprintln!("SKIPPED: this test needs {what}: {reason}");
+    skip_notice(&format!("this test needs {what}: {reason}"));
     false
 }
 
