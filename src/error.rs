@@ -136,7 +136,7 @@ pub enum Error {
     NotStagecraft { path: String, reason: String },
 
     #[error("environment branch `{branch}` is missing")]
-    MissingBranch { branch: String, chain: String },
+    MissingBranch { branch: String, chain: String, remote: Option<String> },
 
     #[error("cannot init in {path}: {reason}")]
     InitTarget { path: String, reason: &'static str },
@@ -254,6 +254,7 @@ impl Error {
             Error::NotFound { hint, .. } | Error::UnsupportedFormat { hint, .. } => Some(hint.clone()),
             Error::NotARepository { .. } => Some("run stagecraft inside a config repository, pass `--repo PATH`, or create one with `stagecraft init`".into()),
             Error::NotStagecraft { .. } => Some("create a config repository with `stagecraft init`, or point `--repo` at one".into()),
+            Error::MissingBranch { remote: Some(remote), .. } => Some(format!("the environment branches are on `{remote}` only (a fresh clone): run the command with `--remote {remote}`, which reads and writes them there")),
             Error::MissingBranch { chain, .. } => Some(format!("every environment of the chain ({chain}) needs its branch; fetch it or recreate it from `v1`")),
             Error::InitTarget { .. } => Some("choose a new or empty directory: `stagecraft init DIR`".into()),
             Error::NoIdentity => Some("pass `--author \"Name <email>\"`, set GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, or run `git config --global user.name \"Name\"` and `git config --global user.email you@example.com`".into()),

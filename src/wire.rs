@@ -17,6 +17,14 @@ pub struct Status {
     pub environments: Vec<EnvironmentStatus>,
     /// What a publish would change now.
     pub draft: DraftStatus,
+    /// Files changed in the checked-out draft's work tree and not committed (modified
+    /// or untracked): not in the draft, so no publish takes them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uncommitted_files: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// One environment in `status`.

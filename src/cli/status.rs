@@ -29,6 +29,7 @@ pub fn run(_args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
                 protected: view.protected,
                 environments: view.environments.into_iter().map(|e| e.status).collect(),
                 draft: view.draft,
+                uncommitted_files: 0,
             }
         }
         None => ops::status(&context.open_store()?)?,
@@ -68,9 +69,24 @@ pub fn render(status: &Status) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    for env in status.environments.iter().filter(|env| env.drift) {
-        out.push_str(&format!("\n{} is in drift: its tip matches no version and is not delivered\n", env.name));
+    for (index, env) in status.environments.iter().enumerate().filter(|(_, env)| env.drift) {
+        if index == 1 {
+            out.push_str(&format!(
+                "\n{} is in drift: its tip matches no version (a merge made outside stagecraft?); the next write, or the daemon, records a valid merge there as the next version\n",
+                env.name
+            ));
+        } else {
+            out.push_str(&format!("\n{} is in drift: its tip matches no version and is not delivered\n", env.name));
+        }
     }
     out.push_str(&format!("\n{}\n", status.draft.summary));
+    if status.uncommitted_files > 0 {
+        let files = status.uncommitted_files;
+        let (count, verb) = if files == 1 { ("1 file".to_string(), "is") } else { (format!("{files} files"), "are") };
+        let base = status.chain.get(1).map_or("sandbox", String::as_str);
+        out.push_str(&format!(
+            "{count} changed in the work tree {verb} not in the draft; commit them, or compare with `stagecraft diff {base} .`\n"
+        ));
+    }
     out
 }

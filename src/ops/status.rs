@@ -14,9 +14,16 @@ use crate::parse::is_config_path;
 use crate::store::Store;
 use crate::wire::{DraftStatus, EnvironmentStatus, Status};
 
-/// Reads the state of every environment.
+/// Reads the state of every environment, and what the checked-out draft's work tree
+/// holds that is not committed.
 pub fn status(store: &Store) -> Result<Status, Error> {
-    status_with(store, &mut |tree| store.tree_snapshot(tree).map(Arc::new))
+    let mut status = status_with(store, &mut |tree| store.tree_snapshot(tree).map(Arc::new))?;
+    if let Some(draft) = status.chain.first()
+        && store.is_checked_out(draft)
+    {
+        status.uncommitted_files = store.dirty_files()?.len() + store.untracked_files()?.len();
+    }
+    Ok(status)
 }
 
 /// [`status`], taking trees' snapshots from `snapshot` (the daemon's cache of the
@@ -50,6 +57,7 @@ pub fn status_with(
         protected: chain.protected().iter().map(ToString::to_string).collect(),
         environments,
         draft,
+        uncommitted_files: 0,
     })
 }
 

@@ -225,6 +225,15 @@ impl Store {
         self.repo.is_bare()
     }
 
+    /// The remote that has a remote-tracking branch `name` (`origin` first), when the
+    /// local branch is missing.
+    pub fn remote_holding(&self, name: &str) -> Option<String> {
+        let mut remotes: Vec<String> =
+            self.repo.remotes().ok()?.iter().flatten().flatten().map(str::to_string).collect();
+        remotes.sort_by_key(|remote| remote != "origin");
+        remotes.into_iter().find(|remote| self.repo.find_reference(&format!("refs/remotes/{remote}/{name}")).is_ok())
+    }
+
     /// Whether the repository has a remote of that name.
     pub fn has_remote(&self, name: &str) -> bool {
         self.repo.find_remote(name).is_ok()
@@ -331,7 +340,11 @@ impl Store {
             .iter()
             .map(|env| match self.branch_tip(env.as_str())? {
                 Some(tip) => Ok((env.clone(), tip)),
-                None => Err(Error::MissingBranch { branch: env.to_string(), chain: chain.display_arrows() }),
+                None => Err(Error::MissingBranch {
+                    branch: env.to_string(),
+                    chain: chain.display_arrows(),
+                    remote: self.remote_holding(env.as_str()),
+                }),
             })
             .collect()
     }

@@ -111,3 +111,36 @@ fn reftable_and_sha256_repositories_are_refused_with_a_hint() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("uses SHA-256 object ids, which stagecraft cannot open"), "{run}");
 }
+
+#[test]
+fn issue_13_status_says_what_a_new_user_needs_to_know() {
+    let repo = TestRepo::from_example();
+    // Uncommitted edits in the checked-out draft are not in the draft.
+    std::fs::write(repo.root.join("assistants/support-bot/instructions.md"), "Be brief.\n").unwrap();
+    std::fs::write(repo.root.join("NOTES.md"), "notes\n").unwrap();
+    let run = repo.stagecraft(&["status"]).success();
+    assert!(
+        run.stdout.contains("2 files changed in the work tree are not in the draft; commit them, or compare with `stagecraft diff sandbox .`"),
+        "{run}"
+    );
+    assert_eq!(repo.stagecraft(&["status", "--json"]).success().json()["uncommitted_files"], 2);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "brief"]);
+    assert!(!repo.stagecraft(&["status"]).success().stdout.contains("work tree"));
+    // A merge made outside stagecraft leaves sandbox in drift until it is recorded.
+    repo.git(&["checkout", "-q", "sandbox"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #9", "draft"]);
+    repo.git(&["checkout", "-q", "draft"]);
+    let drift = repo.stagecraft(&["status"]).success();
+    assert!(
+        drift.stdout.contains("the next write, or the daemon, records a valid merge there as the next version"),
+        "{drift}"
+    );
+    // A fresh clone has the environment branches on the remote only.
+    let clone = repo.env.path().join("clone");
+    repo.env.git_in(repo.env.path(), &["clone", "-q", repo.root.to_str().unwrap(), "clone"]);
+    let fresh = repo.env.stagecraft_in(&clone, &["status"]);
+    assert_eq!(fresh.code, 1, "{fresh}");
+    assert!(fresh.stderr.contains("run the command with `--remote origin`"), "{fresh}");
+    repo.env.stagecraft_in(&clone, &["--remote", "origin", "status"]).success();
+}

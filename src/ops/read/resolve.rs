@@ -116,9 +116,11 @@ pub fn resolve_target(store: Option<&Store>, chain: &Chain, spec: &str, cwd: &Pa
     }
     let store = store.expect("checked above");
     if chain.contains(spec) {
-        let tip = store
-            .branch_tip(spec)?
-            .ok_or_else(|| Error::MissingBranch { branch: spec.to_string(), chain: chain.display_arrows() })?;
+        let tip = store.branch_tip(spec)?.ok_or_else(|| Error::MissingBranch {
+            branch: spec.to_string(),
+            chain: chain.display_arrows(),
+            remote: store.remote_holding(spec),
+        })?;
         return Ok(Target::Commit { origin: format!("{spec} ({})", tip.short()), commit: tip });
     }
     if let Ok(version) = spec.parse::<Version>()
