@@ -126,6 +126,7 @@ fn cli_diff_defaults_to_base_and_draft() {
     insta::assert_snapshot!(repo.stagecraft(&["diff"]), @"
     --- sandbox (1172f02)
     +++ draft (640c4d0)
+    @@ summary @@ support-bot: model.temperature 0.3 → 0.5
     @@ support-bot › model › temperature @@
     -0.3
     +0.5

@@ -40,6 +40,11 @@ pub fn render(set: &ChangeSet, labels: &Labels, options: Options) -> String {
     let layout = Layout { left: usable / 2, right: usable - usable / 2, color: options.color };
     let mut out = String::new();
     row(&mut out, &layout, vec![(labels.from.clone(), Style::Heading)], vec![(labels.to.clone(), Style::Heading)]);
+    // The one-line summary, wrapped to the whole width.
+    let full = options.width.max(40) - INDENT.len();
+    for line in wrap(&[(super::super::summary(set), Style::Dim)], full, 0) {
+        out.push_str(&format!("{INDENT}{}\n", paint(&line, layout.color)));
+    }
     for assistant in &set.assistants {
         out.push('\n');
         heading(&mut out, &layout, &format!("━━ {}", assistant_heading(&assistant.id, assistant.status)));
@@ -208,34 +213,111 @@ fn mark_words(spans: Vec<Span>, color: bool) -> Vec<Span> {
         .collect()
 }
 
-/// Splits spans into visual lines of at most `width` columns; tabs become four spaces.
+/// A piece of a cell for wrapping: a run of spaces, or a word (its pieces may carry
+/// different styles: `plain[-changed-]` is one word).
+enum Token {
+    Space(String, Style),
+    Word(Vec<Span>),
+}
+
+/// Splits spans into visual lines of at most `width` columns, breaking at spaces: a word
+/// is split only when it alone is wider than its column, and never inside a change
+/// marker (`[-`, `-]`, `{+`, `+}`). Continuation lines start `hang` columns in on both
+/// sides alike. Tabs become one space.
 fn wrap(spans: &[Span], width: usize, hang: usize) -> Vec<Vec<Span>> {
     let width = width.max(1);
     let hang = if hang + 8 > width { 0 } else { hang };
     let mut lines: Vec<Vec<Span>> = vec![Vec::new()];
     let mut used = 0;
-    for (text, style) in spans {
-        let mut current = String::new();
-        for c in text.chars() {
-            let (c, w) = match c {
-                '\t' => (' ', 1),
-                c => (c, c.width().unwrap_or(0)),
-            };
-            if used + w > width && used > hang {
-                if !current.is_empty() {
-                    lines.last_mut().expect("one line at least").push((std::mem::take(&mut current), *style));
-                }
-                lines.push(if hang > 0 { vec![(" ".repeat(hang), Style::Plain)] } else { Vec::new() });
-                used = hang;
+    let new_line = |lines: &mut Vec<Vec<Span>>, used: &mut usize| {
+        if let Some(last) = lines.last_mut() {
+            // A break replaces the spaces before it.
+            while last.last().is_some_and(|(text, _)| text.trim().is_empty()) {
+                last.pop();
             }
-            current.push(c);
-            used += w;
         }
-        if !current.is_empty() {
-            lines.last_mut().expect("one line at least").push((current, *style));
+        lines.push(if hang > 0 { vec![(" ".repeat(hang), Style::Plain)] } else { Vec::new() });
+        *used = hang;
+    };
+    for token in tokens(spans) {
+        match token {
+            Token::Space(text, style) => {
+                let w = text.chars().count();
+                if used + w > width && used > hang {
+                    new_line(&mut lines, &mut used);
+                } else {
+                    lines.last_mut().expect("one line at least").push((text, style));
+                    used += w;
+                }
+            }
+            Token::Word(pieces) => {
+                let w = width_of(&pieces);
+                if used + w > width && used > hang && hang + w <= width {
+                    new_line(&mut lines, &mut used);
+                }
+                if used + w <= width {
+                    lines.last_mut().expect("one line at least").extend(pieces);
+                    used += w;
+                    continue;
+                }
+                // Wider than a whole line: split by characters, never inside a marker.
+                for (text, style) in pieces {
+                    let chars: Vec<char> = text.chars().collect();
+                    let mut current = String::new();
+                    let mut index = 0;
+                    while index < chars.len() {
+                        // A marker's two characters go on one line together.
+                        let take =
+                            if index + 1 < chars.len() && is_marker(chars[index], chars[index + 1]) { 2 } else { 1 };
+                        let piece = &chars[index..index + take];
+                        let w: usize = piece.iter().map(|c| c.width().unwrap_or(0)).sum();
+                        if used + w > width && used > hang {
+                            if !current.is_empty() {
+                                lines
+                                    .last_mut()
+                                    .expect("one line at least")
+                                    .push((std::mem::take(&mut current), style));
+                            }
+                            new_line(&mut lines, &mut used);
+                        }
+                        current.extend(piece);
+                        used += w;
+                        index += take;
+                    }
+                    if !current.is_empty() {
+                        lines.last_mut().expect("one line at least").push((current, style));
+                    }
+                }
+            }
         }
     }
     lines
+}
+
+/// Whether two characters form a change marker.
+fn is_marker(first: char, second: char) -> bool {
+    matches!((first, second), ('[', '-') | ('-', ']') | ('{', '+') | ('+', '}'))
+}
+
+/// Spaces and words, in order; tabs become spaces.
+fn tokens(spans: &[Span]) -> Vec<Token> {
+    let mut tokens: Vec<Token> = Vec::new();
+    for (text, style) in spans {
+        let text = text.replace('\t', " ");
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let space = rest.starts_with(' ');
+            let end = rest.find(|c: char| (c == ' ') != space).unwrap_or(rest.len());
+            let (piece, tail) = rest.split_at(end);
+            rest = tail;
+            match (space, tokens.last_mut()) {
+                (true, _) => tokens.push(Token::Space(piece.to_string(), *style)),
+                (false, Some(Token::Word(pieces))) => pieces.push((piece.to_string(), *style)),
+                (false, _) => tokens.push(Token::Word(vec![(piece.to_string(), *style)])),
+            }
+        }
+    }
+    tokens
 }
 
 fn width_of(spans: &[Span]) -> usize {
@@ -262,4 +344,29 @@ fn paint(spans: &[Span], color: bool) -> String {
         out.push_str(&format!("{ansi}{text}{ansi:#}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str, width: usize) -> Vec<String> {
+        wrap(&[(text.to_string(), Style::Plain)], width, 0)
+            .iter()
+            .map(|line| line.iter().map(|(t, _)| t.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn cells_wrap_at_spaces_split_only_overlong_words_and_never_a_marker() {
+        assert_eq!(lines("aaa bbbbbb cc", 8), ["aaa", "bbbbbb", "cc"]);
+        assert_eq!(lines("abcdefghij", 4), ["abcd", "efgh", "ij"], "a word wider than the column");
+        for width in 2..12 {
+            for line in lines("x [-abcdefgh-] {+ijklmnop+} y", width) {
+                assert!(!line.ends_with('[') && !line.ends_with('{'), "{width}: {line:?}");
+                assert!(!line.starts_with(']') && !line.starts_with('}'), "{width}: {line:?}");
+                assert!(line.chars().count() <= width.max(2), "{width}: {line:?}");
+            }
+        }
+    }
 }

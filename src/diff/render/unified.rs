@@ -1,5 +1,5 @@
-//! `unified`: per field an `@@ path @@` header, `-` the old value, `+` the new; text as
-//! unified hunks. Plain text, no colour, stable for scripts and snapshots.
+//! `unified`: the one-line summary as `@@ summary @@`, then per field an `@@ path @@`
+//! header, `-` the old value, `+` the new; text as unified hunks. Plain text, no colour, stable for scripts and snapshots.
 //!
 //! Pure: no I/O.
 
@@ -8,7 +8,7 @@ use super::super::{Change, ChangeKind, ChangeSet};
 use super::{Labels, value_text};
 
 pub fn render(set: &ChangeSet, labels: &Labels) -> String {
-    let mut out = format!("--- {}\n+++ {}\n", labels.from, labels.to);
+    let mut out = format!("--- {}\n+++ {}\n@@ summary @@ {}\n", labels.from, labels.to, super::super::summary(set));
     for assistant in &set.assistants {
         for change in &assistant.changes {
             change_block(&mut out, change, Some(&assistant.id));
