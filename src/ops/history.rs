@@ -33,24 +33,31 @@ pub struct HistoryQuery {
 pub const DEFAULT_LIMIT: usize = 20;
 const ACTIONS: [&str; 9] = ["init", "publish", "promote", "rollback", "revert", "restore", "discard", "edit", "merge"];
 
-/// The position of an entry in the order: newest first, then branch, then commit id.
+/// The position of an entry in the order: newest first; within one second, later
+/// environments first (a promotion into live above the one into pre-release, a publish
+/// above the draft edits it contains, a merge above the init it starts from); each
+/// branch's own commits in their first-parent order, so a commit is above its parent.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     newer: std::cmp::Reverse<i64>,
-    branch: usize,
+    branch: std::cmp::Reverse<usize>,
     commit: ObjectId,
 }
 
 impl Key {
     fn cursor(&self) -> String {
-        format!("{}.{}.{}", self.newer.0, self.branch, self.commit.to_hex())
+        format!("{}.{}.{}", self.newer.0, self.branch.0, self.commit.to_hex())
     }
     fn parse(text: &str) -> Option<Key> {
         let mut parts = text.split('.');
         let time = parts.next()?.parse().ok()?;
         let branch = parts.next()?.parse().ok()?;
         let commit = ObjectId::from_hex(parts.next()?)?;
-        parts.next().is_none().then_some(Key { newer: std::cmp::Reverse(time), branch, commit })
+        parts.next().is_none().then_some(Key {
+            newer: std::cmp::Reverse(time),
+            branch: std::cmp::Reverse(branch),
+            commit,
+        })
     }
 }
 
@@ -80,12 +87,9 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
     let limit = if query.all { usize::MAX } else { query.limit.unwrap_or(DEFAULT_LIMIT).max(1) };
     let context = EntryContext::new(&state);
     // One head per branch, so (time, branch) orders and identifies the heads.
-    let mut heads: BTreeMap<(std::cmp::Reverse<i64>, usize), CommitInfo> = BTreeMap::new();
-    let push = |heads: &mut BTreeMap<(std::cmp::Reverse<i64>, usize), CommitInfo>,
-                branch: usize,
-                id: Option<ObjectId>,
-                resuming: bool|
-     -> Result<(), Error> {
+    type Heads = BTreeMap<(std::cmp::Reverse<i64>, std::cmp::Reverse<usize>), CommitInfo>;
+    let mut heads: Heads = BTreeMap::new();
+    let push = |heads: &mut Heads, branch: usize, id: Option<ObjectId>, resuming: bool| -> Result<(), Error> {
         let mut next = id;
         let mut passed_cursor = false;
         while let Some(id) = next {
@@ -94,12 +98,12 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
             if resuming && let Some(before) = &before {
                 // Skip what earlier pages showed: on the cursor's branch, down to the
                 // cursor's commit; on the others, what sorts before it.
-                let shown = if branch == before.branch {
+                let shown = if branch == before.branch.0 {
                     !passed_cursor && time >= before.newer.0
                 } else {
-                    (std::cmp::Reverse(time), branch) < (before.newer, before.branch)
+                    (std::cmp::Reverse(time), std::cmp::Reverse(branch)) < (before.newer, before.branch)
                 };
-                if branch == before.branch && id == before.commit {
+                if branch == before.branch.0 && id == before.commit {
                     passed_cursor = true;
                     next = info.parents.first().copied();
                     continue;
@@ -109,7 +113,7 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
                     continue;
                 }
             }
-            heads.insert((std::cmp::Reverse(time), branch), info);
+            heads.insert((std::cmp::Reverse(time), std::cmp::Reverse(branch)), info);
             return Ok(());
         }
         Ok(())
@@ -119,13 +123,13 @@ pub fn history(store: &Store, query: &HistoryQuery) -> Result<HistoryPage, Error
     }
     let mut entries = Vec::new();
     let mut next_cursor = None;
-    while let Some(((newer, branch), info)) = heads.pop_first() {
+    while let Some(((newer, std::cmp::Reverse(branch)), info)) = heads.pop_first() {
         push(&mut heads, branch, info.parents.first().copied(), false)?;
         // The init commit is on every branch: it is listed once, from the first one.
         if info.message.get(history::ACTION) == Some("init") && branch != branches[0] {
             continue;
         }
-        let key = Key { newer, branch, commit: info.id };
+        let key = Key { newer, branch: std::cmp::Reverse(branch), commit: info.id };
         let entry = context.entry(store, &info, branch, &key)?;
         if query.action.as_ref().is_some_and(|action| &entry.action != action) {
             continue;
@@ -175,7 +179,21 @@ impl<'s> EntryContext<'s> {
         let env = self.state.envs[branch].env.to_string();
         let action = message.get(history::ACTION).map(str::to_string);
         let is_stagecraft = action.is_some();
-        let action = action.unwrap_or_else(|| if branch == 0 { "edit".into() } else { "merge".into() });
+        // A merge into the second environment that became a version is a publish: its
+        // tag holds the field-level summary that reconciliation wrote.
+        let published = if is_stagecraft || branch != 1 {
+            None
+        } else {
+            match self.state.index.tags_of(store, info.id)?.iter().max() {
+                Some(version) => Some((*version, store.tag_info(*version)?.map(|(_, _, text)| tag_summary(&text)))),
+                None => None,
+            }
+        };
+        let action = action.unwrap_or_else(|| match (branch, &published) {
+            (0, _) => "edit".into(),
+            (_, Some(_)) => "publish".into(),
+            _ => "merge".into(),
+        });
         let number = |key: &str| message.get(key).and_then(|v| v.trim().parse::<Version>().ok()).map(Version::number);
         let (version, drift) = if is_stagecraft || branch == 0 {
             (number(history::VERSION), false)
@@ -185,10 +203,11 @@ impl<'s> EntryContext<'s> {
                 None => (None, true),
             }
         };
-        let summary = match (&message.summary, is_stagecraft) {
-            (Some(summary), _) => summary.clone(),
-            (None, true) => message.subject.clone(),
-            (None, false) => changed_paths_summary(store, info)?,
+        let summary = match (&message.summary, is_stagecraft, &published) {
+            (Some(summary), _, _) => summary.clone(),
+            (None, true, _) => message.subject.clone(),
+            (None, false, Some((_, Some(summary)))) => summary.clone(),
+            (None, false, _) => changed_paths_summary(store, info)?,
         };
         Ok(HistoryEntry {
             id: info.id.to_hex(),
@@ -232,6 +251,12 @@ impl<'s> EntryContext<'s> {
         }
         Ok(self.by_tree.get().and_then(|m| m.get(&info.tree)).copied())
     }
+}
+
+/// The summary in a version tag's message: its last paragraph (the description, if any,
+/// comes first).
+fn tag_summary(text: &str) -> String {
+    text.trim().rsplit("\n\n").next().unwrap_or_default().trim().to_string()
 }
 
 /// `changed assistants/x/instructions.md, README.md` for a commit made outside stagecraft.

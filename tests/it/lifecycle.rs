@@ -645,3 +645,75 @@ fn issue_13_clear_words_for_history_filters_json_usage_errors_and_echoed_names()
     assert!(sneaky.stderr.contains("x\\u{1b}[31mred\\u{202e}evil"), "{sneaky}");
     assert!(!sneaky.stderr.contains('\u{1b}') && !sneaky.stderr.contains('\u{202e}'), "{sneaky}");
 }
+
+#[test]
+fn issue_13_history_lists_a_commit_above_its_ancestors_within_one_second_and_forge_merges_as_publishes() {
+    let repo = TestRepo::from_example();
+    // Everything in one second, as a script or CI makes it.
+    let same_second = |args: &[&str]| {
+        let output = repo
+            .env
+            .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
+            .args(args)
+            .env("GIT_COMMITTER_DATE", "2026-03-01T12:00:00Z")
+            .env("GIT_AUTHOR_DATE", "2026-03-01T12:00:00Z")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let path = "assistants/support-bot/assistant.toml";
+    let text = std::fs::read_to_string(repo.root.join(path)).unwrap().replace("temperature = 0.3", "temperature = 0.5");
+    std::fs::write(repo.root.join(path), text).unwrap();
+    let git_same_second = |args: &[&str]| {
+        let status = repo
+            .env
+            .command("git", &repo.root)
+            .args(args)
+            .env("GIT_COMMITTER_DATE", "2026-03-01T12:00:00Z")
+            .env("GIT_AUTHOR_DATE", "2026-03-01T12:00:00Z")
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git_same_second(&["commit", "-qam", "warmer"]);
+    same_second(&["publish"]);
+    same_second(&["promote", "v2", "--to", "pre-release"]);
+    same_second(&["promote", "v2", "--to", "live", "--yes"]);
+    let all = repo.stagecraft(&["history", "--all", "--json"]).success().json();
+    let listed: Vec<(String, String)> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_string(), e["environment"].as_str().unwrap_or("-").to_string()))
+        .collect();
+    let expected =
+        [("promote", "live"), ("promote", "pre-release"), ("publish", "sandbox"), ("edit", "draft"), ("init", "-")];
+    assert_eq!(listed, expected.map(|(a, e)| (a.to_string(), e.to_string())), "{all}");
+    // Pages of one, by cursor, list the same entries in the same order.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = vec!["history", "--json", "--limit", "1"];
+        if let Some(cursor) = &cursor {
+            args.extend(["--before", cursor.as_str()]);
+        }
+        let page = repo.stagecraft(&args).success().json();
+        paged.extend(page["entries"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let ids: Vec<serde_json::Value> = all["entries"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
+    assert_eq!(paged, ids);
+    // A merge made on a forge that became a version: a publish with its field-level summary.
+    edit_temperature(&repo, "0.6");
+    repo.git(&["checkout", "-q", "sandbox"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #10", "draft"]);
+    repo.git(&["checkout", "-q", "draft"]);
+    assert_eq!(repo.stagecraft(&["publish"]).code, 3, "it tags v3, then has nothing to publish");
+    let publishes = repo.stagecraft(&["history", "sandbox", "--action", "publish", "--json"]).success().json();
+    let merge = &publishes["entries"][0];
+    assert_eq!((merge["action"].as_str(), merge["version"].as_u64()), (Some("publish"), Some(3)), "{publishes}");
+    assert_eq!(merge["summary"], "support-bot: model.temperature 0.5 → 0.6", "{publishes}");
+}
