@@ -9,9 +9,12 @@
 //! - fan-out: one change delivered to 100 runtimes, until the last one has it;
 //! - idle RSS of the daemon after start (one runtime, deliveries done);
 //! - latency on a large repository (50 assistants, 10,051 files), each change a new
-//!   commit and a new tree, so nothing is served from a cache of whole trees.
+//!   commit and a new tree, so nothing is served from a cache of whole trees;
+//! - refs moved by git itself: a non-bare repository, 100 runtimes bound to live, live
+//!   moved by `git update-ref` between two commits whose trees are two versions; the
+//!   first and the last of the 100 receipts, and the `git` process's own time.
 //!
-//! Run: `cargo bench --bench daemon`.
+//! Run: `cargo bench --bench daemon` (`DAEMON_BENCH=git` for the last case only).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -215,6 +218,11 @@ fn main() {
     // then only a smoke run.
     let full = std::env::args().any(|a| a == "--bench");
     let changes = if full { 200 } else { 5 };
+    // `DAEMON_BENCH=git` runs only the case of refs moved by git itself.
+    if std::env::var("DAEMON_BENCH").as_deref() == Ok("git") {
+        git_moves_live_to_many_runtimes(if full { 50 } else { 2 });
+        return;
+    }
 
     // Latency, one runtime.
     let receiver = start_receiver();
@@ -281,4 +289,94 @@ fn main() {
         latencies,
     );
     println!("RSS on the large repository after start: {:.1} MB", rss as f64 / 1024.0);
+
+    git_moves_live_to_many_runtimes(if full { 50 } else { 2 });
+}
+
+/// A non-bare repository made by `stagecraft init`, v2 published with the CLI, 100
+/// runtimes bound to live, and live moved by `git update-ref` (a separate process, as a
+/// push or a script would) between a commit with v2's tree and one with v1's. Timed
+/// from just before `git` starts to each receipt.
+fn git_moves_live_to_many_runtimes(rounds: usize) {
+    for runtimes in [1, 100] {
+        git_moves_live(runtimes, rounds);
+    }
+}
+
+fn git_moves_live(runtimes: usize, rounds: usize) {
+    let receiver = start_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let stagecraft = |args: &[&str]| {
+        let status = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
+            .current_dir(dir.path())
+            .args(["--author", "bench <bench@example.com>"])
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "stagecraft {args:?}");
+    };
+    stagecraft(&["init", work.to_str().unwrap(), "--from", EXAMPLE]);
+    let repo = git2::Repository::open(&work).unwrap();
+    let v1 = repo.refname_to_id("refs/heads/draft").unwrap();
+    let draft = second_commit(&repo, v1, &EXAMPLE_CHANGE);
+    repo.reference("refs/heads/draft", draft, true, "bench: edit the draft").unwrap();
+    stagecraft(&["--repo", work.to_str().unwrap(), "publish"]);
+    let live = repo.refname_to_id("refs/heads/live").unwrap();
+    let signature = git2::Signature::now("bench", "bench@example.com").unwrap();
+    let tree = |id: git2::Oid| repo.find_commit(id).unwrap().tree().unwrap();
+    let with_v2 = repo
+        .commit(None, &signature, &signature, "v2 by hand", &tree(draft), &[&repo.find_commit(live).unwrap()])
+        .unwrap();
+    let with_v1 = repo
+        .commit(None, &signature, &signature, "v1 by hand", &tree(v1), &[&repo.find_commit(with_v2).unwrap()])
+        .unwrap();
+    let mut config = format!(
+        "[repository]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"1s\"\ntimeout = \"5s\"\n",
+        work.display()
+    );
+    for r in 0..runtimes {
+        config.push_str(&format!(
+            "[[runtime]]\nname = \"r{r}\"\nenvironment = \"live\"\nurl = \"http://127.0.0.1:{}/r{r}\"\nsecret = \"env:BENCH_SECRET\"\n",
+            receiver.port
+        ));
+    }
+    let config_path = dir.path().join("stagecraft.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_stagecraft"))
+        .args(["serve", "--config", config_path.to_str().unwrap()])
+        .env("BENCH_SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    arrivals(&receiver, 2 * runtimes);
+    let (mut first, mut last, mut git, mut beyond) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let target = if round % 2 == 0 { with_v2 } else { with_v1 };
+        let start = Instant::now();
+        let status = Command::new("git")
+            .current_dir(&work)
+            .args(["update-ref", "refs/heads/live", &target.to_string()])
+            .status()
+            .unwrap();
+        let git_done = Instant::now();
+        assert!(status.success());
+        let got = arrivals(&receiver, runtimes);
+        let first_receipt = got.iter().map(|(_, t)| *t).min().unwrap();
+        first.push(first_receipt - start);
+        beyond.push(first_receipt.saturating_duration_since(git_done));
+        last.push(got.iter().map(|(_, t)| *t).max().unwrap() - start);
+        git.push(git_done - start);
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    print_latencies(
+        &format!("git update-ref of live -> first of {runtimes} runtime(s), non-bare, {rounds} moves"),
+        first,
+    );
+    print_latencies(&format!("  first receipt after the git process ended ({runtimes} runtime(s))"), beyond);
+    print_latencies(&format!("  all {runtimes} runtime(s)"), last);
+    print_latencies("  the git update-ref process itself", git);
 }

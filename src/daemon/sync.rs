@@ -288,19 +288,20 @@ impl Syncer {
         }
         let (build_tip, build_states) = (tip.clone(), states.clone());
         let build = Box::new(move |sequence: u64| {
+            let mut bodies = desired::Bodies::default();
             plans
                 .iter()
                 .flat_map(|(runtime, planned)| {
-                    desired::build(runtime, &build_tip, sequence, planned, &build_states).into_iter().map(|d| {
-                        NewDelivery {
+                    desired::build_shared(runtime, &build_tip, sequence, planned, &build_states, &mut bodies)
+                        .into_iter()
+                        .map(|d| NewDelivery {
                             runtime: runtime.clone(),
                             assistant: d.assistant,
                             webhook_id: d.webhook_id,
                             event: d.event.to_string(),
                             body: d.body,
                             config_hash: d.hash,
-                        }
-                    })
+                        })
                 })
                 .collect()
         });
@@ -311,21 +312,15 @@ impl Syncer {
         for delivery in recorded.deliveries {
             by_runtime.entry(delivery.runtime.clone()).or_default().push(delivery);
         }
+        // Every queue first, so that no runtime waits for the others' bookkeeping; then
+        // what was queued, one line (a line per runtime at debug level).
+        let mut queued: Vec<(String, Vec<String>)> = Vec::with_capacity(by_runtime.len());
         for (runtime, deliveries) in by_runtime {
+            let assistants: Vec<String> = deliveries.iter().map(|d| d.assistant.clone()).collect();
             let known = self.known.entry(runtime.clone()).or_default();
             for d in &deliveries {
                 known.insert(d.assistant.clone(), d.config_hash.clone());
             }
-            tracing::info!(
-                environment = env.as_str(),
-                runtime = runtime.as_str(),
-                sequence,
-                commit = %&tip.commit[..12.min(tip.commit.len())],
-                "queued {} deliver{} ({})",
-                deliveries.len(),
-                if deliveries.len() == 1 { "y" } else { "ies" },
-                deliveries.iter().map(|d| d.assistant.as_str()).collect::<Vec<_>>().join(", ")
-            );
             if let Some(queue) = self.ports.hub.runtime(&runtime) {
                 queue.push(deliveries.into_iter().map(|d| Queued {
                     delivery: PendingDelivery {
@@ -341,6 +336,34 @@ impl Syncer {
                     since,
                 }));
             }
+            queued.push((runtime, assistants));
+        }
+        let commit = &tip.commit[..12.min(tip.commit.len())];
+        for (runtime, assistants) in &queued {
+            tracing::debug!(
+                environment = env.as_str(),
+                runtime = runtime.as_str(),
+                sequence,
+                commit,
+                "queued {}",
+                assistants.join(", ")
+            );
+        }
+        if !queued.is_empty() {
+            let count: usize = queued.iter().map(|(_, a)| a.len()).sum();
+            let mut assistants: Vec<&str> = queued.iter().flat_map(|(_, a)| a.iter().map(String::as_str)).collect();
+            assistants.sort_unstable();
+            assistants.dedup();
+            tracing::info!(
+                environment = env.as_str(),
+                sequence,
+                commit,
+                "queued {count} deliver{} to {} runtime{} ({})",
+                if count == 1 { "y" } else { "ies" },
+                queued.len(),
+                if queued.len() == 1 { "" } else { "s" },
+                assistants.join(", ")
+            );
         }
         Ok(sequence)
     }

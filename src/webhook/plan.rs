@@ -185,17 +185,44 @@ pub fn build(
     planned: &[Planned],
     states: &BTreeMap<String, AssistantState>,
 ) -> Vec<Built> {
+    build_shared(runtime, tip, sequence, planned, states, &mut Bodies::default())
+}
+
+/// The bodies made for one tip and sequence, by assistant and event: the same for every
+/// runtime (only the `webhook-id` header differs), so a fan-out to many runtimes
+/// serializes each assistant once.
+#[derive(Debug, Default)]
+pub struct Bodies(HashMap<(String, &'static str), Vec<u8>>);
+
+/// [`build`], taking bodies made for other runtimes of the same tip and sequence from
+/// `bodies`.
+pub fn build_shared(
+    runtime: &str,
+    tip: &Tip,
+    sequence: u64,
+    planned: &[Planned],
+    states: &BTreeMap<String, AssistantState>,
+    bodies: &mut Bodies,
+) -> Vec<Built> {
     let origin = Origin { environment: &tip.environment, commit: &tip.commit, version: tip.version, sequence };
     planned
         .iter()
         .map(|p| {
-            let state = states.get(&p.assistant).filter(|_| p.event == UPDATED);
-            let data = webhook::data(&origin, &p.assistant, state.map(|s| &*s.config), state.map(|s| &s.channels));
+            let body = bodies
+                .0
+                .entry((p.assistant.clone(), p.event))
+                .or_insert_with(|| {
+                    let state = states.get(&p.assistant).filter(|_| p.event == UPDATED);
+                    let data =
+                        webhook::data(&origin, &p.assistant, state.map(|s| &*s.config), state.map(|s| &s.channels));
+                    webhook::body(p.event, &tip.timestamp, &data)
+                })
+                .clone();
             Built {
                 assistant: p.assistant.clone(),
                 webhook_id: webhook::webhook_id(runtime, &p.assistant, &tip.commit, sequence),
                 event: p.event,
-                body: webhook::body(p.event, &tip.timestamp, &data),
+                body,
                 hash: p.hash.clone(),
             }
         })
