@@ -109,6 +109,38 @@ pub fn skip_hash_verification() {
     git2::opts::strict_hash_verification(false);
 }
 
+/// The version-trees cache: `N commit tree` a line. Unreadable or malformed: empty.
+fn read_tree_cache(path: &Path) -> BTreeMap<Version, (ObjectId, ObjectId)> {
+    let Ok(text) = std::fs::read_to_string(path) else { return BTreeMap::new() };
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            let version = Version::new(parts.next()?.parse().ok()?)?;
+            let commit = ObjectId::from_hex(parts.next()?)?;
+            let tree = ObjectId::from_hex(parts.next()?)?;
+            Some((version, (commit, tree)))
+        })
+        .collect()
+}
+
+/// Rewrites the cache (a temporary file renamed over it); a failure only costs the
+/// next reader the same reads.
+fn write_tree_cache(path: &Path, versions: &BTreeMap<Version, TaggedVersion>) {
+    let text: String = versions
+        .values()
+        .map(|t| format!("{} {} {}\n", t.version.number(), t.commit.to_hex(), t.tree.to_hex()))
+        .collect();
+    let Some(dir) = path.parent() else { return };
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.persist(path).map(|_| ()).map_err(|e| e.error)
+    });
+    if let Err(error) = written {
+        tracing::debug!(error = %error, "cannot write the version-trees cache");
+    }
+}
+
 /// The git directory and work tree that hold `start`, found by walking up from it.
 pub fn discover(start: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
     let start = std::path::absolute(start).ok()?;
@@ -264,26 +296,53 @@ impl Store {
     }
 
     /// Every `vN` tag, by version: the commit it names and that commit's tree.
+    ///
+    /// The tags' commits come from the refs themselves (a packed tag's peeled id is in
+    /// `packed-refs`, so no tag object is read), and each commit's tree from a cache
+    /// under the git directory (`stagecraft/version-trees`), checked against the commit
+    /// every time and rewritten when a tag was added or moved: never the source of
+    /// truth, only what spares reading one commit per version.
     pub fn versions(&self) -> Result<BTreeMap<Version, TaggedVersion>, Error> {
+        let commits = self.tag_commits()?;
+        let cache_path = self.git_dir().join("stagecraft").join("version-trees");
+        let cached = read_tree_cache(&cache_path);
         let mut versions = BTreeMap::new();
-        let names = self.repo.tag_names(Some("v*")).map_err(git_error("list tags"))?;
-        for name in names.iter() {
-            let Ok(Some(name)) = name else { continue };
+        let mut stale = cached.len() != commits.len();
+        for (version, commit) in commits {
+            let tree = match cached.get(&version) {
+                Some((cached_commit, tree)) if *cached_commit == commit => *tree,
+                _ => {
+                    stale = true;
+                    self.tree_id(commit)?
+                }
+            };
+            versions.insert(version, TaggedVersion { version, commit, tree });
+        }
+        if stale {
+            write_tree_cache(&cache_path, &versions);
+        }
+        Ok(versions)
+    }
+
+    /// Every `vN` tag and the commit it names, from the refs (a packed tag's peeled id
+    /// from `packed-refs`; a loose one peeled).
+    pub fn tag_commits(&self) -> Result<Vec<(Version, ObjectId)>, Error> {
+        let mut found = Vec::new();
+        let references = self.repo.references_glob("refs/tags/v*").map_err(git_error("list tags"))?;
+        for reference in references {
+            let reference = reference.map_err(git_error("list tags"))?;
+            let Some(name) = reference.name().ok().and_then(|n| n.strip_prefix("refs/tags/")) else { continue };
             let Ok(version) = name.parse::<Version>() else { continue };
             if version.to_string() != name {
                 continue;
             }
-            let reference = self
-                .repo
-                .find_reference(&format!("refs/tags/{name}"))
-                .map_err(git_error(format!("read tag {name}")))?;
-            let commit = reference.peel_to_commit().map_err(git_error(format!("read the commit of tag {name}")))?;
-            versions.insert(
-                version,
-                TaggedVersion { version, commit: object_id(commit.id()), tree: object_id(commit.tree_id()) },
-            );
+            let commit = match reference.target_peel() {
+                Some(peeled) => peeled,
+                None => reference.peel_to_commit().map_err(git_error(format!("read the commit of tag {name}")))?.id(),
+            };
+            found.push((version, object_id(commit)));
         }
-        Ok(versions)
+        Ok(found)
     }
 
     /// The highest `vN` tag (lists tag names, peels none).

@@ -72,14 +72,26 @@ impl VersionIndex {
         }
     }
 
-    /// The versions whose tag names `commit`.
+    /// The versions whose tag names `commit` (from the tag refs alone: no tree read).
     pub fn tags_of(&self, store: &Store, commit: ObjectId) -> Result<Vec<Version>, Error> {
         if let Some(by_commit) = self.by_commit.get() {
             return Ok(by_commit.get(&commit).cloned().unwrap_or_default());
         }
         let mut by_commit: BTreeMap<ObjectId, Vec<Version>> = BTreeMap::new();
-        for tagged in self.all(store)?.values() {
-            by_commit.entry(tagged.commit).or_default().push(tagged.version);
+        match self.all.get() {
+            Some(all) => {
+                for tagged in all.values() {
+                    by_commit.entry(tagged.commit).or_default().push(tagged.version);
+                }
+            }
+            None => {
+                for (version, tagged) in store.tag_commits()? {
+                    by_commit.entry(tagged).or_default().push(version);
+                }
+                for (version, tagged) in &self.pending {
+                    by_commit.entry(tagged.commit).or_default().push(*version);
+                }
+            }
         }
         Ok(self.by_commit.get_or_init(|| by_commit).get(&commit).cloned().unwrap_or_default())
     }
