@@ -121,6 +121,11 @@ pub struct Written {
     /// For a rollback to a newer version than the current one (undoing a rollback).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forward: bool,
+    /// The commits the plan was made on (the branch's tip, then for a publish the
+    /// draft's tip), comma-separated; send it back as `expected` to write exactly what a
+    /// preview showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_on: Option<String>,
     /// What reconciliation did before a publish, one line each for people.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reconciled_notes: Vec<String>,
@@ -143,6 +148,7 @@ impl Written {
             left: None,
             released_hold: false,
             forward: false,
+            planned_on: None,
             reconciled_notes: Vec::new(),
         }
     }
@@ -381,6 +387,10 @@ pub struct PublishRequest {
     /// Seconds to wait for the runtimes' acknowledgements (at most 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<u64>,
+    /// The tip a preview was planned on (`planned_on` of its answer): the write is a
+    /// `conflict` if the branch moved since, so what was shown is what is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 /// `POST /v1/discard`.
@@ -393,6 +403,10 @@ pub struct DiscardRequest {
     pub confirm: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub preview: bool,
+    /// The tip a preview was planned on (`planned_on` of its answer): the write is a
+    /// `conflict` if the branch moved since, so what was shown is what is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 /// `POST /v1/promote`.
@@ -414,6 +428,10 @@ pub struct PromoteRequest {
     pub preview: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<u64>,
+    /// The tip a preview was planned on (`planned_on` of its answer): the write is a
+    /// `conflict` if the branch moved since, so what was shown is what is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 /// `POST /v1/rollback`.
@@ -435,6 +453,10 @@ pub struct RollbackRequest {
     pub preview: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<u64>,
+    /// The tip a preview was planned on (`planned_on` of its answer): the write is a
+    /// `conflict` if the branch moved since, so what was shown is what is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 /// `POST /v1/revert` and `POST /v1/restore`.
@@ -452,6 +474,10 @@ pub struct DraftRequest {
     /// Needed only when the draft itself is protected.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirm: bool,
+    /// The tip a preview was planned on (`planned_on` of its answer): the write is a
+    /// `conflict` if the branch moved since, so what was shown is what is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 /// The answer of a write: what the CLI's `--json` prints, the diff of a preview, and
@@ -513,6 +539,7 @@ pub struct ProblemBody {
 pub trait WriteRequest {
     fn set_preview(&mut self, preview: bool);
     fn set_confirm(&mut self, confirm: bool);
+    fn set_expected(&mut self, expected: Option<String>);
 }
 
 macro_rules! write_request {
@@ -523,6 +550,9 @@ macro_rules! write_request {
             }
             fn set_confirm(&mut self, confirm: bool) {
                 self.confirm = confirm;
+            }
+            fn set_expected(&mut self, expected: Option<String>) {
+                self.expected = expected;
             }
         }
     )*};

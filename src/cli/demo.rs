@@ -133,7 +133,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         environments.join(", "),
         dir = dir.display(),
     ));
-    super::serve::init_logging_default(super::serve::LogFormat::Human, "warn");
+    super::serve::init_logging_default(context, super::serve::LogFormat::Human, "warn");
     super::serve::run_daemon(loaded, context, None, Arc::new(|_| None), listener)?;
     Ok(0)
 }

@@ -93,7 +93,7 @@ pub struct Context {
 
 impl Context {
     fn from_process(cli: &Cli) -> Context {
-        const USED: [&str; 7] = [
+        const USED: [&str; 8] = [
             "GIT_AUTHOR_NAME",
             "GIT_AUTHOR_EMAIL",
             "GIT_AUTHOR_DATE",
@@ -101,6 +101,7 @@ impl Context {
             "GIT_COMMITTER_EMAIL",
             "GIT_COMMITTER_DATE",
             "NO_COLOR",
+            "COLUMNS",
         ];
         let vars =
             USED.iter().filter_map(|name| std::env::var(name).ok().map(|value| (name.to_string(), value))).collect();

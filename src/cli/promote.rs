@@ -32,6 +32,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             confirm: false,
             preview: false,
             wait: None,
+            expected: None,
         };
         let (dry_run, yes) = (args.write.dry_run, args.write.yes);
         let write = super::write::RemoteWrite {

@@ -73,6 +73,7 @@ pub fn remote(
         message: target.write.message.clone(),
         preview: false,
         confirm: false,
+        expected: None,
     };
     let dry_run = target.preview || target.write.dry_run;
     let write =

@@ -35,14 +35,16 @@ pub enum LogFormat {
 }
 
 /// Sends `tracing` events to stderr; `STAGECRAFT_LOG` filters (default `info`).
-pub fn init_logging(format: LogFormat) {
-    init_logging_default(format, "info");
+pub fn init_logging(context: &Context, format: LogFormat) {
+    init_logging_default(context, format, "info");
 }
 
 /// [`init_logging`] with another default filter.
-pub fn init_logging_default(format: LogFormat, default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STAGECRAFT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+pub fn init_logging_default(context: &Context, format: LogFormat, default: &str) {
+    let filter = context
+        .env_var("STAGECRAFT_LOG")
+        .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
@@ -61,7 +63,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         loaded.config.server.listen = listen;
     }
     if !args.check {
-        init_logging(args.log_format);
+        init_logging(context, args.log_format);
         let identity = match &loaded.config.repository.identity {
             Some(person) => {
                 let now = When::from_timestamp(jiff::Timestamp::now());
@@ -133,7 +135,7 @@ pub fn run_daemon(
         .enable_all()
         .build()
         .map_err(Error::io("start the async runtime in", &context.cwd))?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let install = |kind: SignalKind| signal(kind).map_err(Error::io("install a signal handler for", "the daemon"));
         let (mut hangup, mut terminate, mut interrupt) =
             (install(SignalKind::hangup())?, install(SignalKind::terminate())?, install(SignalKind::interrupt())?);
@@ -156,5 +158,9 @@ pub fn run_daemon(
             tokio::net::TcpListener::from_std(listener).map_err(Error::io("serve on", address.to_string()))?;
         let options = crate::daemon::Options { loaded, cwd: context.cwd.clone(), identity, lookup, reloads };
         crate::daemon::run(options, listener, shutdown).await
-    })
+    });
+    // Blocking work still running past the daemon's own stop bound (a clone, a fetch, a
+    // sync pass) does not hold the process.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }

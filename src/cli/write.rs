@@ -175,7 +175,11 @@ pub fn write_plan(
         Done::preview(plan)
     } else {
         if plan.protected && !args.yes && confirm(&shown.question, plan.environment.as_str())? == Answer::No {
-            ui.notes(&["aborted: nothing written".to_string()]);
+            // Reconciliation before the plan may have tagged versions: say so.
+            ui.notes(&plan.notes);
+            let aborted =
+                if plan.notes.is_empty() { "aborted: nothing written" } else { "aborted: nothing more written" };
+            ui.notes(&[aborted.to_string()]);
             return Ok(ABORTED);
         }
         crate::ops::apply::apply(store, identity, plan, true)?
@@ -234,6 +238,9 @@ pub fn remote_write<R: serde::Serialize + WriteRequest>(
             return Ok(0);
         }
         request.set_preview(false);
+        // The write must be the plan just shown: the daemon refuses it as a conflict if
+        // the branch moved since the preview.
+        request.set_expected(plan.written.planned_on.clone());
     }
     request.set_confirm(write.yes);
     let done: WriteAnswer = match client.post(write.path, &request) {

@@ -67,9 +67,17 @@ pub async fn run(
     let Options { loaded, cwd, identity, lookup, mut reloads } = options;
     let committer = identity.as_ref().map(|i| i.committer.clone());
     let (prepare_cwd, prepare_lookup) = (cwd.clone(), lookup.clone());
-    let prepared = tokio::task::spawn_blocking(move || prepare(loaded, &prepare_cwd, identity, &prepare_lookup))
-        .await
-        .map_err(|e| Error::Usage { message: format!("the start of the daemon failed: {e}"), hint: None })??;
+    let preparing = tokio::task::spawn_blocking(move || prepare(loaded, &prepare_cwd, identity, &prepare_lookup));
+    // A stop during a long first clone ends the daemon at once (the caller's runtime
+    // does not wait for the clone beyond its shutdown bound).
+    let prepared = tokio::select! {
+        prepared = preparing => prepared
+            .map_err(|e| Error::Usage { message: format!("the start of the daemon failed: {e}"), hint: None })??,
+        _ = shutdown.cancelled() => {
+            tracing::info!("stopped while starting");
+            return Ok(());
+        }
+    };
     let Prepared { loaded, path, remote, sync_store, chain, git_dir, ledger } = prepared;
     let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
 
@@ -113,7 +121,11 @@ pub async fn run(
             .map_err(Error::io("start the sync thread for", &path))?
     };
     let _ = triggers.send(Trigger::Rescan);
-    let _ = passes.wait_for(|n| *n >= 1).await;
+    // The first pass, or a stop meanwhile (then the stop below runs at once).
+    tokio::select! {
+        _ = passes.wait_for(|n| *n >= 1) => {}
+        _ = shutdown.cancelled() => {}
+    }
     let refresher = tasks.spawn(refresh(
         config.get().config.repository.fetch_interval,
         kick.clone(),

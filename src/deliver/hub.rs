@@ -264,8 +264,10 @@ impl Hub {
         self.gates.read().expect("gates lock").clone()
     }
 
+    /// Records an environment's gate and wakes whoever waits on a delivery.
     pub fn set_gate(&self, environment: &str, gate: Gate) {
         self.gates.write().expect("gates lock").insert(environment.to_string(), gate);
+        self.changed();
     }
 
     pub fn pull(&self, environment: &str) -> Option<Arc<EnvPull>> {

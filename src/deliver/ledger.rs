@@ -119,9 +119,14 @@ impl SqliteLedger {
         work: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || work(&mut connection.lock().expect("the ledger's lock")))
+        // A panic in an earlier call leaves the connection usable: SQLite rolled back.
+        tokio::task::spawn_blocking(move || work(&mut connection.lock().unwrap_or_else(|e| e.into_inner())))
             .await
-            .map_err(|e| sqlite("run", rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?
+            .map_err(|e| Error::Io {
+                step: "use",
+                path: "the state database".into(),
+                source: std::io::Error::other(format!("its task did not run: {e}")),
+            })?
     }
 }
 

@@ -28,6 +28,10 @@ pub struct WriteOptions {
     pub actor: Option<String>,
     /// Environments protected besides the chain's own (the daemon's config).
     pub protected: Vec<crate::model::EnvName>,
+    /// The parents of a shown plan's commit (the branch's tip first; for a publish, the
+    /// draft's tip too): a plan made again on other commits is a `conflict`, not a
+    /// different write.
+    pub expected_parents: Option<Vec<ObjectId>>,
 }
 
 impl WriteOptions {
@@ -76,6 +80,7 @@ impl Done {
         written.left = plan.left.map(|v| v.number());
         written.released_hold = plan.released_hold.is_some();
         written.forward = plan.forward;
+        written.planned_on = Some(plan.parents.iter().map(|p| p.to_hex()).collect::<Vec<_>>().join(","));
         written.reconciled = plan.reconciled.iter().map(|v| v.number()).collect();
         written.reconciled_notes = plan.notes.clone();
         written
@@ -84,6 +89,16 @@ impl Done {
 
 /// Plans are applied here, or only shown (`dry_run`).
 pub fn finish(store: &Store, identity: &Identity, plan: Plan, options: &WriteOptions) -> Result<Done, Error> {
+    if let Some(expected) = &options.expected_parents
+        && expected != &plan.parents
+    {
+        let short = |ids: &[ObjectId]| ids.iter().map(|id| id.short()).collect::<Vec<_>>().join("+");
+        return Err(Error::Conflict {
+            branch: plan.environment.to_string(),
+            expected: short(expected),
+            actual: short(&plan.parents),
+        });
+    }
     if options.dry_run {
         return Ok(Done::preview(plan));
     }

@@ -232,6 +232,25 @@ fn issue_13_show_names_the_actor_who_asked_and_counts_deployments_by_tree() {
 }
 
 #[test]
+fn a_write_sent_with_its_previews_plan_is_a_conflict_when_the_draft_moved_since() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    let app = TestApp::new(&repo, &config(""));
+    let preview = app.call("POST", "/v1/publish", Some(&token("publisher")), Some(r#"{"preview": true}"#));
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    let planned_on = preview.json()["planned_on"].as_str().expect("planned_on").to_string();
+    // Someone edits the draft after the preview: the publish would not be what was shown.
+    edit_temperature(&repo, "0.6");
+    let body = json!({ "expected": planned_on }).to_string();
+    let moved = app.call("POST", "/v1/publish", Some(&token("publisher")), Some(&body));
+    assert_router_problem(&moved, 409, "conflict");
+    assert_eq!(repo.git(&["tag", "--list", "v*"]), "v1\n", "nothing published");
+    let fresh = app.call("POST", "/v1/publish", Some(&token("publisher")), Some(r#"{"preview": true}"#));
+    let body = json!({ "expected": fresh.json()["planned_on"] }).to_string();
+    assert_eq!(app.call("POST", "/v1/publish", Some(&token("publisher")), Some(&body)).status, 201);
+}
+
+#[test]
 fn public_read_and_public_metrics_open_reads_to_anonymous_callers_but_never_writes() {
     let repo = TestRepo::from_example();
     let text = config("")
