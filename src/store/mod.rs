@@ -109,31 +109,44 @@ pub fn skip_hash_verification() {
     git2::opts::strict_hash_verification(false);
 }
 
-/// The version-trees cache: `N commit tree` a line. Unreadable or malformed: empty.
-fn read_tree_cache(path: &Path) -> BTreeMap<Version, (ObjectId, ObjectId)> {
-    let Ok(text) = std::fs::read_to_string(path) else { return BTreeMap::new() };
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.split(' ');
-            let version = Version::new(parts.next()?.parse().ok()?)?;
-            let commit = ObjectId::from_hex(parts.next()?)?;
-            let tree = ObjectId::from_hex(parts.next()?)?;
-            Some((version, (commit, tree)))
+/// A version, its commit and its tree, as the cache holds them.
+type CachedVersion = (Version, (ObjectId, ObjectId));
+
+/// The version-trees cache: a `key …` line (what the tags were when it was written),
+/// then one 44-byte record a version, ascending: the number (4 bytes, big-endian), the
+/// commit id, the tree id. Unreadable or malformed: empty.
+fn read_tree_cache(path: &Path) -> (Option<String>, Vec<CachedVersion>) {
+    let Ok(bytes) = std::fs::read(path) else { return (None, Vec::new()) };
+    let Some(newline) = bytes.iter().position(|b| *b == b'\n') else { return (None, Vec::new()) };
+    let key = std::str::from_utf8(&bytes[..newline]).ok().and_then(|l| l.strip_prefix("key ")).map(str::to_string);
+    let records = &bytes[newline + 1..];
+    if records.len() % 44 != 0 {
+        return (None, Vec::new());
+    }
+    let id = |bytes: &[u8]| ObjectId(bytes.try_into().expect("20 bytes"));
+    let entries = records
+        .chunks_exact(44)
+        .filter_map(|record| {
+            let number = u32::from_be_bytes(record[..4].try_into().expect("4 bytes"));
+            Some((Version::new(number)?, (id(&record[4..24]), id(&record[24..44]))))
         })
-        .collect()
+        .collect();
+    (key, entries)
 }
 
 /// Rewrites the cache (a temporary file renamed over it); a failure only costs the
 /// next reader the same reads.
-fn write_tree_cache(path: &Path, versions: &BTreeMap<Version, TaggedVersion>) {
-    let text: String = versions
-        .values()
-        .map(|t| format!("{} {} {}\n", t.version.number(), t.commit.to_hex(), t.tree.to_hex()))
-        .collect();
+fn write_tree_cache(path: &Path, key: Option<&str>, versions: &BTreeMap<Version, TaggedVersion>) {
+    let mut bytes = format!("key {}\n", key.unwrap_or("unknown")).into_bytes();
+    for tagged in versions.values() {
+        bytes.extend_from_slice(&tagged.version.number().to_be_bytes());
+        bytes.extend_from_slice(&tagged.commit.0);
+        bytes.extend_from_slice(&tagged.tree.0);
+    }
     let Some(dir) = path.parent() else { return };
     let written = std::fs::create_dir_all(dir).and_then(|()| {
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        std::io::Write::write_all(&mut file, &bytes)?;
         file.persist(path).map(|_| ()).map_err(|e| e.error)
     });
     if let Err(error) = written {
@@ -303,11 +316,21 @@ impl Store {
     /// every time and rewritten when a tag was added or moved: never the source of
     /// truth, only what spares reading one commit per version.
     pub fn versions(&self) -> Result<BTreeMap<Version, TaggedVersion>, Error> {
-        let commits = self.tag_commits()?;
         let cache_path = self.git_dir().join("stagecraft").join("version-trees");
-        let cached = read_tree_cache(&cache_path);
+        let (cached_key, cached) = read_tree_cache(&cache_path);
+        let cached: BTreeMap<Version, (ObjectId, ObjectId)> = cached.into_iter().collect();
+        // The tags have not changed since the cache was written (the same packed-refs
+        // file and the same loose tags): it is the listing, without reading any ref.
+        let key = self.tags_key();
+        if key.is_some() && cached_key == key {
+            return Ok(cached
+                .into_iter()
+                .map(|(version, (commit, tree))| (version, TaggedVersion { version, commit, tree }))
+                .collect());
+        }
+        let commits = self.tag_commits()?;
         let mut versions = BTreeMap::new();
-        let mut stale = cached.len() != commits.len();
+        let mut stale = cached.len() != commits.len() || cached_key != key;
         for (version, commit) in commits {
             let tree = match cached.get(&version) {
                 Some((cached_commit, tree)) if *cached_commit == commit => *tree,
@@ -319,9 +342,40 @@ impl Store {
             versions.insert(version, TaggedVersion { version, commit, tree });
         }
         if stale {
-            write_tree_cache(&cache_path, &versions);
+            write_tree_cache(&cache_path, key.as_deref(), &versions);
         }
         Ok(versions)
+    }
+
+    /// What identifies the set of tags without listing them: the `packed-refs` file
+    /// (size, modification time, inode) and every loose `refs/tags/v*` with its content.
+    /// `None` when it cannot be read.
+    fn tags_key(&self) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let git_dir = self.git_dir();
+        let packed = match std::fs::metadata(git_dir.join("packed-refs")) {
+            Ok(meta) => format!("{} {} {} {}", meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => "none".into(),
+            Err(_) => return None,
+        };
+        let mut loose: Vec<String> = Vec::new();
+        match std::fs::read_dir(git_dir.join("refs").join("tags")) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.ok()?;
+                    let name = entry.file_name().into_string().ok()?;
+                    if !name.starts_with('v') {
+                        continue;
+                    }
+                    let content = std::fs::read_to_string(entry.path()).ok()?;
+                    loose.push(format!("{name}={}", content.trim()));
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return None,
+        }
+        loose.sort();
+        Some(format!("packed {packed} loose {}", loose.join(",")))
     }
 
     /// Every `vN` tag and the commit it names, from the refs (a packed tag's peeled id
@@ -442,17 +496,73 @@ impl Store {
             Some(parent) => Some(tree(parent).map_err(git_error("read a parent's tree"))?),
             None => None,
         };
-        let diff = self
-            .repo
-            .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
-            .map_err(git_error("diff two trees"))?;
         let mut paths = Vec::new();
-        for delta in diff.deltas() {
-            if let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) {
-                paths.push(path.to_string_lossy().into_owned());
+        self.changed_between("", old_tree.as_ref(), Some(&new_tree), &mut paths)?;
+        Ok(paths)
+    }
+
+    /// The paths that differ between two trees (either may be absent), in git's order:
+    /// both trees' entries are walked side by side, as git sorts them, and only subtrees
+    /// whose ids differ are entered.
+    fn changed_between(
+        &self,
+        dir: &str,
+        old: Option<&git2::Tree<'_>>,
+        new: Option<&git2::Tree<'_>>,
+        paths: &mut Vec<String>,
+    ) -> Result<(), Error> {
+        // Git orders a tree's entries by name, a subtree's name as if it ended in `/`.
+        let key = |entry: &git2::TreeEntry<'_>| {
+            let mut name = entry.name_bytes().to_vec();
+            if is_tree(entry) {
+                name.push(b'/');
+            }
+            name
+        };
+        let olds: Vec<git2::TreeEntry<'_>> = old.map(|t| t.iter().collect()).unwrap_or_default();
+        let news: Vec<git2::TreeEntry<'_>> = new.map(|t| t.iter().collect()).unwrap_or_default();
+        let (mut i, mut j) = (0, 0);
+        while i < olds.len() || j < news.len() {
+            let order = match (olds.get(i), news.get(j)) {
+                (Some(a), Some(b)) => key(a).cmp(&key(b)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            let (before, after) = match order {
+                std::cmp::Ordering::Less => (olds.get(i), None),
+                std::cmp::Ordering::Greater => (None, news.get(j)),
+                std::cmp::Ordering::Equal => (olds.get(i), news.get(j)),
+            };
+            if order != std::cmp::Ordering::Greater {
+                i += 1;
+            }
+            if order != std::cmp::Ordering::Less {
+                j += 1;
+            }
+            if let (Some(a), Some(b)) = (before, after)
+                && a.id() == b.id()
+                && a.filemode() == b.filemode()
+            {
+                continue;
+            }
+            let entry = after.or(before).expect("one side at least");
+            let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
+            let subtree = |side: Option<&git2::TreeEntry<'_>>| -> Result<Option<git2::Tree<'_>>, Error> {
+                match side.filter(|e| is_tree(e)) {
+                    Some(e) => Ok(Some(self.subtree(e)?)),
+                    None => Ok(None),
+                }
+            };
+            let (old_sub, new_sub) = (subtree(before)?, subtree(after)?);
+            if old_sub.is_some() || new_sub.is_some() {
+                self.changed_between(&format!("{path}/"), old_sub.as_ref(), new_sub.as_ref(), paths)?;
+            }
+            // A file on either side (a file replaced by a directory counts too).
+            if before.is_some_and(|e| !is_tree(e)) || after.is_some_and(|e| !is_tree(e)) {
+                paths.push(path);
             }
         }
-        Ok(paths)
+        Ok(())
     }
 
     /// The tagger, time and message of the annotated tag `vN` (`None` for a lightweight tag).

@@ -144,3 +144,31 @@ fn issue_13_status_says_what_a_new_user_needs_to_know() {
     assert!(fresh.stderr.contains("run the command with `--remote origin`"), "{fresh}");
     repo.env.stagecraft_in(&clone, &["--remote", "origin", "status"]).success();
 }
+
+#[test]
+fn the_version_cache_follows_tags_added_by_hand_and_packed() {
+    let repo = TestRepo::from_example();
+    let path = "assistants/support-bot/assistant.toml";
+    let text = std::fs::read_to_string(repo.root.join(path)).unwrap();
+    repo.commit_file(path, &text.replace("temperature = 0.3", "temperature = 0.5"));
+    repo.stagecraft(&["publish"]).success();
+    let version_of =
+        |env: usize| repo.stagecraft(&["status", "--json"]).success().json()["environments"][env]["version"].clone();
+    assert_eq!(version_of(1), 2);
+    repo.git(&["pack-refs", "--all"]);
+    assert_eq!(version_of(1), 2, "after the tags were packed");
+    // A commit on live that is no version (drift), then a tag made by hand on it.
+    let draft_tree = repo.git(&["rev-parse", "draft^{tree}"]);
+    repo.commit_file(path, &text.replace("temperature = 0.3", "temperature = 0.7"));
+    let tree = repo.git(&["rev-parse", "draft^{tree}"]);
+    assert_ne!(tree, draft_tree);
+    let live = repo.git(&["rev-parse", "live"]);
+    let commit = repo.git(&["commit-tree", tree.trim(), "-p", live.trim(), "-m", "by hand"]);
+    repo.git(&["update-ref", "refs/heads/live", commit.trim(), live.trim()]);
+    assert_eq!(version_of(3), serde_json::Value::Null, "drift");
+    repo.git(&["tag", "-a", "v9", commit.trim(), "-m", "tagged by hand"]);
+    assert_eq!(version_of(3), 9, "a loose tag is seen");
+    repo.git(&["pack-refs", "--all"]);
+    assert_eq!(version_of(3), 9, "and once packed");
+    assert!(repo.root.join(".git/stagecraft/version-trees").exists());
+}

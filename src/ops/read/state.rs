@@ -44,8 +44,10 @@ pub struct RepoState {
 #[derive(Debug, Default)]
 pub struct VersionIndex {
     pending: BTreeMap<Version, TaggedVersion>,
+    /// The tags as the store lists them (read once, whatever is pending).
+    tagged: OnceCell<BTreeMap<Version, TaggedVersion>>,
     all: OnceCell<BTreeMap<Version, TaggedVersion>>,
-    by_commit: OnceCell<BTreeMap<ObjectId, Vec<Version>>>,
+    by_commit: OnceCell<std::collections::HashMap<ObjectId, Vec<Version>>>,
 }
 
 impl VersionIndex {
@@ -54,7 +56,11 @@ impl VersionIndex {
         if let Some(all) = self.all.get() {
             return Ok(all);
         }
-        let mut all = store.versions()?;
+        if self.tagged.get().is_none() {
+            let tagged = store.versions()?;
+            let _ = self.tagged.set(tagged);
+        }
+        let mut all = self.tagged.get().expect("set above").clone();
         for (version, tagged) in &self.pending {
             all.entry(*version).or_insert(*tagged);
         }
@@ -77,21 +83,11 @@ impl VersionIndex {
         if let Some(by_commit) = self.by_commit.get() {
             return Ok(by_commit.get(&commit).cloned().unwrap_or_default());
         }
-        let mut by_commit: BTreeMap<ObjectId, Vec<Version>> = BTreeMap::new();
-        match self.all.get() {
-            Some(all) => {
-                for tagged in all.values() {
-                    by_commit.entry(tagged.commit).or_default().push(tagged.version);
-                }
-            }
-            None => {
-                for (version, tagged) in store.tag_commits()? {
-                    by_commit.entry(tagged).or_default().push(version);
-                }
-                for (version, tagged) in &self.pending {
-                    by_commit.entry(tagged.commit).or_default().push(*version);
-                }
-            }
+        let all = self.all(store)?;
+        let mut by_commit: std::collections::HashMap<ObjectId, Vec<Version>> =
+            std::collections::HashMap::with_capacity(all.len());
+        for tagged in all.values() {
+            by_commit.entry(tagged.commit).or_default().push(tagged.version);
         }
         Ok(self.by_commit.get_or_init(|| by_commit).get(&commit).cloned().unwrap_or_default())
     }
