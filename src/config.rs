@@ -1,4 +1,4 @@
-//! The daemon's configuration, `stagecraft.toml` (SPEC 7): parsed with every finding at
+//! The daemon's configuration, `stagecraft.toml`: parsed with every finding at
 //! once (file:line:col, "did you mean" for unknown keys), durations like `"30s"`, and
 //! secrets kept as references (`env:NAME`, `file:/path`) that the daemon resolves at
 //! start, so that no secret is ever written in the file, a log or an error. Pure: the
@@ -54,7 +54,7 @@ impl fmt::Display for SecretRef {
     }
 }
 
-/// The roles of API tokens, weakest first (SPEC 10).
+/// The roles of API tokens, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Viewer,
@@ -67,7 +67,7 @@ impl Role {
     pub const NAMES: [&'static str; 4] = ["viewer", "publisher", "releaser", "admin"];
 }
 
-/// `stagecraft.toml`, checked. Defaults as SPEC 7 says.
+/// `stagecraft.toml`, checked. Defaults as docs/ and the README say.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
     pub repository: RepositoryConfig,

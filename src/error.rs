@@ -1,4 +1,4 @@
-//! The one error type of the library, its stable codes (SPEC 4), and the one place that
+//! The one error type of the library, its stable codes, and the one place that
 //! turns an error into a report for people and for JSON. Front ends (the CLI's `Ui`, the
 //! HTTP problem responses) print reports; they decide nothing. Pure: no I/O.
 
@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::model::ids::IdError;
 use crate::validate::Diagnostic;
 
-/// The stable error codes of SPEC 4, each with its exit code and HTTP status.
+/// The stable error codes, each with its exit code and HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {

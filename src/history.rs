@@ -1,4 +1,4 @@
-//! Commit messages as stagecraft writes and reads them (SPEC 3): a subject line, the
+//! Commit messages as stagecraft writes and reads them: a subject line, the
 //! description (`-m`), a `Summary:` line, and the `Stagecraft-*` trailers in the last
 //! paragraph, in the form `git interpret-trailers` parses. Pure: no I/O.
 

@@ -1,4 +1,4 @@
-//! Who a write is made by (SPEC 3): `--author "Name <email>"`, else `GIT_AUTHOR_*` and
+//! Who a write is made by: `--author "Name <email>"`, else `GIT_AUTHOR_*` and
 //! `GIT_COMMITTER_*` (dates included, so tests can pin them), else git config. This module
 //! parses and decides; the values come in from the CLI's context and the store. Pure.
 

@@ -1,4 +1,4 @@
-//! Three-way merge of config trees for `revert` (SPEC 5), and other in-place edits of
+//! Three-way merge of config trees for `revert`, and other in-place edits of
 //! TOML text: works on fields, not lines, so edits to different fields of one file never
 //! conflict; a conflict is a value naming the field and its three values, not an error.
 //! Write-backs go through `toml_edit`, so comments, key order and untouched lines stay.

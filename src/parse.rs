@@ -1,6 +1,6 @@
 //! Builds the typed [`Config`] of one tree from its [`Snapshot`], reading each file through
 //! a [`BlobReader`] only when a rule needs its content, and collects every validation
-//! finding of the tree on the way (SPEC 2). Only `assistants/` and `channels.toml` are
+//! finding of the tree on the way. Only `assistants/` and `channels.toml` are
 //! read; everything else in the tree is left alone. Pure: the reader does the I/O.
 
 use std::any::Any;
@@ -21,7 +21,7 @@ pub const CHANNELS_FILE: &str = "channels.toml";
 const ASSISTANT_ENTRIES: [&str; 7] =
     ["assistant.toml", "instructions.md", "knowledge", "files", "tools", "guardrails", "tests"];
 
-/// True when stagecraft reads `path` (SPEC 2); other files are "other files".
+/// True when stagecraft reads `path`; other files are "other files".
 pub fn is_config_path(path: &str) -> bool {
     path == CHANNELS_FILE || path.starts_with(ASSISTANTS_DIR)
 }

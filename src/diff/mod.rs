@@ -1,4 +1,4 @@
-//! The field-level diff between two config trees (SPEC 5): per assistant, added, removed
+//! The field-level diff between two config trees: per assistant, added, removed
 //! or changed; per field, its path, kind and both values. Files are compared by blob id
 //! first, so a file that did not change is never read or parsed and the cost of a diff
 //! follows what changed, not the size of the tree. TOML files are compared by key path
@@ -32,7 +32,7 @@ pub struct ChangeSet {
     pub assistants: Vec<AssistantChanges>,
     /// `channels.toml` changes that belong to no assistant (a malformed file).
     pub channels: Vec<Change>,
-    /// Changed paths outside SPEC 2 (README, CI files, unknown files).
+    /// Changed paths stagecraft does not read (README, CI files, unknown files).
     pub other_files: Vec<String>,
 }
 
@@ -244,7 +244,7 @@ pub fn diff(old: Side<'_>, new: Side<'_>) -> Result<ChangeSet, ReadError> {
 }
 
 /// The section and item of a path inside an assistant directory, or `None` for a file
-/// SPEC 2 does not know (an "other file").
+/// stagecraft does not read (an "other file").
 fn classify(rest: &str) -> Option<(Section, Option<String>)> {
     match rest {
         "assistant.toml" => return Some((Section::Settings, None)),

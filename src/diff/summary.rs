@@ -1,4 +1,4 @@
-//! The one-line summary of a change set (SPEC 5), stored with each version and shown in
+//! The one-line summary of a change set, stored with each version and shown in
 //! the history: per assistant its changes joined by `; `, assistants joined by ` · `,
 //! at most [`MAX_PARTS`] parts and about [`MAX_CHARS`] characters, then `and N more`. Deterministic: same input, same bytes.
 //!

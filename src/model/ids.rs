@@ -28,7 +28,7 @@ pub enum IdError {
     ProtectedNotInChain(String, String),
 }
 
-/// True when `text` matches `[a-z0-9][a-z0-9_-]{0,63}` (SPEC 2).
+/// True when `text` matches `[a-z0-9][a-z0-9_-]{0,63}`.
 pub fn is_valid_id(text: &str) -> bool {
     let bytes = text.as_bytes();
     !bytes.is_empty()

@@ -1,4 +1,4 @@
-//! The typed config of one tree (SPEC 2): assistants with their model, settings,
+//! The typed config of one tree: assistants with their model, settings,
 //! instructions, knowledge sources, files, tools, guardrails and regression cases, and the
 //! channel bindings of `channels.toml`. Built by [`crate::parse`] only after validation
 //! found nothing wrong with a file, so every value here already satisfies the rules of

@@ -226,7 +226,7 @@ impl<'s> EntryContext<'s> {
         })
     }
 
-    /// A merge's version by the rule of SPEC 1: its tag, its unchanged parent's version,
+    /// A merge's version by the current-version rule: its tag, its unchanged parent's version,
     /// a version with the same tree.
     fn merge_version(&self, store: &Store, info: &CommitInfo) -> Result<Option<Version>, Error> {
         let index = &self.state.index;

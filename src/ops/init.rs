@@ -1,6 +1,6 @@
 //! `init`: a new config repository whose every environment branch holds one commit, the
-//! initial version v1, with the chain and the protected environments in its trailers
-//! (SPEC 3). The tree is validated before anything is written, and a failure part way
+//! initial version v1, with the chain and the protected environments in its trailers.
+//! The tree is validated before anything is written, and a failure part way
 //! removes what was created, so nothing is left half-written.
 //!
 //! I/O: git, through `store`.

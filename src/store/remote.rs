@@ -1,4 +1,4 @@
-//! Remote mode (SPEC 3): the network goes through the git CLI, because libgit2's push
+//! Remote mode: the network goes through the git CLI, because libgit2's push
 //! has neither a lease nor an atomic push, and git brings https, ssh, credential helpers
 //! and proxies as users have configured them. Clones use `--ref-format=files`, which
 //! libgit2 can open.

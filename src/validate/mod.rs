@@ -1,4 +1,4 @@
-//! Validation of a config tree (SPEC 2): every rule of `docs/config-format.md`, all
+//! Validation of a config tree: every rule of `docs/config-format.md`, all
 //! findings of a tree at once, each a [`Diagnostic`] naming the file, line and column,
 //! what is wrong and how to fix it, with a "did you mean" where a known name is close.
 //!
@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-/// Size limits of SPEC 2, checked before a file is read.
+/// Size limits, checked before a file is read.
 pub mod limits {
     pub const TOML: u64 = 1024 * 1024;
     pub const INSTRUCTIONS: u64 = 4 * 1024 * 1024;

@@ -33,7 +33,7 @@ impl<'t> FileCheck<'t> {
     }
 
     /// Parses the text; on syntax errors, reports them all and returns `None` (a file with
-    /// syntax errors reports those only, SPEC 2).
+    /// syntax errors reports those only).
     pub fn parse(&mut self) -> Option<Spanned<Table<'t>>> {
         let (document, errors) = DeTable::parse_recoverable(self.text);
         if errors.is_empty() {

@@ -1,4 +1,4 @@
-//! `stagecraft init`: the initial commit of SPEC 3 on every branch, checked with git.
+//! `stagecraft init`: the initial commit on every branch, checked with git.
 
 use crate::common::{TestEnv, example_repo, fixtures};
 

@@ -1,4 +1,4 @@
-//! Remote mode (SPEC 3): the daemon mirrors a remote (over `file://` and over git's smart
+//! Remote mode: the daemon mirrors a remote (over `file://` and over git's smart
 //! HTTP protocol behind a server the test starts), follows it on forge webhooks, and
 //! writes to it with an atomic push; the CLI's `--remote NAME` does the same; a push that
 //! lost a race is a `conflict` and changes nothing.

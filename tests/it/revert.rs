@@ -1,4 +1,4 @@
-//! `stagecraft revert`: the three-way merge of SPEC 5 on real repositories.
+//! `stagecraft revert`: the three-way merge on real repositories.
 
 use crate::common::TestRepo;
 
