@@ -54,6 +54,11 @@ pub struct Cli {
     /// --atomic` (an https token from STAGECRAFT_GIT_TOKEN)
     #[arg(long, global = true, value_name = "NAME")]
     remote: Option<String>,
+    /// The daemon's config file: `serve` runs with it; a local write also takes the
+    /// environments its `[environments] protected` adds [default for serve: none: the
+    /// repository in the current directory, 127.0.0.1:8080]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Run against a daemon's API instead of a local repository (status, history, show,
     /// diff and every write; the token in STAGECRAFT_TOKEN)
     #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["repo", "remote"])]
@@ -88,6 +93,8 @@ pub struct Context {
     pub author: Option<String>,
     pub remote: Option<String>,
     pub server: Option<String>,
+    /// The global `--config`: the daemon's config file.
+    pub config: Option<PathBuf>,
     vars: std::collections::BTreeMap<String, String>,
 }
 
@@ -111,6 +118,7 @@ impl Context {
             author: cli.author.clone(),
             remote: cli.remote.clone(),
             server: cli.server.clone(),
+            config: cli.config.clone(),
             vars,
         }
     }
@@ -164,6 +172,20 @@ impl Context {
 
     pub fn open_store(&self) -> Result<Store, Error> {
         self.remote_mode(Store::open(&self.repo_path())?)
+    }
+
+    /// The environments the daemon's config (the global `--config`) protects besides
+    /// the chain's own: a local write into them asks for a confirmation too.
+    pub fn protected_by_config(&self, store: &Store) -> Result<Vec<crate::model::EnvName>, Error> {
+        let Some(file) = &self.config else { return Ok(Vec::new()) };
+        let path = self.cwd.join(file);
+        let text = std::fs::read_to_string(&path).map_err(Error::io("read the config", &path))?;
+        let shown = file.display().to_string();
+        let (config, diagnostics) = crate::config::parse(&shown, &text, Some(&store.chain()?));
+        if !diagnostics.is_empty() {
+            return Err(Error::InvalidConfig { file: shown, diagnostics });
+        }
+        Ok(config.protected)
     }
 
     /// With `--server URL`: the daemon's API client.

@@ -1,7 +1,6 @@
 //! `stagecraft serve [--config FILE] [--check] [--log-format human|json]`
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use super::Context;
 use super::ui::Ui;
@@ -14,9 +13,6 @@ use crate::loaded::{LoadedConfig, load_config};
 /// environment's configs to its runtimes
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The daemon's config file [default: none: the repository in the current directory, 127.0.0.1:8080]
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Check the configuration (syntax, keys, environments, secrets) and exit
     #[arg(long)]
     check: bool,
@@ -53,7 +49,7 @@ pub fn init_logging_default(context: &Context, format: LogFormat, default: &str)
 }
 
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
-    let file = args.config.map(|f| context.cwd.join(f));
+    let file = context.config.as_ref().map(|f| context.cwd.join(f));
     let mut loaded = load_config(file.as_deref(), &context.cwd, &|name| context.env_var(name))?;
     // `--repo` names the repository when the config does not (or there is none).
     if context.repo.is_some() {

@@ -717,3 +717,20 @@ fn issue_13_history_lists_a_commit_above_its_ancestors_within_one_second_and_for
     assert_eq!((merge["action"].as_str(), merge["version"].as_u64()), (Some("publish"), Some(3)), "{publishes}");
     assert_eq!(merge["summary"], "support-bot: model.temperature 0.5 → 0.6", "{publishes}");
 }
+
+#[test]
+fn issue_13_a_local_write_confirms_environments_the_daemons_config_protects() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.5");
+    std::fs::write(repo.env.path().join("stagecraft.toml"), "[environments]\nprotected = [\"sandbox\"]\n").unwrap();
+    let config = repo.env.path().join("stagecraft.toml");
+    let config = config.to_str().unwrap();
+    let refused = repo.stagecraft(&["--config", config, "publish"]);
+    assert_eq!(refused.code, 2, "{refused}");
+    assert!(refused.stderr.contains("sandbox is protected"), "{refused}");
+    assert_eq!(repo.git(&["tag", "--list", "v*"]), "v1\n", "nothing published");
+    repo.stagecraft(&["--config", config, "publish", "--yes"]).success();
+    // Without the config, only the chain's own protection applies.
+    edit_temperature(&repo, "0.6");
+    repo.stagecraft(&["publish"]).success();
+}
