@@ -14,6 +14,8 @@
 //! - [`lifecycle`]: the rules of every write: which version an environment is at, and
 //!   the plans of publish, discard, promote, rollback, revert and restore, and the
 //!   daemon's gate, each a plan or a refusal.
+//! - [`review`]: a pull-request review of a change, as markdown fitted to a forge's
+//!   comment limit.
 //! - [`wire`]: every JSON shape that crosses HTTP or `--json`, requests and answers.
 //! - [`webhook`]: deliveries as Standard Webhooks, and [`webhook::plan`], what each
 //!   runtime should hold and which deliveries bring it there.
@@ -51,6 +53,7 @@ pub mod lifecycle;
 pub mod merge;
 pub mod model;
 pub mod parse;
+pub mod review;
 pub mod validate;
 pub mod webhook;
 pub mod wire;
