@@ -559,3 +559,22 @@ macro_rules! write_request {
 }
 
 write_request!(PublishRequest, DiscardRequest, PromoteRequest, RollbackRequest, DraftRequest);
+
+/// `stagecraft review --format json`: a pull-request review of a change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewView {
+    /// What merging does, one sentence.
+    pub merging: String,
+    pub head: String,
+    pub head_commit: String,
+    pub base: String,
+    /// The head validates.
+    pub valid: bool,
+    /// Every finding (file, line, column, message, hint).
+    pub diagnostics: Vec<crate::validate::Diagnostic>,
+    pub warnings: Vec<String>,
+    /// The one-line summary of the change.
+    pub summary: String,
+    /// The field-level diff, merge base → head (the documented diff JSON).
+    pub diff: Json,
+}

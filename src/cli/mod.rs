@@ -14,6 +14,7 @@ mod promote;
 mod publish;
 mod restore;
 mod revert;
+mod review;
 mod rollback;
 mod serve;
 mod show;
@@ -79,6 +80,7 @@ enum Command {
     Rollback(rollback::Args),
     Restore(restore::Args),
     Revert(revert::Args),
+    Review(review::Args),
     History(history::Args),
     Serve(serve::Args),
     Show(show::Args),
@@ -296,6 +298,7 @@ pub fn main() -> u8 {
         let name = match &cli.command {
             Command::Init(_) => Some("init"),
             Command::Validate(_) => Some("validate"),
+            Command::Review(_) => Some("review"),
             Command::Serve(_) => Some("serve"),
             Command::Demo(_) => Some("demo"),
             _ => None,
@@ -325,6 +328,7 @@ pub fn main() -> u8 {
         Command::Rollback(args) => rollback::run(args, &context, &ui),
         Command::Restore(args) => restore::run(args, &context, &ui),
         Command::Revert(args) => revert::run(args, &context, &ui),
+        Command::Review(args) => review::run(args, &context, &ui),
         Command::History(args) => history::run(args, &context, &ui),
         Command::Serve(args) => serve::run(args, &context, &ui),
         Command::Show(args) => show::run(args, &context, &ui),

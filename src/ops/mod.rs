@@ -17,6 +17,7 @@ pub mod publish;
 pub mod read;
 pub mod restore;
 pub mod revert;
+pub mod review;
 pub mod rollback;
 pub mod show;
 pub mod status;

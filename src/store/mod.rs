@@ -608,6 +608,15 @@ impl Store {
         Some(ResolvedRef { name: "commit".into(), commit })
     }
 
+    /// The best common ancestor of two commits, if they have one.
+    pub fn merge_base(&self, one: ObjectId, two: ObjectId) -> Result<Option<ObjectId>, Error> {
+        match self.repo.merge_base(oid(one), oid(two)) {
+            Ok(base) => Ok(Some(object_id(base))),
+            Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(error) => Err(Error::Git { step: "find a merge base".into(), source: failure(error) }),
+        }
+    }
+
     /// Whether `path` (a file or a directory) is in the tree of `commit`.
     pub fn has_path(&self, commit: ObjectId, path: &str) -> Result<bool, Error> {
         let tree = self.repo.find_commit(oid(commit)).and_then(|c| c.tree()).map_err(git_error("read a tree"))?;

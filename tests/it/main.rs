@@ -18,6 +18,7 @@ mod merge_properties;
 mod readme;
 mod remote;
 mod revert;
+mod review;
 mod serve;
 mod status;
 mod validate;
