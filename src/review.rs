@@ -40,6 +40,29 @@ impl Review {
     pub fn is_valid(&self) -> bool {
         self.diagnostics.is_empty()
     }
+
+    /// The review as `--format json` and the API answer it, its markdown fitted to
+    /// `max_chars`.
+    pub fn view(&self, max_chars: usize) -> crate::wire::ReviewView {
+        let labels = Labels { from: self.base.clone(), to: self.head.clone(), from_commit: None, to_commit: None };
+        crate::wire::ReviewView {
+            merging: self.merging.clone(),
+            head: self.head.clone(),
+            head_commit: self.head_commit.clone(),
+            base: self.base.clone(),
+            valid: self.is_valid(),
+            diagnostics: self
+                .diagnostics
+                .iter()
+                .map(|d| serde_json::to_value(d).expect("diagnostics serialize"))
+                .collect(),
+            findings: self.diagnostics.iter().map(Diagnostic::render).collect(),
+            warnings: self.warnings.clone(),
+            summary: crate::diff::summary(&self.changes),
+            diff: render::to_json(&self.changes, &labels),
+            markdown: markdown(self, max_chars),
+        }
+    }
 }
 
 /// The warnings that matter to a reviewer, from the change set and what the base is.

@@ -560,8 +560,9 @@ macro_rules! write_request {
 
 write_request!(PublishRequest, DiscardRequest, PromoteRequest, RollbackRequest, DraftRequest);
 
-/// `stagecraft review --format json`: a pull-request review of a change.
-#[derive(Debug, Clone, Serialize)]
+/// `stagecraft review --format json` and `GET /v1/review`: a pull-request review of a
+/// change.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReviewView {
     /// What merging does, one sentence.
     pub merging: String,
@@ -570,11 +571,32 @@ pub struct ReviewView {
     pub base: String,
     /// The head validates.
     pub valid: bool,
-    /// Every finding (file, line, column, message, hint).
-    pub diagnostics: Vec<crate::validate::Diagnostic>,
+    /// Every finding: objects with file, line, column, message, hint.
+    #[schema(value_type = Vec<Object>)]
+    pub diagnostics: Vec<Json>,
+    /// Every finding as people read it: `file:line:col: message`, the line, a hint.
+    pub findings: Vec<String>,
     pub warnings: Vec<String>,
     /// The one-line summary of the change.
     pub summary: String,
     /// The field-level diff, merge base → head (the documented diff JSON).
+    #[schema(value_type = Object)]
     pub diff: Json,
+    /// The review as a pull-request comment, fitted to `max_chars`.
+    pub markdown: String,
+}
+
+/// The query of `GET /v1/review`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewParams {
+    /// The change: a branch, a ref (`refs/pull/7/head`) or a commit.
+    pub head: String,
+    /// What it merges into: the draft (default) or an environment branch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The longest markdown, in characters (default 65,536).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_chars: Option<usize>,
 }

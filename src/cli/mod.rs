@@ -298,7 +298,6 @@ pub fn main() -> u8 {
         let name = match &cli.command {
             Command::Init(_) => Some("init"),
             Command::Validate(_) => Some("validate"),
-            Command::Review(_) => Some("review"),
             Command::Serve(_) => Some("serve"),
             Command::Demo(_) => Some("demo"),
             _ => None,

@@ -1,13 +1,13 @@
 //! `stagecraft review --head REF [--base REF] [--format markdown|json|text] [--max-chars N]`
 //!
-//! I/O: the terminal (through `Ui`), and the repository through `ops`.
+//! I/O: the terminal (through `Ui`), and the repository through `ops` (or a daemon's
+//! `GET /v1/review` with `--server`).
 
 use super::Context;
 use super::ui::Ui;
-use crate::diff::render::{self, Labels};
 use crate::error::Error;
-use crate::review::{GITHUB_COMMENT_LIMIT, markdown};
-use crate::wire::ReviewView;
+use crate::review::GITHUB_COMMENT_LIMIT;
+use crate::wire::ReviewParams;
 
 /// Review a change as a pull request would be: what merging it does, every validation error, warnings, the field-level diff
 #[derive(Debug, clap::Args)]
@@ -45,47 +45,44 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 }
 
 fn review(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
-    let store = context.open_store()?;
-    let review = crate::ops::review::review(&store, &args.head, args.base.as_deref())?;
+    let view = match context.client()? {
+        Some(client) => {
+            let params =
+                ReviewParams { head: args.head.clone(), base: args.base.clone(), max_chars: Some(args.max_chars) };
+            client.get_with("/v1/review", &params)?
+        }
+        None => {
+            let store = context.open_store()?;
+            crate::ops::review::review(&store, &args.head, args.base.as_deref())?.view(args.max_chars)
+        }
+    };
     let format = match (args.format, ui.json) {
         (Some(format), _) => format,
         (None, true) => ReviewFormat::Json,
         (None, false) if ui.stdout_is_terminal() => ReviewFormat::Text,
         (None, false) => ReviewFormat::Markdown,
     };
-    let labels = Labels { from: review.base.clone(), to: review.head.clone(), from_commit: None, to_commit: None };
     match format {
-        ReviewFormat::Markdown => ui.print(&markdown(&review, args.max_chars)),
+        ReviewFormat::Markdown => ui.print(&view.markdown),
         ReviewFormat::Json => {
-            let view = ReviewView {
-                merging: review.merging.clone(),
-                head: review.head.clone(),
-                head_commit: review.head_commit.clone(),
-                base: review.base.clone(),
-                valid: review.is_valid(),
-                diagnostics: review.diagnostics.clone(),
-                warnings: review.warnings.clone(),
-                summary: crate::diff::summary(&review.changes),
-                diff: render::to_json(&review.changes, &labels),
-            };
             ui.print(&format!("{}\n", serde_json::to_string_pretty(&view).expect("wire types serialize")));
         }
         ReviewFormat::Text => {
-            let mut out = format!("{}\n", review.merging);
-            if review.is_valid() {
-                out.push_str(&format!("{} validates\n", review.head));
+            let mut out = format!("{}\n", view.merging);
+            if view.valid {
+                out.push_str(&format!("{} validates\n", view.head));
             } else {
-                out.push_str(&format!("{} does not validate: {} errors\n", review.head, review.diagnostics.len()));
-                for diagnostic in &review.diagnostics {
-                    out.push_str(&diagnostic.render());
+                out.push_str(&format!("{} does not validate: {} errors\n", view.head, view.findings.len()));
+                for finding in &view.findings {
+                    out.push_str(finding);
                 }
             }
-            for warning in &review.warnings {
+            for warning in &view.warnings {
                 out.push_str(&format!("warning: {warning}\n"));
             }
-            out.push_str(&format!("summary: {}\n", crate::diff::summary(&review.changes)));
+            out.push_str(&format!("summary: {}\n", view.summary));
             ui.print(&out);
         }
     }
-    Ok(if review.is_valid() { 0 } else { 1 })
+    Ok(if view.valid { 0 } else { 1 })
 }

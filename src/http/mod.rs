@@ -7,7 +7,7 @@
 //! extractor in [`auth`] checks the bearer token against it and, for writes, decodes the
 //! JSON body into its `wire` type. Every refusal is an RFC 9457 problem ([`problem`]).
 //! Handlers are grouped by resource: [`environments`] (and the pull of runtimes),
-//! [`history`] (and versions), [`diff`], [`writes`], [`hooks`], [`health`].
+//! [`history`] (and versions), [`diff`], [`review`], [`writes`], [`hooks`], [`health`].
 //!
 //! Reads that runtimes and dashboards poll (`/v1/environments`, the pulled configs) are
 //! answered from the delivery [`Hub`] in memory; the others open the repository for the
@@ -25,6 +25,7 @@ pub mod history;
 pub mod hooks;
 pub mod openapi;
 pub mod problem;
+pub mod review;
 pub mod writes;
 
 use std::path::PathBuf;
@@ -177,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/history", get(history::history).layer(need(Read)))
         .route("/v1/versions/{version}", get(history::version).layer(need(Read)))
         .route("/v1/diff", get(diff::diff).layer(need(Read)))
+        .route("/v1/review", get(review::review).layer(need(Read)))
         .route("/v1/publish", post(writes::publish).layer(need(Write(Role::Publisher))))
         .route("/v1/discard", post(writes::discard).layer(need(Write(Role::Publisher))))
         .route("/v1/promote", post(writes::promote).layer(need(Write(Role::Publisher))))

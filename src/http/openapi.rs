@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         super::history::history,
         super::history::version,
         super::diff::diff,
+        super::review::review,
         super::writes::publish,
         super::writes::discard,
         super::writes::promote,

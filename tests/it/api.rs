@@ -123,6 +123,7 @@ fn every_route_against_every_role() {
         ("GET", "/v1/history", None, Some("viewer"), 200),
         ("GET", "/v1/versions/v1", None, Some("viewer"), 200),
         ("GET", "/v1/diff?from=live&to=draft", None, Some("viewer"), 200),
+        ("GET", "/v1/review?head=draft&base=sandbox", None, Some("viewer"), 200),
         ("POST", "/v1/publish", Some(r#"{"preview": true}"#), Some("publisher"), 200),
         ("POST", "/v1/publish", Some(r#"{"preview": true, "force": true, "message": "m"}"#), Some("admin"), 200),
         ("POST", "/v1/discard", Some(r#"{"preview": true}"#), Some("publisher"), 200),
@@ -477,6 +478,7 @@ fn the_openapi_document_covers_every_route_and_real_responses_match_it() {
         ("/v1/environments", "get", "/v1/environments".into(), None),
         ("/v1/environments/{env}/assistants", "get", "/v1/environments/live/assistants".into(), None),
         ("/v1/environments/{env}/assistants/{id}", "get", "/v1/environments/live/assistants/support-bot".into(), None),
+        ("/v1/review", "get", "/v1/review?head=draft&base=sandbox".into(), None),
         ("/v1/environments/{env}/assistants/{id}", "get", "/v1/environments/live/assistants/nobody".into(), None),
         ("/v1/history", "get", "/v1/history?limit=3".into(), None),
         ("/v1/history", "get", "/v1/history?limit=nope".into(), None),
@@ -578,6 +580,8 @@ fn the_cli_with_server_prints_what_it_prints_locally_and_writes_through_the_api(
         vec!["diff", "sandbox", "draft", "--format", "unified"],
         vec!["diff", "--format", "json"],
         vec!["diff", "v1", "draft", "--format", "markdown"],
+        vec!["review", "--head", "draft", "--base", "sandbox", "--format", "text"],
+        vec!["review", "--head", "draft", "--base", "sandbox", "--format", "markdown"],
     ] {
         let remote = remote_cli(&repo, &daemon, Some(&viewer), &args).success();
         let local = repo.stagecraft(&args).success();
