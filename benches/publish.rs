@@ -13,27 +13,9 @@ use stagecraft::ops::publish::publish;
 use stagecraft::ops::{InitOptions, InitSource, init};
 use stagecraft::store::{Store, memory_tree};
 
-fn files() -> Vec<(String, Vec<u8>)> {
-    let mut files = vec![("channels.toml".to_string(), b"# none\n".to_vec())];
-    for a in 0..50 {
-        let dir = format!("assistants/bot-{a:02}");
-        files.push((
-            format!("{dir}/assistant.toml"),
-            format!("name = \"Bot {a}\"\n[model]\nname = \"m\"\n").into_bytes(),
-        ));
-        files.push((
-            format!("{dir}/instructions.md"),
-            (0..2000).map(|l| format!("Rule {l}: be kind.\n")).collect::<String>().into_bytes(),
-        ));
-        for t in 0..200 {
-            files.push((
-                format!("{dir}/tools/tool_{t:03}.toml"),
-                format!("description = \"Tool {t}\"\n[parameters]\ntype = \"object\"\n").into_bytes(),
-            ));
-        }
-    }
-    files
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::large_repository_files as files;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
