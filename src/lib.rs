@@ -31,6 +31,7 @@
 //!   metrics.
 //! - [`http`]: the whole HTTP surface (`http::router`), its roles and problem documents.
 //! - [`client`]: the `--server` client of that surface, on the same `wire` types.
+//! - [`forge`]: posting a review to a forge: one sticky comment and a commit status.
 //! - [`daemon`]: the `serve` process: the sync thread that owns git, the watcher, the
 //!   supervisor of workers, reloads and shutdown.
 //! - [`example`]: the example repository embedded in the binary.
@@ -63,6 +64,7 @@ pub mod client;
 pub mod daemon;
 pub mod deliver;
 pub mod example;
+pub mod forge;
 pub mod http;
 pub mod loaded;
 pub mod net;

@@ -24,6 +24,18 @@ pub struct Args {
     /// The longest markdown, in characters (a forge's comment limit)
     #[arg(long, value_name = "N", default_value_t = GITHUB_COMMENT_LIMIT)]
     max_chars: usize,
+    /// Post the review on the pull request (one comment, edited in place on later runs) and set the commit status `stagecraft/review`; the forge, repository, number and token come from the CI's environment (GitHub Actions) or the flags below
+    #[arg(long)]
+    post: bool,
+    /// The forge's API [default: GITHUB_API_URL, else https://api.github.com]
+    #[arg(long, value_name = "URL", requires = "post")]
+    api_url: Option<String>,
+    /// owner/name [default: GITHUB_REPOSITORY]
+    #[arg(long, value_name = "OWNER/NAME", requires = "post")]
+    repository: Option<String>,
+    /// The pull request's number [default: from GITHUB_EVENT_PATH's event]
+    #[arg(long, value_name = "N", requires = "post")]
+    pr: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -84,5 +96,57 @@ fn review(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             ui.print(&out);
         }
     }
+    if args.post {
+        post(&args, context, &view)?;
+    }
     Ok(if view.valid { 0 } else { 1 })
+}
+
+/// Posts the review on the pull request the CI's environment or the flags name.
+fn post(args: &Args, context: &Context, view: &crate::wire::ReviewView) -> Result<(), Error> {
+    let missing =
+        |what: &str, hint: &str| Error::Usage { message: format!("--post needs {what}"), hint: Some(hint.to_string()) };
+    let api_url = args
+        .api_url
+        .clone()
+        .or_else(|| context.env_var("GITHUB_API_URL"))
+        .unwrap_or_else(|| "https://api.github.com".into());
+    let repository = args
+        .repository
+        .clone()
+        .or_else(|| context.env_var("GITHUB_REPOSITORY"))
+        .ok_or_else(|| missing("the repository", "pass --repository owner/name, or run in GitHub Actions"))?;
+    let number = match args.pr {
+        Some(number) => number,
+        None => {
+            let event = context
+                .env_var("GITHUB_EVENT_PATH")
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+            event
+                .and_then(|e| e["pull_request"]["number"].as_u64().or(e["number"].as_u64()))
+                .ok_or_else(|| missing("the pull request's number", "pass --pr N, or run on a pull_request event"))?
+        }
+    };
+    let token = context
+        .env_var("STAGECRAFT_REVIEW_TOKEN")
+        .or_else(|| context.env_var("GITHUB_TOKEN"))
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| missing("a token", "set STAGECRAFT_REVIEW_TOKEN (or GITHUB_TOKEN in GitHub Actions)"))?;
+    let forge = crate::forge::GitHub {
+        api_url: api_url.trim_end_matches('/').to_string(),
+        repository,
+        token: crate::config::Secret::new(token.trim().to_string()),
+    };
+    let first_error = view.findings.first().map(|f| f.lines().next().unwrap_or_default().to_string());
+    let posted = forge.post(number, &view.head_commit, &view.markdown, first_error.as_deref())?;
+    let verb = if posted.updated { "updated" } else { "posted" };
+    ui_note(&format!("{verb} the review on pull request #{number} (comment {})", posted.comment));
+    Ok(())
+}
+
+/// A line for people on stderr.
+fn ui_note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
