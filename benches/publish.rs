@@ -6,37 +6,19 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stagecraft::identity::{Identity, Person, When};
+use stagecraft::identity::Identity;
 use stagecraft::model::{Entry, EntryKind, Snapshot};
 use stagecraft::ops::WriteOptions;
 use stagecraft::ops::publish::publish;
-use stagecraft::ops::{InitOptions, InitSource, init};
-use stagecraft::store::{Store, memory_tree};
+use stagecraft::store::Store;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::large_repository_files as files;
+use support::large_repository;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let person = Person { name: "bench".into(), email: "bench@example.com".into() };
-    let when = When { seconds: 1_700_000_000, offset_minutes: 0 };
-    let identity = Identity { author: person.clone(), author_time: when, committer: person, committer_time: when };
-    let content = files();
-    let (snapshot, blobs) = memory_tree(content.iter().map(|(p, b)| (p.clone(), b.as_slice())));
-    let repo_path = dir.path().join("repo");
-    init(
-        InitOptions {
-            dir: repo_path.clone(),
-            source: InitSource::Memory { origin: "bench".into(), snapshot, blobs },
-            environments: None,
-            protected: None,
-            bare: true,
-        },
-        &identity,
-    )
-    .expect("init");
-    let store = Store::open(&repo_path).expect("open");
+    let (store, identity) = large_repository(dir.path());
     let mut round = 0u64;
     c.bench_function("publish on 50 assistants", |b| {
         b.iter_custom(|iterations| {

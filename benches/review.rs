@@ -6,34 +6,17 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stagecraft::identity::{Identity, Person, When};
 use stagecraft::model::{Entry, EntryKind, Snapshot};
 use stagecraft::ops::review::review;
-use stagecraft::ops::{InitOptions, InitSource, init};
 use stagecraft::review::GITHUB_COMMENT_LIMIT;
-use stagecraft::store::{Store, memory_tree};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::large_repository_files;
+use support::large_repository;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let person = Person { name: "bench".into(), email: "bench@example.com".into() };
-    let when = When { seconds: 1_700_000_000, offset_minutes: 0 };
-    let identity = Identity { author: person.clone(), author_time: when, committer: person, committer_time: when };
-    let content = large_repository_files();
-    let (snapshot, blobs) = memory_tree(content.iter().map(|(p, b)| (p.clone(), b.as_slice())));
-    let repo_path = dir.path().join("repo");
-    let options = InitOptions {
-        dir: repo_path.clone(),
-        source: InitSource::Memory { origin: "bench".into(), snapshot, blobs },
-        environments: None,
-        protected: None,
-        bare: true,
-    };
-    init(options, &identity).expect("init");
-    let store = Store::open(&repo_path).expect("open");
+    let (store, identity) = large_repository(dir.path());
     // The head: every assistant's instructions and one of its tools changed.
     let draft = store.branch_tip("draft").expect("draft").expect("draft exists");
     let mut entries = store.snapshot(draft).expect("snapshot").entries().clone();

@@ -535,16 +535,38 @@ pub struct ProblemBody {
     pub notes: Vec<String>,
 }
 
-/// The two flags every write request carries, for clients that preview, then confirm.
+/// What every write request says besides its operands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteFlags {
+    pub message: Option<String>,
+    pub force: bool,
+    pub confirm: bool,
+    pub preview: bool,
+    pub expected: Option<String>,
+}
+
+/// The flags every write request carries, for clients that preview, then confirm, and
+/// for the server that reads them.
 pub trait WriteRequest {
     fn set_preview(&mut self, preview: bool);
     fn set_confirm(&mut self, confirm: bool);
     fn set_expected(&mut self, expected: Option<String>);
+    fn flags(&self) -> WriteFlags;
 }
 
 macro_rules! write_request {
-    ($($request:ty),*) => {$(
+    ($($request:ty => |$this:ident| $force:expr),*) => {$(
         impl WriteRequest for $request {
+            fn flags(&self) -> WriteFlags {
+                let $this = self;
+                WriteFlags {
+                    message: self.message.clone(),
+                    force: $force,
+                    confirm: self.confirm,
+                    preview: self.preview,
+                    expected: self.expected.clone(),
+                }
+            }
             fn set_preview(&mut self, preview: bool) {
                 self.preview = preview;
             }
@@ -558,7 +580,13 @@ macro_rules! write_request {
     )*};
 }
 
-write_request!(PublishRequest, DiscardRequest, PromoteRequest, RollbackRequest, DraftRequest);
+write_request!(
+    PublishRequest => |request| request.force,
+    DiscardRequest => |_request| false,
+    PromoteRequest => |request| request.force,
+    RollbackRequest => |request| request.force,
+    DraftRequest => |_request| false
+);
 
 /// `stagecraft review --format json` and `GET /v1/review`: a pull-request review of a
 /// change.

@@ -35,3 +35,26 @@ pub fn large_repository_files() -> Vec<(String, Vec<u8>)> {
     }
     files
 }
+
+/// A bare repository made by `init` from [`large_repository_files`] in `dir`, opened,
+/// and the identity it was made with.
+#[allow(dead_code)]
+pub fn large_repository(dir: &std::path::Path) -> (stagecraft::store::Store, stagecraft::identity::Identity) {
+    use stagecraft::identity::{Identity, Person, When};
+    use stagecraft::ops::{InitOptions, InitSource, init};
+    let person = Person { name: "bench".into(), email: "bench@example.com".into() };
+    let when = When { seconds: 1_700_000_000, offset_minutes: 0 };
+    let identity = Identity { author: person.clone(), author_time: when, committer: person, committer_time: when };
+    let content = large_repository_files();
+    let (snapshot, blobs) = stagecraft::store::memory_tree(content.iter().map(|(p, b)| (p.clone(), b.as_slice())));
+    let path = dir.join("repo");
+    let options = InitOptions {
+        dir: path.clone(),
+        source: InitSource::Memory { origin: "bench".into(), snapshot, blobs },
+        environments: None,
+        protected: None,
+        bare: true,
+    };
+    init(options, &identity).expect("init");
+    (stagecraft::store::Store::open(&path).expect("open"), identity)
+}

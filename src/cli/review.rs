@@ -97,13 +97,13 @@ fn review(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         }
     }
     if args.post {
-        post(&args, context, &view)?;
+        post(&args, context, ui, &view)?;
     }
     Ok(if view.valid { 0 } else { 1 })
 }
 
 /// Posts the review on the pull request the CI's environment or the flags name.
-fn post(args: &Args, context: &Context, view: &crate::wire::ReviewView) -> Result<(), Error> {
+fn post(args: &Args, context: &Context, ui: &Ui, view: &crate::wire::ReviewView) -> Result<(), Error> {
     let missing =
         |what: &str, hint: &str| Error::Usage { message: format!("--post needs {what}"), hint: Some(hint.to_string()) };
     let api_url = args
@@ -141,12 +141,6 @@ fn post(args: &Args, context: &Context, view: &crate::wire::ReviewView) -> Resul
     let first_error = view.findings.first().map(|f| f.lines().next().unwrap_or_default().to_string());
     let posted = forge.post(number, &view.head_commit, &view.markdown, first_error.as_deref())?;
     let verb = if posted.updated { "updated" } else { "posted" };
-    ui_note(&format!("{verb} the review on pull request #{number} (comment {})", posted.comment));
+    ui.notes(&[format!("{verb} the review on pull request #{number} (comment {})", posted.comment)]);
     Ok(())
-}
-
-/// A line for people on stderr.
-fn ui_note(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

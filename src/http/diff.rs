@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
 use super::problem::{Problem, ProblemBody};
-use super::{AppState, assistant_id, clip, json_response, query};
+use super::{AppState, assistant_id, json_response, query, state_spec};
 use crate::diff::render::{self, Format, Options};
 use crate::wire::{DiffFormat, DiffParams, LabelledChanges};
 
@@ -54,26 +54,6 @@ pub async fn diff(
         DiffFormat::Markdown => text(Format::Markdown),
         DiffFormat::Unified => text(Format::Unified),
     })
-}
-
-/// A state the API diffs: an environment, `vN`, a ref (`feature/x`, `refs/pull/7/head`)
-/// or a commit id; never a path.
-fn state_spec(text: &str) -> Result<String, Problem> {
-    let ok = !text.is_empty()
-        && text.len() <= 200
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'))
-        && !text.starts_with(['-', '/', '.'])
-        && !text.ends_with('/')
-        && !text.contains("..")
-        && !text.contains("//");
-    if ok {
-        Ok(text.to_string())
-    } else {
-        Err(Problem::usage(format!(
-            "`{}` is not an environment, a version, a ref or a commit (the API diffs no paths)",
-            clip(text)
-        )))
-    }
 }
 
 #[cfg(test)]

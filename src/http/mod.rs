@@ -283,6 +283,26 @@ fn clip(text: &str) -> String {
     clipped
 }
 
+/// A state the API reads (to diff, to review): an environment, `vN`, a ref (`feature/x`,
+/// `refs/pull/7/head`) or a commit id; never a path.
+fn state_spec(text: &str) -> Result<String, Problem> {
+    let ok = !text.is_empty()
+        && text.len() <= 200
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'))
+        && !text.starts_with(['-', '/', '.'])
+        && !text.ends_with('/')
+        && !text.contains("..")
+        && !text.contains("//");
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(Problem::usage(format!(
+            "`{}` is not an environment, a version, a ref or a commit (the API reads no paths)",
+            clip(text)
+        )))
+    }
+}
+
 /// Parses a query string into `T` (unknown parameters rejected).
 fn query<T: for<'de> Deserialize<'de>>(raw: Option<String>) -> Result<T, Problem> {
     serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())

@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use super::auth::Caller;
 use super::problem::{Problem, ProblemBody};
-use super::{AppState, json_response, query};
+use super::{AppState, json_response, query, state_spec};
 use crate::review::GITHUB_COMMENT_LIMIT;
 use crate::wire::{ReviewParams, ReviewView};
 
@@ -26,17 +26,8 @@ pub async fn review(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Problem> {
     let params: ReviewParams = query(raw)?;
-    let spec_ok = |text: &str| {
-        !text.is_empty()
-            && text.len() <= 200
-            && !text.starts_with(['-', '/', '.'])
-            && !text.contains("..")
-            && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'))
-    };
     for spec in std::iter::once(params.head.as_str()).chain(params.base.as_deref()) {
-        if !spec_ok(spec) {
-            return Err(Problem::usage(format!("`{}` is not a ref or a commit", super::clip(spec))));
-        }
+        state_spec(spec)?;
     }
     let max_chars = params.max_chars.unwrap_or(GITHUB_COMMENT_LIMIT);
     if !(1_000..=MAX_CHARS).contains(&max_chars) {

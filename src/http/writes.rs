@@ -26,7 +26,7 @@ use crate::model::{EnvName, ObjectId, Version};
 use crate::ops::WriteOptions;
 use crate::wire::{
     DiscardRequest, DraftRequest, PromoteRequest, PublishRequest, RollbackRequest, VersionField, Waited, WriteAnswer,
-    Written,
+    WriteFlags, WriteRequest, Written,
 };
 
 /// A version named in a request.
@@ -103,18 +103,9 @@ fn identity(state: &AppState) -> Result<Identity, Problem> {
     Ok(Identity { author: person.clone(), author_time: now, committer: person, committer_time: now })
 }
 
-/// What a request says besides its operands.
-struct Flags {
-    message: Option<String>,
-    force: bool,
-    confirm: bool,
-    preview: bool,
-    expected: Option<String>,
-}
-
 /// A write's options: the caller as its actor, the environments the daemon's config
 /// protects, and the tip a preview was planned on.
-fn options(state: &AppState, caller: &Caller, flags: Flags) -> Result<WriteOptions, Problem> {
+fn options(state: &AppState, caller: &Caller, flags: WriteFlags) -> Result<WriteOptions, Problem> {
     let expected_parents = match flags.expected.as_deref() {
         Some(text) => Some(text.split(',').map(ObjectId::from_hex).collect::<Option<Vec<_>>>().ok_or_else(|| {
             Problem::usage(format!(
@@ -192,17 +183,7 @@ pub async fn publish(
 ) -> Result<Response, Problem> {
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(
-        &state,
-        &caller,
-        Flags {
-            message: body.message,
-            force: body.force,
-            confirm: body.confirm,
-            preview: body.preview,
-            expected: body.expected,
-        },
-    )?;
+    let options = options(&state, &caller, body.flags())?;
     let done = state.with_store(move |store| crate::ops::publish::publish(store, &identity, &options)).await?;
     let status = if done.dry_run() { StatusCode::OK } else { StatusCode::CREATED };
     Ok(answer(&state, status, done.written(), done.changes(), wait).await)
@@ -217,17 +198,7 @@ pub async fn discard(
     Write { caller, body }: Write<DiscardRequest>,
 ) -> Result<Response, Problem> {
     let identity = identity(&state)?;
-    let options = options(
-        &state,
-        &caller,
-        Flags {
-            message: body.message,
-            force: false,
-            confirm: body.confirm,
-            preview: body.preview,
-            expected: body.expected,
-        },
-    )?;
+    let options = options(&state, &caller, body.flags())?;
     let done = state.with_store(move |store| crate::ops::discard::discard(store, &identity, &options)).await?;
     Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), None).await)
 }
@@ -244,17 +215,7 @@ pub async fn promote(
     let version = version_of(&body.version)?;
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(
-        &state,
-        &caller,
-        Flags {
-            message: body.message,
-            force: body.force,
-            confirm: body.confirm,
-            preview: body.preview,
-            expected: body.expected,
-        },
-    )?;
+    let options = options(&state, &caller, body.flags())?;
     let done = state
         .with_store(move |store| {
             crate::ops::promote::promote(store, &identity, &version.to_string(), to.as_str(), &options)
@@ -275,17 +236,7 @@ pub async fn rollback(
     let to = body.to.as_ref().map(version_of).transpose()?;
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(
-        &state,
-        &caller,
-        Flags {
-            message: body.message,
-            force: body.force,
-            confirm: body.confirm,
-            preview: body.preview,
-            expected: body.expected,
-        },
-    )?;
+    let options = options(&state, &caller, body.flags())?;
     let done = state
         .with_store(move |store| crate::ops::rollback::rollback(store, &identity, env.as_str(), to, &options))
         .await?;
@@ -297,17 +248,7 @@ async fn draft_write(state: AppState, caller: Caller, body: DraftRequest, restor
     let version = version_of(&body.version)?;
     let assistant = body.assistant.as_deref().map(assistant_id).transpose()?.map(|a| a.as_str().to_string());
     let identity = identity(&state)?;
-    let options = options(
-        &state,
-        &caller,
-        Flags {
-            message: body.message,
-            force: false,
-            confirm: body.confirm,
-            preview: body.preview,
-            expected: body.expected,
-        },
-    )?;
+    let options = options(&state, &caller, body.flags())?;
     let done = state
         .with_store(move |store| {
             if restore {

@@ -109,8 +109,11 @@ pub fn finish(store: &Store, identity: &Identity, plan: Plan, options: &WriteOpt
 /// protected environment.
 pub fn apply(store: &Store, identity: &Identity, plan: Plan, confirmed: bool) -> Result<Done, Error> {
     plan.check_confirmed(confirmed)?;
+    // Only a checked-out draft has a work tree to check (and its new tree is listed
+    // only then).
     let is_draft = matches!(plan.action, Action::Discard | Action::Revert | Action::Restore);
-    let checked_out = if is_draft {
+    let checked_out = is_draft && store.is_checked_out(plan.environment.as_str());
+    if checked_out {
         let listed;
         let new_snapshot = match &plan.tree {
             NewTree::Existing(tree) => {
@@ -119,10 +122,8 @@ pub fn apply(store: &Store, identity: &Identity, plan: Plan, confirmed: bool) ->
             }
             NewTree::Snapshot(snapshot) => snapshot,
         };
-        check_work_tree(store, plan.environment.as_str(), new_snapshot)?
-    } else {
-        false
-    };
+        check_work_tree(store, new_snapshot)?;
+    }
     let tree = match &plan.tree {
         NewTree::Existing(tree) => *tree,
         NewTree::Snapshot(snapshot) => store.write_tree(snapshot, &store.blobs())?,
@@ -158,17 +159,13 @@ pub fn apply(store: &Store, identity: &Identity, plan: Plan, confirmed: bool) ->
 }
 
 /// Refuses to move a checked-out draft whose work tree has uncommitted changes, or
-/// untracked files that the new tree would overwrite. Returns whether the draft is
-/// checked out (and its work tree must follow).
-fn check_work_tree(store: &Store, draft: &str, new_tree: &Snapshot) -> Result<bool, Error> {
-    if !store.is_checked_out(draft) {
-        return Ok(false);
-    }
+/// untracked files that the new tree would overwrite.
+fn check_work_tree(store: &Store, new_tree: &Snapshot) -> Result<(), Error> {
     let mut dirty = store.dirty_files()?;
     let in_the_way = store.untracked_files()?.into_iter().filter(|path| new_tree.get(path).is_some());
     dirty.extend(in_the_way.map(|path| format!("{path} (untracked, would be overwritten)")));
     if !dirty.is_empty() {
         return Err(Error::DirtyWorktree { files: dirty });
     }
-    Ok(true)
+    Ok(())
 }

@@ -35,6 +35,7 @@ pub fn plan(store: &Store, identity: &Identity, options: &WriteOptions) -> Resul
         }
         (diagnostics, changes, held_trees)
     };
+    let notes = reconcile::notes(&reconciled, base.env.as_str());
     let (draft_facts, base_facts) = (draft.facts(), base.facts());
     let facts = PublishFacts {
         chain: &state.chain,
@@ -44,9 +45,8 @@ pub fn plan(store: &Store, identity: &Identity, options: &WriteOptions) -> Resul
         held_trees: &held_trees,
         next: reconciled.next,
         changes,
-        notes: reconcile::notes(&reconciled, base.env.as_str()),
+        notes: notes.clone(),
     };
-    let notes = reconcile::notes(&reconciled, base.env.as_str());
     let mut plan = plan_publish(facts, &request).map_err(|error| error.noted(notes))?;
     plan.reconciled = reconciled.tagged.iter().map(|t| t.version).collect();
     Ok(plan)
