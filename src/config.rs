@@ -80,6 +80,7 @@ pub struct DaemonConfig {
     pub server: ServerConfig,
     pub runtimes: Vec<RuntimeConfig>,
     pub receivers: Vec<ReceiverConfig>,
+    pub review: Option<ReviewConfig>,
     pub tokens: Vec<TokenConfig>,
 }
 
@@ -123,6 +124,47 @@ pub struct RuntimeConfig {
     /// Assistant ids, or `*` for all.
     pub assistants: Vec<String>,
     pub test_url: Option<String>,
+}
+
+/// A forge: where pull requests are reviewed and whose hooks are received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForgeKind {
+    GitHub,
+    GitLab,
+    Gitea,
+}
+
+impl ForgeKind {
+    pub const NAMES: [&'static str; 3] = ["github", "gitlab", "gitea"];
+
+    pub fn from_name(name: &str) -> Option<ForgeKind> {
+        match name {
+            "github" => Some(ForgeKind::GitHub),
+            "gitlab" => Some(ForgeKind::GitLab),
+            "gitea" => Some(ForgeKind::Gitea),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ForgeKind::GitHub => "github",
+            ForgeKind::GitLab => "gitlab",
+            ForgeKind::Gitea => "gitea",
+        }
+    }
+}
+
+/// `[review]`: the daemon reviews pull requests on this forge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewConfig {
+    pub forge: ForgeKind,
+    /// The forge's REST API: `https://api.github.com`, `https://gitea.example/api/v1`,
+    /// `https://gitlab.example/api/v4`.
+    pub api_url: String,
+    /// `owner/name`; for GitLab the project's path.
+    pub repository: String,
+    pub token: SecretRef,
 }
 
 /// One `[receiver.<forge>]`.
@@ -169,13 +211,15 @@ impl Default for DaemonConfig {
             },
             runtimes: Vec::new(),
             receivers: Vec::new(),
+            review: None,
             tokens: Vec::new(),
         }
     }
 }
 
-const TOP: [&str; 8] = ["repository", "environments", "state", "delivery", "server", "runtime", "receiver", "token"];
-const FORGES: [&str; 3] = ["github", "gitlab", "gitea"];
+const TOP: [&str; 9] =
+    ["repository", "environments", "state", "delivery", "server", "runtime", "receiver", "review", "token"];
+const FORGES: [&str; 3] = ForgeKind::NAMES;
 
 /// Parses and checks `stagecraft.toml`. `chain` is the repository's, when it is known;
 /// without it environment names are checked against nothing.
@@ -289,10 +333,61 @@ pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Ve
             }
         }
     }
+    config.review = review(&mut check, root);
     config.tokens = tokens(&mut check, root);
     let mut diagnostics = check.diagnostics;
     sort(&mut diagnostics);
     (config, diagnostics)
+}
+
+/// `[review]`: every key is needed.
+fn review(check: &mut FileCheck<'_>, root: &Table<'_>) -> Option<ReviewConfig> {
+    let (table, span) = check.table(root, "review")?;
+    check.unknown_keys(table, &["forge", "api_url", "repository", "token"], "[review]");
+    let forge = match check.string(table, "forge") {
+        Some((name, span)) => match ForgeKind::from_name(&name) {
+            Some(forge) => Some(forge),
+            None => {
+                check.error(span, format!("unknown forge `{name}`"), Some(suggestion(&name, &FORGES, "forge")));
+                None
+            }
+        },
+        None => None,
+    };
+    let api_url = match check.string(table, "api_url") {
+        Some((url, span)) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+            check.error(
+                span,
+                format!("`api_url` `{url}` is not an http(s) URL"),
+                Some("GitHub: https://api.github.com; Gitea: https://HOST/api/v1; GitLab: https://HOST/api/v4".into()),
+            );
+            None
+        }
+        other => other.map(|(url, _)| url.trim_end_matches('/').to_string()),
+    };
+    let repository = match check.string(table, "repository") {
+        Some((name, span)) if name.trim().is_empty() || name.len() > 512 || name.chars().any(char::is_whitespace) => {
+            check.error(
+                span,
+                format!("`repository` `{name}` is not a repository"),
+                Some("write it as owner/name".into()),
+            );
+            None
+        }
+        other => other.map(|(name, _)| name),
+    };
+    let token = secret(check, table, "token");
+    for (key, present, hint) in [
+        ("forge", forge.is_some() || table.get("forge").is_some(), "add `forge = \"github\"` (or gitlab, gitea)"),
+        ("api_url", api_url.is_some() || table.get("api_url").is_some(), "add `api_url = \"https://api.github.com\"`"),
+        ("repository", repository.is_some() || table.get("repository").is_some(), "add `repository = \"owner/name\"`"),
+        ("token", token.is_some() || table.get("token").is_some(), "add `token = \"env:NAME\"`"),
+    ] {
+        if !present {
+            check.missing(span.clone(), key, "[review]", hint);
+        }
+    }
+    Some(ReviewConfig { forge: forge?, api_url: api_url?, repository: repository?, token: token? })
 }
 
 fn runtimes(check: &mut FileCheck<'_>, root: &Table<'_>, chain: Option<&Chain>) -> Vec<RuntimeConfig> {
@@ -582,6 +677,29 @@ role = "publisher"
             ]
         );
         assert!(!format!("{diagnostics:?}").contains("whsec_c2VjcmV0"), "a secret written in the file is never echoed");
+    }
+
+    #[test]
+    fn review_needs_every_key_a_known_forge_and_a_secret_reference() {
+        let good = "[review]\nforge = \"gitlab\"\napi_url = \"https://gitlab.example/api/v4/\"\nrepository = \"group/config\"\ntoken = \"env:REVIEW_TOKEN\"\n";
+        let (config, diagnostics) = parse("stagecraft.toml", good, None);
+        assert_eq!(diagnostics, []);
+        let review = config.review.unwrap();
+        assert_eq!((review.forge, review.api_url.as_str()), (ForgeKind::GitLab, "https://gitlab.example/api/v4"));
+        let bad = "[review]\nforge = \"gitlub\"\napi_url = \"gitlab.example\"\ntoken = \"glpat-abcdef\"\n";
+        let (config, diagnostics) = parse("stagecraft.toml", bad, None);
+        assert_eq!(config.review, None);
+        let lines: Vec<String> = diagnostics.iter().map(|d| format!("{}:{} {}", d.line, d.column, d.message)).collect();
+        assert_eq!(
+            lines,
+            [
+                "1:1 missing required key `repository` in [review]",
+                "2:9 unknown forge `gitlub`",
+                "3:11 `api_url` `gitlab.example` is not an http(s) URL",
+                "4:9 a secret must be a reference, `env:NAME` or `file:/absolute/path`, never the secret itself",
+            ]
+        );
+        assert!(!format!("{diagnostics:?}").contains("glpat-abcdef"), "a token written in the file is never echoed");
     }
 
     #[test]

@@ -31,7 +31,8 @@
 //!   metrics.
 //! - [`http`]: the whole HTTP surface (`http::router`), its roles and problem documents.
 //! - [`client`]: the `--server` client of that surface, on the same `wire` types.
-//! - [`forge`]: posting a review to a forge: one sticky comment and a commit status.
+//! - [`forge`]: posting a review to GitHub, GitLab or Gitea: one sticky comment and a
+//!   commit status; `forge::event` (pure) reads their pull-request hooks.
 //! - [`daemon`]: the `serve` process: the sync thread that owns git, the watcher, the
 //!   supervisor of workers, reloads and shutdown.
 //! - [`example`]: the example repository embedded in the binary.

@@ -28,6 +28,8 @@ pub struct LoadedConfig {
     pub receiver_secrets: Vec<Secret>,
     /// The https token for the remote: `[repository] token`, else `STAGECRAFT_GIT_TOKEN`.
     pub git_token: Option<Secret>,
+    /// `[review]`, with its token: where the daemon reviews pull requests.
+    pub review: Option<crate::forge::Forge>,
 }
 
 impl LoadedConfig {
@@ -98,6 +100,12 @@ pub fn load_config(
         Some(reference) => Some(resolve("[repository] token".into(), reference, false)),
         None => lookup("STAGECRAFT_GIT_TOKEN").filter(|t| !t.trim().is_empty()).map(|t| Secret::new(t.trim().into())),
     };
+    let review = config.review.as_ref().map(|review| crate::forge::Forge {
+        kind: review.forge,
+        api_url: review.api_url.clone(),
+        repository: review.repository.clone(),
+        token: resolve("[review] token".into(), &review.token, false),
+    });
     if let (Some(_), Some(remote)) = (&git_token, &config.repository.remote)
         && remote.starts_with("http://")
         && !is_loopback_url(remote)
@@ -108,10 +116,28 @@ pub fn load_config(
             Some("use an https:// remote (plain http:// is allowed on loopback only)".into()),
         ));
     }
+    if let Some(review) = &review
+        && review.api_url.starts_with("http://")
+        && !is_loopback_url(&review.api_url)
+    {
+        problems.push(Diagnostic::whole(
+            &shown,
+            format!("the review token would cross the network in clear text to {}", review.api_url),
+            Some("use the forge's https:// API URL (plain http:// is allowed on loopback only)".into()),
+        ));
+    }
     if !problems.is_empty() {
         return Err(Error::InvalidConfig { file: shown, diagnostics: problems });
     }
-    Ok(LoadedConfig { file: file.map(Path::to_path_buf), config, chain, runtime_secrets, receiver_secrets, git_token })
+    Ok(LoadedConfig {
+        file: file.map(Path::to_path_buf),
+        config,
+        chain,
+        runtime_secrets,
+        receiver_secrets,
+        git_token,
+        review,
+    })
 }
 
 /// Whether an `http://` URL names this host (127.0.0.0/8, `localhost`, `[::1]`).

@@ -16,3 +16,14 @@ pub fn http_client() -> reqwest::Client {
         .build()
         .expect("the HTTP client builds with static settings")
 }
+
+/// An error with its causes, `: `-joined (reqwest's own message names only the URL).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}

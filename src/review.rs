@@ -130,6 +130,23 @@ pub fn markdown(review: &Review, max_chars: usize) -> String {
     }
 }
 
+/// The comment when a pull request's head could not be fetched (a fork the forge does
+/// not expose, a head deleted meanwhile): what was tried and what to do.
+pub fn unfetchable_markdown(head_ref: &str, head_commit: &str, from_fork: bool, reason: &str) -> String {
+    let short: String = head_commit.chars().take(12).collect();
+    let reason = crate::model::escape_for_display(reason).replace('`', "'");
+    let mut out = format!("{MARKER}\n## stagecraft review\n\n");
+    out.push_str(&format!("⚠️ **stagecraft could not review head `{short}`**: it could not fetch `{head_ref}`"));
+    if from_fork {
+        out.push_str(" (the change comes from a fork)");
+    }
+    out.push_str(&format!(".\n\n```\n{reason}\n```\n\n"));
+    out.push_str(&format!(
+        "Push the change to a branch of this repository, or run `stagecraft review --head {head_commit}` where the commit is at hand.\n"
+    ));
+    out
+}
+
 /// The review with `changes` as its diff, and a footer when something was left out.
 fn render_with(review: &Review, changes: &ChangeSet, footer: Option<&str>) -> String {
     let mut out = format!("{MARKER}\n## stagecraft review\n\n**{}**\n\n", review.merging);

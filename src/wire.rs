@@ -614,6 +614,13 @@ pub struct ReviewView {
     pub markdown: String,
 }
 
+impl ReviewView {
+    /// The first error's first line (`file:line:col: message`), for a commit status.
+    pub fn first_error(&self) -> Option<String> {
+        self.findings.first().map(|finding| finding.lines().next().unwrap_or_default().to_string())
+    }
+}
+
 /// The query of `GET /v1/review`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -108,6 +108,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         runtime_secrets,
         receiver_secrets: Vec::new(),
         git_token: None,
+        review: None,
     };
     let (listener, taken) = match TcpListener::bind(("127.0.0.1", 8080)) {
         Ok(listener) => (listener, false),

@@ -5,7 +5,9 @@
 
 use super::Context;
 use super::ui::Ui;
+use crate::config::ForgeKind;
 use crate::error::Error;
+use crate::forge::Forge;
 use crate::review::GITHUB_COMMENT_LIMIT;
 use crate::wire::ReviewParams;
 
@@ -24,18 +26,28 @@ pub struct Args {
     /// The longest markdown, in characters (a forge's comment limit)
     #[arg(long, value_name = "N", default_value_t = GITHUB_COMMENT_LIMIT)]
     max_chars: usize,
-    /// Post the review on the pull request (one comment, edited in place on later runs) and set the commit status `stagecraft/review`; the forge, repository, number and token come from the CI's environment (GitHub Actions) or the flags below
+    /// Post the review on the pull request (one comment, edited in place on later runs) and set the commit status `stagecraft/review`; the forge, repository, number and token come from the CI's environment (GitHub Actions, Gitea Actions, GitLab CI) or the flags below; the token from STAGECRAFT_REVIEW_TOKEN (or GITHUB_TOKEN)
     #[arg(long)]
     post: bool,
-    /// The forge's API [default: GITHUB_API_URL, else https://api.github.com]
+    /// github, gitlab or gitea [default: gitlab under GitLab CI, gitea under Gitea Actions, else github]
+    #[arg(long, value_enum, requires = "post")]
+    forge: Option<ForgeArg>,
+    /// The forge's REST API [default: GITHUB_API_URL or CI_API_V4_URL, else https://api.github.com]
     #[arg(long, value_name = "URL", requires = "post")]
     api_url: Option<String>,
-    /// owner/name [default: GITHUB_REPOSITORY]
+    /// owner/name; for GitLab the project's path or id [default: GITHUB_REPOSITORY or CI_PROJECT_ID]
     #[arg(long, value_name = "OWNER/NAME", requires = "post")]
     repository: Option<String>,
-    /// The pull request's number [default: from GITHUB_EVENT_PATH's event]
+    /// The pull (merge) request's number [default: GITHUB_EVENT_PATH's event, or CI_MERGE_REQUEST_IID]
     #[arg(long, value_name = "N", requires = "post")]
     pr: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForgeArg {
+    Github,
+    Gitlab,
+    Gitea,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,40 +118,66 @@ fn review(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 fn post(args: &Args, context: &Context, ui: &Ui, view: &crate::wire::ReviewView) -> Result<(), Error> {
     let missing =
         |what: &str, hint: &str| Error::Usage { message: format!("--post needs {what}"), hint: Some(hint.to_string()) };
-    let api_url = args
-        .api_url
-        .clone()
-        .or_else(|| context.env_var("GITHUB_API_URL"))
-        .unwrap_or_else(|| "https://api.github.com".into());
-    let repository = args
-        .repository
-        .clone()
-        .or_else(|| context.env_var("GITHUB_REPOSITORY"))
-        .ok_or_else(|| missing("the repository", "pass --repository owner/name, or run in GitHub Actions"))?;
-    let number = match args.pr {
-        Some(number) => number,
-        None => {
-            let event = context
-                .env_var("GITHUB_EVENT_PATH")
-                .and_then(|path| std::fs::read_to_string(path).ok())
-                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-            event
-                .and_then(|e| e["pull_request"]["number"].as_u64().or(e["number"].as_u64()))
-                .ok_or_else(|| missing("the pull request's number", "pass --pr N, or run on a pull_request event"))?
+    let set = |name: &str| context.env_var(name).filter(|value| !value.trim().is_empty());
+    let kind = match args.forge {
+        Some(ForgeArg::Github) => ForgeKind::GitHub,
+        Some(ForgeArg::Gitlab) => ForgeKind::GitLab,
+        Some(ForgeArg::Gitea) => ForgeKind::Gitea,
+        None if set("GITLAB_CI").is_some() || set("CI_API_V4_URL").is_some() => ForgeKind::GitLab,
+        None if set("GITEA_ACTIONS").is_some() => ForgeKind::Gitea,
+        None => ForgeKind::GitHub,
+    };
+    let (api_url, repository, number) = match kind {
+        ForgeKind::GitLab => (
+            args.api_url.clone().or_else(|| set("CI_API_V4_URL")),
+            args.repository.clone().or_else(|| set("CI_PROJECT_ID")),
+            args.pr.or_else(|| set("CI_MERGE_REQUEST_IID").and_then(|n| n.trim().parse().ok())),
+        ),
+        ForgeKind::GitHub | ForgeKind::Gitea => (
+            args.api_url.clone().or_else(|| set("GITHUB_API_URL")),
+            args.repository.clone().or_else(|| set("GITHUB_REPOSITORY")),
+            args.pr.or_else(|| {
+                let event = set("GITHUB_EVENT_PATH")
+                    .and_then(|path| std::fs::read_to_string(path).ok())
+                    .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())?;
+                event["pull_request"]["number"].as_u64().or(event["number"].as_u64())
+            }),
+        ),
+    };
+    let api_url = match (api_url, kind) {
+        (Some(url), _) => url,
+        (None, ForgeKind::GitHub) => "https://api.github.com".into(),
+        (None, _) => {
+            return Err(missing(
+                "the forge's API URL",
+                "pass --api-url https://HOST/api/v4 (GitLab) or https://HOST/api/v1 (Gitea)",
+            ));
         }
     };
-    let token = context
-        .env_var("STAGECRAFT_REVIEW_TOKEN")
-        .or_else(|| context.env_var("GITHUB_TOKEN"))
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| missing("a token", "set STAGECRAFT_REVIEW_TOKEN (or GITHUB_TOKEN in GitHub Actions)"))?;
-    let forge = crate::forge::GitHub {
+    let repository = repository.ok_or_else(|| {
+        missing("the repository", "pass --repository owner/name, or run in GitHub Actions or GitLab CI")
+    })?;
+    let number = number.ok_or_else(|| {
+        missing(
+            "the pull request's number",
+            "pass --pr N, or run on a pull_request event (a merge request pipeline in GitLab)",
+        )
+    })?;
+    let token = set("STAGECRAFT_REVIEW_TOKEN")
+        .or_else(|| if kind == ForgeKind::GitLab { None } else { set("GITHUB_TOKEN") })
+        .ok_or_else(|| match kind {
+            ForgeKind::GitLab => {
+                missing("a token", "set STAGECRAFT_REVIEW_TOKEN to a project access token with the api scope")
+            }
+            _ => missing("a token", "set STAGECRAFT_REVIEW_TOKEN (or GITHUB_TOKEN in GitHub or Gitea Actions)"),
+        })?;
+    let forge = Forge {
+        kind,
         api_url: api_url.trim_end_matches('/').to_string(),
         repository,
         token: crate::config::Secret::new(token.trim().to_string()),
     };
-    let first_error = view.findings.first().map(|f| f.lines().next().unwrap_or_default().to_string());
-    let posted = forge.post(number, &view.head_commit, &view.markdown, first_error.as_deref())?;
+    let posted = forge.post_blocking(number, &view.head_commit, &view.markdown, view.first_error().as_deref())?;
     let verb = if posted.updated { "updated" } else { "posted" };
     ui.notes(&[format!("{verb} the review on pull request #{number} (comment {})", posted.comment)]);
     Ok(())

@@ -8,6 +8,8 @@
 //! - Each runtime has a delivery worker; one task records acknowledgements (a bounded
 //!   channel between them).
 //! - The HTTP surface is [`crate::http::router`], served on the caller's listener.
+//! - The pull-request reviewer ([`reviews`]) runs on tasks of its own, fed by the forge
+//!   hooks.
 //! - A reload (SIGHUP, sent by the caller as a message) re-reads the config: runtimes are
 //!   added, removed or restarted (a parked runtime is unparked); an invalid new config is
 //!   reported and the old one kept.
@@ -17,6 +19,7 @@
 //!   and sent after the restart.
 //! - systemd is told `READY=1`, `RELOADING=1`, `STOPPING=1` and pinged for the watchdog.
 
+pub mod reviews;
 pub mod sync;
 pub mod watch;
 
@@ -135,6 +138,15 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    let (review_sender, review_inbox) = mpsc::channel(reviews::BACKLOG);
+    let reviewing = reviews::Reviewing {
+        config: config.clone(),
+        chain: chain.clone(),
+        repository: path.clone(),
+        remote: remote.clone(),
+        client: crate::net::http_client(),
+    };
+    let reviewer = tasks.spawn(reviews::run(review_inbox, reviewing, shutdown.clone()));
     let server_stop = CancellationToken::new();
     let state = crate::http::AppState::new(crate::http::Parts {
         config: config.clone(),
@@ -146,6 +158,7 @@ pub async fn run(
         ready: ready.clone(),
         stopping: shutdown.clone(),
         kick,
+        reviews: review_sender,
     });
     let server = tasks.spawn(crate::http::serve(listener, crate::http::router(state), server_stop.clone()));
     ready.store(true, Ordering::SeqCst);
@@ -213,6 +226,7 @@ pub async fn run(
         watchdog.abort();
     }
     drop(server);
+    drop(reviewer);
     tracing::info!("stopped");
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! own way (GitHub: `X-Hub-Signature-256`, Gitea: `X-Gitea-Signature`, both hex
 //! HMAC-SHA256 of the raw body; GitLab: the `X-Gitlab-Token` secret itself), always in
 //! constant time. A correctly signed hook is `202` whatever its event or branch and asks
-//! for a fetch (remote mode) and a re-scan; a bad or missing signature is `401` and
-//! changes nothing; a forge without a `[receiver.*]` is `404`.
+//! for a fetch (remote mode) and a re-scan; with `[review]` on the same forge, a
+//! pull-request hook also goes to the daemon's reviewer. A bad or missing signature is
+//! `401` and changes nothing; a forge without a `[receiver.*]` is `404`.
 //!
 //! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
@@ -14,6 +15,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use crate::config::ForgeKind;
 
 /// A forge's push webhook (GitHub, GitLab, Gitea), checked the forge's own way.
 #[utoipa::path(post, path = "/hooks/{forge}", tag = "operations",
@@ -44,6 +46,17 @@ pub async fn hook(
         .to_string();
     tracing::info!(forge = forge.as_str(), event = event.as_str(), "{forge} webhook: fetching and re-scanning");
     state.kick.notify_one();
+    if let Some(review) = &config.review
+        && let Some(kind) = ForgeKind::from_name(&forge)
+        && review.kind == kind
+        && let Some(pull) = crate::forge::event::parse(kind, &event, &body)
+    {
+        // The reviewer runs beside the deliveries; a full inbox drops the event (the
+        // next push or edit of that pull request asks again).
+        if let Err(error) = state.reviews.try_send(pull) {
+            tracing::warn!(error = %error, "the pull-request reviewer is busy: this hook's review is skipped");
+        }
+    }
     (StatusCode::ACCEPTED, "accepted\n").into_response()
 }
 

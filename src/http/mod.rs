@@ -87,6 +87,8 @@ pub struct Parts {
     pub stopping: CancellationToken,
     /// Asks for a fetch (remote mode) and a re-scan: a forge's webhook.
     pub kick: Arc<Notify>,
+    /// The pull-request reviewer's inbox (with `[review]`): a forge's pull-request hook.
+    pub reviews: tokio::sync::mpsc::Sender<crate::forge::event::PullEvent>,
 }
 
 impl AppState {

@@ -107,6 +107,15 @@ impl Remote {
         run(command, "fetch from", &redact(&self.remote))
     }
 
+    /// Fetches one ref of the remote (a pull request's head, `refs/pull/7/head`) into
+    /// `local`, forced: a pull request's head is rewritten by its author at will.
+    pub fn fetch_ref(&self, git_dir: &Path, remote_ref: &str, local: &str) -> Result<(), Error> {
+        let mut command = git(&self.auth, git_dir);
+        command.args(["fetch", "--quiet", "--no-write-fetch-head", "--no-tags", "--", &self.remote]);
+        command.arg(format!("+{remote_ref}:{local}"));
+        run(command, "fetch a pull request's head from", &redact(&self.remote))
+    }
+
     /// One atomic push of every update, each with its lease.
     pub fn push(&self, git_dir: &Path, updates: &[RefUpdate]) -> Result<(), PushError> {
         let mut command = git(&self.auth, git_dir);

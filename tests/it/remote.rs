@@ -3,62 +3,16 @@
 //! writes to it with an atomic push; the CLI's `--remote NAME` does the same; a push that
 //! lost a race is a `conflict` and changes nothing.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use hmac::{KeyInit, Mac};
 
 use crate::common::daemon::{Daemon, Receiver, runtime};
-use crate::common::gitserver::{self, GitServer};
-use crate::common::{TestEnv, TestRepo, example_repo};
+use crate::common::gitserver::{self, clone, forge, git, post_hook};
+use crate::common::{TestEnv, TestRepo};
 
 const HOOK_SECRET: &str = "topsecret";
-
-/// A forge: a bare repository made by `stagecraft init`, and how to reach it.
-struct Forge {
-    path: std::path::PathBuf,
-    url: String,
-    _server: Option<GitServer>,
-}
-
-fn forge(env: &TestEnv, over_http: bool) -> Forge {
-    let root = env.path().join("forge");
-    std::fs::create_dir_all(&root).unwrap();
-    let path = root.join("assistants.git");
-    env.stagecraft_in(&root, &["init", "assistants.git", "--bare", "--from", example_repo().to_str().unwrap()])
-        .success();
-    if over_http {
-        let server = GitServer::start(root);
-        Forge { url: format!("{}/assistants.git", server.url), path, _server: Some(server) }
-    } else {
-        Forge { url: format!("file://{}", path.display()), path, _server: None }
-    }
-}
-
-/// git with the forge's token (harmless for file://).
-fn git(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
-    let output = env
-        .command("git", dir)
-        .env("GIT_CONFIG_COUNT", "1")
-        .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-        .env("GIT_CONFIG_VALUE_0", format!("Authorization: {}", gitserver::authorization()))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// A developer's clone of the forge, on the draft.
-fn clone(env: &TestEnv, forge: &Forge, name: &str) -> std::path::PathBuf {
-    git(env, env.path(), &["clone", "-q", "-b", "draft", &forge.url, name]);
-    let dir = env.path().join(name);
-    for branch in ["sandbox", "pre-release", "live"] {
-        git(env, &dir, &["branch", "-q", branch, &format!("origin/{branch}")]);
-    }
-    dir
-}
 
 fn signed_github_push(daemon: &Daemon, secret: &str) -> u16 {
     let body = std::fs::read(crate::common::fixtures().join("forges/github-push.json")).unwrap();
@@ -66,18 +20,6 @@ fn signed_github_push(daemon: &Daemon, secret: &str) -> u16 {
     mac.update(&body);
     let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     post_hook(daemon, "github", &[("x-github-event", "push"), ("x-hub-signature-256", &signature)], body)
-}
-
-fn post_hook(daemon: &Daemon, forge: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let mut request =
-            stagecraft::net::http_client().post(format!("http://{}/hooks/{forge}", daemon.address)).body(body);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send().await.unwrap().status().as_u16()
-    })
 }
 
 fn daemon_follows_a_remote(over_http: bool) {

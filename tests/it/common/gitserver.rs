@@ -2,7 +2,10 @@
 //! axum server on 127.0.0.1, which requires `Authorization: Basic` with the token, as a
 //! forge would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::daemon::Daemon;
+use super::{TestEnv, example_repo};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -94,4 +97,62 @@ async fn cgi(root: PathBuf, method: Method, uri: Uri, headers: HeaderMap, body: 
         }
     }
     builder.status(status).body(axum::body::Body::from(raw[end + gap..].to_vec())).unwrap()
+}
+
+/// A forge: a bare repository made by `stagecraft init`, and how to reach it.
+pub struct Forge {
+    pub path: std::path::PathBuf,
+    pub url: String,
+    _server: Option<GitServer>,
+}
+
+pub fn forge(env: &TestEnv, over_http: bool) -> Forge {
+    let root = env.path().join("forge");
+    std::fs::create_dir_all(&root).unwrap();
+    let path = root.join("assistants.git");
+    env.stagecraft_in(&root, &["init", "assistants.git", "--bare", "--from", example_repo().to_str().unwrap()])
+        .success();
+    if over_http {
+        let server = GitServer::start(root);
+        Forge { url: format!("{}/assistants.git", server.url), path, _server: Some(server) }
+    } else {
+        Forge { url: format!("file://{}", path.display()), path, _server: None }
+    }
+}
+
+/// git with the forge's token (harmless for file://).
+pub fn git(env: &TestEnv, dir: &Path, args: &[&str]) -> String {
+    let output = env
+        .command("git", dir)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+        .env("GIT_CONFIG_VALUE_0", format!("Authorization: {}", authorization()))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A developer's clone of the forge, on the draft.
+pub fn clone(env: &TestEnv, forge: &Forge, name: &str) -> std::path::PathBuf {
+    git(env, env.path(), &["clone", "-q", "-b", "draft", &forge.url, name]);
+    let dir = env.path().join(name);
+    for branch in ["sandbox", "pre-release", "live"] {
+        git(env, &dir, &["branch", "-q", branch, &format!("origin/{branch}")]);
+    }
+    dir
+}
+
+/// POSTs a forge's hook to the daemon; its status.
+pub fn post_hook(daemon: &Daemon, forge: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut request =
+            stagecraft::net::http_client().post(format!("http://{}/hooks/{forge}", daemon.address)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap().status().as_u16()
+    })
 }

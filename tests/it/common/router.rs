@@ -62,6 +62,7 @@ impl TestApp {
             ready: Arc::new(AtomicBool::new(true)),
             stopping: tokio_util::sync::CancellationToken::new(),
             kick: Arc::new(tokio::sync::Notify::new()),
+            reviews: tokio::sync::mpsc::channel(1).0,
         });
         TestApp { app: router(state), runtime }
     }
