@@ -81,7 +81,22 @@ pub struct DaemonConfig {
     pub runtimes: Vec<RuntimeConfig>,
     pub receivers: Vec<ReceiverConfig>,
     pub review: Option<ReviewConfig>,
+    pub test: Option<TestConfig>,
     pub tokens: Vec<TokenConfig>,
+}
+
+/// `[test]`: the OpenAI-compatible endpoint that tests and chats go to, when no
+/// runtime's `test_url` is used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestConfig {
+    /// `http://HOST/v1`: requests go to `{endpoint}/chat/completions`.
+    pub endpoint: String,
+    /// Overrides each assistant's `[model] name`.
+    pub model: Option<String>,
+    /// Sent as a bearer token.
+    pub api_key: Option<SecretRef>,
+    /// Per request; 60 s by default.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -212,13 +227,14 @@ impl Default for DaemonConfig {
             runtimes: Vec::new(),
             receivers: Vec::new(),
             review: None,
+            test: None,
             tokens: Vec::new(),
         }
     }
 }
 
-const TOP: [&str; 9] =
-    ["repository", "environments", "state", "delivery", "server", "runtime", "receiver", "review", "token"];
+const TOP: [&str; 10] =
+    ["repository", "environments", "state", "delivery", "server", "runtime", "receiver", "review", "test", "token"];
 const FORGES: [&str; 3] = ForgeKind::NAMES;
 
 /// Parses and checks `stagecraft.toml`. `chain` is the repository's, when it is known;
@@ -334,10 +350,38 @@ pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Ve
         }
     }
     config.review = review(&mut check, root);
+    config.test = test(&mut check, root);
     config.tokens = tokens(&mut check, root);
     let mut diagnostics = check.diagnostics;
     sort(&mut diagnostics);
     (config, diagnostics)
+}
+
+/// `[test]`: `endpoint` is needed.
+fn test(check: &mut FileCheck<'_>, root: &Table<'_>) -> Option<TestConfig> {
+    let (table, span) = check.table(root, "test")?;
+    check.unknown_keys(table, &["endpoint", "model", "api_key", "timeout"], "[test]");
+    let endpoint = match check.string(table, "endpoint") {
+        Some((url, span)) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+            check.error(
+                span,
+                format!("`endpoint` `{url}` is not an http(s) URL"),
+                Some("the OpenAI-compatible API's base, like http://127.0.0.1:8000/v1".into()),
+            );
+            None
+        }
+        Some((url, _)) => Some(url.trim_end_matches('/').to_string()),
+        None => {
+            if table.get("endpoint").is_none() {
+                check.missing(span, "endpoint", "[test]", "add `endpoint = \"http://127.0.0.1:8000/v1\"`");
+            }
+            None
+        }
+    };
+    let model = check.string(table, "model").map(|(m, _)| m);
+    let api_key = secret(check, table, "api_key");
+    let timeout = duration(check, table, "timeout").unwrap_or(Duration::from_secs(60));
+    Some(TestConfig { endpoint: endpoint?, model, api_key, timeout })
 }
 
 /// `[review]`: every key is needed.

@@ -17,6 +17,7 @@ pub enum Code {
     MergeConflict,
     Held,
     NotPromotable,
+    TestsRequired,
     Drift,
     DirtyWorktree,
     NothingToDo,
@@ -31,13 +32,14 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Code::ValidationFailed,
         Code::Conflict,
         Code::VersionConflict,
         Code::MergeConflict,
         Code::Held,
         Code::NotPromotable,
+        Code::TestsRequired,
         Code::Drift,
         Code::DirtyWorktree,
         Code::NothingToDo,
@@ -64,6 +66,7 @@ impl Code {
             Code::MergeConflict => "merge_conflict",
             Code::Held => "held",
             Code::NotPromotable => "not_promotable",
+            Code::TestsRequired => "tests_required",
             Code::Drift => "drift",
             Code::DirtyWorktree => "dirty_worktree",
             Code::NothingToDo => "nothing_to_do",
@@ -96,6 +99,7 @@ impl Code {
             | Code::MergeConflict
             | Code::Held
             | Code::NotPromotable
+            | Code::TestsRequired
             | Code::Drift
             | Code::DirtyWorktree
             | Code::NothingToDo => 409,
@@ -164,6 +168,9 @@ pub enum Error {
 
     #[error("{message}")]
     NotPromotable { message: String, hint: String },
+
+    #[error("{version} has no passing test run recorded in {source_env}, and {environment} requires one")]
+    TestsRequired { version: String, environment: String, source_env: String, hint: String },
 
     #[error("{environment} is in drift: its tip {commit} matches no version")]
     Drift { environment: String, commit: String, hint: String },
@@ -237,6 +244,7 @@ impl Error {
             Error::VersionConflict { .. } => Code::VersionConflict,
             Error::Held { .. } => Code::Held,
             Error::NotPromotable { .. } => Code::NotPromotable,
+            Error::TestsRequired { .. } => Code::TestsRequired,
             Error::Drift { .. } => Code::Drift,
             Error::DirtyWorktree { .. } => Code::DirtyWorktree,
             Error::NothingToDo { .. } => Code::NothingToDo,
@@ -269,6 +277,7 @@ impl Error {
             Error::VersionConflict { tag, .. } => Some(format!("tags are never moved; inspect `git show {tag}` and remove the stray tag if it is wrong")),
             Error::Held { hint, .. }
             | Error::NotPromotable { hint, .. }
+            | Error::TestsRequired { hint, .. }
             | Error::NothingToDo { hint, .. }
             | Error::ConfirmationRequired { hint, .. } => Some(hint.clone()),
             Error::Drift { hint, .. } => Some(hint.clone()),
@@ -386,6 +395,7 @@ mod tests {
                 ("merge_conflict", 1, 409, false),
                 ("held", 1, 409, false),
                 ("not_promotable", 1, 409, false),
+                ("tests_required", 1, 409, false),
                 ("drift", 1, 409, false),
                 ("dirty_worktree", 1, 409, false),
                 ("nothing_to_do", 3, 409, false),

@@ -30,6 +30,8 @@ pub struct LoadedConfig {
     pub git_token: Option<Secret>,
     /// `[review]`, with its token: where the daemon reviews pull requests.
     pub review: Option<crate::forge::Forge>,
+    /// `[test] api_key`, resolved.
+    pub test_key: Option<Secret>,
 }
 
 impl LoadedConfig {
@@ -106,6 +108,8 @@ pub fn load_config(
         repository: review.repository.clone(),
         token: resolve("[review] token".into(), &review.token, false),
     });
+    let test_key =
+        config.test.as_ref().and_then(|test| test.api_key.as_ref()).map(|r| resolve("[test] api_key".into(), r, false));
     if let (Some(_), Some(remote)) = (&git_token, &config.repository.remote)
         && remote.starts_with("http://")
         && !is_loopback_url(remote)
@@ -137,6 +141,7 @@ pub fn load_config(
         receiver_secrets,
         git_token,
         review,
+        test_key,
     })
 }
 

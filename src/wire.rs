@@ -184,6 +184,9 @@ pub struct HistoryEntry {
     pub forced: Option<String>,
     /// True for a merge whose tree matches no version.
     pub drift: bool,
+    /// For a publish (or the init), the newest test run recorded on its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<String>,
 }
 
 /// `stagecraft history --json`.
@@ -212,6 +215,66 @@ pub struct VersionInfo {
     pub deployed: Vec<String>,
     /// Environments where it is on hold.
     pub on_hold: Vec<String>,
+    /// The newest recorded test run: "tests: 12/12 passed in sandbox".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<String>,
+}
+
+/// `stagecraft test --json`, and the answer of `POST /v1/test`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TestAnswer {
+    /// What was tested: "sandbox (v3)", "v3", "the draft (1a2b3c4)".
+    pub tested: String,
+    /// The endpoint or the runtime that answered.
+    pub target: String,
+    pub passed: usize,
+    pub failed: usize,
+    /// Cases that could not complete or did not run.
+    pub errors: usize,
+    pub cases: Vec<TestCaseView>,
+    /// The record left on the version ("tests: 12/12 passed in sandbox"), when one was.
+    pub recorded: Option<String>,
+}
+
+/// One case's result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TestCaseView {
+    pub assistant: String,
+    pub case: String,
+    /// passed, failed or error.
+    pub result: String,
+    pub runs: u32,
+    pub passed_runs: u32,
+    pub latency_ms: u64,
+    /// The first failed expectation (`turn 2: contains: expected …, got …`) or the error.
+    pub detail: Option<String>,
+    /// The failed expectation's key, what it expected and what came back.
+    pub expectation: Option<String>,
+    pub expected: Option<String>,
+    pub got: Option<String>,
+}
+
+impl From<&crate::testing::CaseResult> for TestCaseView {
+    fn from(result: &crate::testing::CaseResult) -> TestCaseView {
+        use crate::testing::Outcome;
+        let (kind, detail, failure) = match &result.outcome {
+            Outcome::Passed => ("passed", None, None),
+            Outcome::Failed { failure } => ("failed", Some(failure.describe()), Some(failure)),
+            Outcome::Error { error } => ("error", Some(error.clone()), None),
+        };
+        TestCaseView {
+            assistant: result.assistant.clone(),
+            case: result.case.clone(),
+            result: kind.into(),
+            runs: result.runs,
+            passed_runs: result.passed_runs,
+            latency_ms: result.latency_ms,
+            detail,
+            expectation: failure.map(|f| f.expectation.clone()),
+            expected: failure.map(|f| f.expected.clone()),
+            got: failure.map(|f| f.got.clone()),
+        }
+    }
 }
 
 /// What a runtime's worker is doing.

@@ -109,6 +109,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         receiver_secrets: Vec::new(),
         git_token: None,
         review: None,
+        test_key: None,
     };
     let (listener, taken) = match TcpListener::bind(("127.0.0.1", 8080)) {
         Ok(listener) => (listener, false),

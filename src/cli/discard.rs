@@ -32,7 +32,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let mut options = args.write.options(false);
-    options.protected = context.protected_by_config(&store)?;
+    context.apply_config(&store, &mut options)?;
     let plan = crate::ops::discard::plan(&store, &identity, &options)?;
     let shown = super::restore::draft_shown(&plan, "after discard", false);
     write_plan(ui, context, &store, &identity, &args.write, plan, shown)

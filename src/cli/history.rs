@@ -97,6 +97,9 @@ pub fn render(page: &HistoryPage) -> String {
         if let Some(reason) = &entry.forced {
             summary.push_str(&format!(" [forced: {reason}]"));
         }
+        if let Some(tests) = &entry.tests {
+            summary.push_str(&format!(" [{tests}]"));
+        }
         if let Some(description) =
             entry.description.as_deref().filter(|d| !d.is_empty() && entry.action != "edit" && entry.action != "merge")
         {

@@ -19,6 +19,7 @@ mod rollback;
 mod serve;
 mod show;
 mod status;
+mod test;
 pub mod ui;
 mod validate;
 mod write;
@@ -55,9 +56,10 @@ pub struct Cli {
     /// --atomic` (an https token from STAGECRAFT_GIT_TOKEN)
     #[arg(long, global = true, value_name = "NAME")]
     remote: Option<String>,
-    /// The daemon's config file: `serve` runs with it; a local write also takes the
-    /// environments its `[environments] protected` adds [default for serve: none: the
-    /// repository in the current directory, 127.0.0.1:8080]
+    /// The daemon's config file: `serve` runs with it; a local write also takes its
+    /// `[environments] protected` and `require_tests`, and `test` its `[test]` endpoint
+    /// and the runtimes' `test_url` [default for serve: none: the repository in the
+    /// current directory, 127.0.0.1:8080]
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Run against a daemon's API instead of a local repository (status, history, show,
@@ -84,6 +86,7 @@ enum Command {
     History(history::Args),
     Serve(serve::Args),
     Show(show::Args),
+    Test(test::Args),
     Demo(demo::Args),
 }
 
@@ -176,10 +179,20 @@ impl Context {
         self.remote_mode(Store::open(&self.repo_path())?)
     }
 
-    /// The environments the daemon's config (the global `--config`) protects besides
-    /// the chain's own: a local write into them asks for a confirmation too.
-    pub fn protected_by_config(&self, store: &Store) -> Result<Vec<crate::model::EnvName>, Error> {
-        let Some(file) = &self.config else { return Ok(Vec::new()) };
+    /// The daemon's config (the global `--config`) applied to a local write: the
+    /// environments it protects besides the chain's own ask for a confirmation too, and
+    /// those that require tests gate promotions the same way the daemon does.
+    pub fn apply_config(&self, store: &Store, options: &mut crate::ops::WriteOptions) -> Result<(), Error> {
+        if let Some(config) = self.daemon_config(store)? {
+            options.protected = config.protected;
+            options.require_tests = config.require_tests;
+        }
+        Ok(())
+    }
+
+    /// The daemon's config given with the global `--config`, checked against `store`'s chain.
+    pub fn daemon_config(&self, store: &Store) -> Result<Option<crate::config::DaemonConfig>, Error> {
+        let Some(file) = &self.config else { return Ok(None) };
         let path = self.cwd.join(file);
         let text = std::fs::read_to_string(&path).map_err(Error::io("read the config", &path))?;
         let shown = file.display().to_string();
@@ -187,7 +200,7 @@ impl Context {
         if !diagnostics.is_empty() {
             return Err(Error::InvalidConfig { file: shown, diagnostics });
         }
-        Ok(config.protected)
+        Ok(Some(config))
     }
 
     /// With `--server URL`: the daemon's API client.
@@ -331,6 +344,7 @@ pub fn main() -> u8 {
         Command::History(args) => history::run(args, &context, &ui),
         Command::Serve(args) => serve::run(args, &context, &ui),
         Command::Show(args) => show::run(args, &context, &ui),
+        Command::Test(args) => test::run(args, &context, &ui),
         Command::Demo(args) => demo::run(args, &context, &ui),
     };
     match result {

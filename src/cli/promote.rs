@@ -49,7 +49,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let mut options = args.write.options(args.force);
-    options.protected = context.protected_by_config(&store)?;
+    context.apply_config(&store, &mut options)?;
     let plan = crate::ops::promote::plan(&store, &identity, &args.source, &args.to, &options)?;
     let (to, version) = (plan.environment.to_string(), plan.version.map(|v| v.to_string()).unwrap_or_default());
     let shown = Shown {

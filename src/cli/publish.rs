@@ -39,7 +39,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let mut options = args.write.options(args.force);
-    options.protected = context.protected_by_config(&store)?;
+    context.apply_config(&store, &mut options)?;
     let plan = crate::ops::publish::plan(&store, &identity, &options)?;
     let version = plan.version.map(|v| v.to_string()).unwrap_or_default();
     let base = plan.environment.to_string();

@@ -41,7 +41,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let identity = context.identity(Some(&store))?;
     let args = args.target;
     let mut options = args.write.options(false);
-    options.protected = context.protected_by_config(&store)?;
+    context.apply_config(&store, &mut options)?;
     let plan = crate::ops::restore::plan(&store, &identity, args.version, args.assistant.as_deref(), &options)?;
     let to = format!("draft with {}", args.version);
     let shown = draft_shown(&plan, &to, args.preview);

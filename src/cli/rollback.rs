@@ -50,7 +50,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let store = context.open_store()?;
     let identity = context.identity(Some(&store))?;
     let mut options = args.write.options(args.force);
-    options.protected = context.protected_by_config(&store)?;
+    context.apply_config(&store, &mut options)?;
     let plan = crate::ops::rollback::plan(&store, &identity, &args.environment, args.to, &options)?;
     let (env, version) = (plan.environment.to_string(), plan.version.map(|v| v.to_string()).unwrap_or_default());
     let shown = Shown {

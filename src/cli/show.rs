@@ -33,6 +33,9 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     if !info.on_hold.is_empty() {
         out.push_str(&format!("on hold in: {}\n", info.on_hold.join(", ")));
     }
+    if let Some(tests) = &info.tests {
+        out.push_str(&format!("{tests}\n"));
+    }
     ui.text(&out);
     Ok(0)
 }

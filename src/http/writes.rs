@@ -122,6 +122,7 @@ fn options(state: &AppState, caller: &Caller, flags: WriteFlags) -> Result<Write
         confirmed: flags.confirm,
         actor: Some(caller.actor()),
         protected: state.config.get().config.protected.clone(),
+        require_tests: state.config.get().config.require_tests.clone(),
         expected_parents,
     })
 }

@@ -39,6 +39,9 @@ pub struct Request {
     pub force: bool,
     /// Environments protected besides the chain's own (the daemon's config adds them).
     pub protected: Vec<EnvName>,
+    /// Environments a version enters only with a passing test run recorded in the
+    /// environment it comes from (`[environments] require_tests`).
+    pub require_tests: Vec<EnvName>,
 }
 
 impl Request {
@@ -360,16 +363,31 @@ pub struct PromoteFacts<'a> {
     /// Target tip → the version.
     pub changes: ChangeSet,
     pub notes: Vec<String>,
+    /// The version's newest test run in the previous environment, when it passed
+    /// ("tests: 12/12 passed in sandbox").
+    pub tested: Option<String>,
 }
 
 /// A version moves from environment k to k+1 by a promotion commit with parents
 /// [target tip, version commit] and the version's tree: only a version environment k has
 /// deployed, not one the target is at, and one on hold there only with `force`, which
-/// takes it off hold.
+/// takes it off hold. Into an environment that requires tests, only a version whose
+/// newest run in the previous environment passed, or with `force` (the reason is the
+/// `Stagecraft-Force` trailer).
 pub fn plan_promote(facts: PromoteFacts<'_>, request: &Request) -> Result<Plan, Error> {
     let force = request.force_reason()?;
-    let PromoteFacts { chain, previous, target, version, version_commit, version_tree, deployed, changes, notes } =
-        facts;
+    let PromoteFacts {
+        chain,
+        previous,
+        target,
+        version,
+        version_commit,
+        version_tree,
+        deployed,
+        changes,
+        mut notes,
+        tested,
+    } = facts;
     if !deployed.contains(&version) {
         return Err(Error::NotPromotable {
             message: format!("{version} was never deployed to {}", previous.env),
@@ -392,6 +410,25 @@ pub fn plan_promote(facts: PromoteFacts<'_>, request: &Request) -> Result<Plan, 
                 target.env
             ),
         });
+    }
+    if request.require_tests.contains(&target.env) {
+        match (&tested, force) {
+            (Some(tested), _) => notes.push(format!("{version} {tested}")),
+            (None, Some(reason)) => {
+                notes.push(format!("{} requires tests; promoted without a passing run: {reason}", target.env))
+            }
+            (None, None) => {
+                return Err(Error::TestsRequired {
+                    version: version.to_string(),
+                    environment: target.env.to_string(),
+                    source_env: previous.env.to_string(),
+                    hint: format!(
+                        "run `stagecraft test --env {}` until it passes, then promote; or pass --force -m \"why\"",
+                        previous.env
+                    ),
+                });
+            }
+        }
     }
     let holds: Vec<Version> = target.holds.iter().copied().filter(|v| *v != version).collect();
     let summary = diff::summary(&changes);
@@ -868,8 +905,38 @@ mod tests {
             deployed: &deployed,
             changes: ChangeSet::default(),
             notes: Vec::new(),
+            tested: None,
         };
         plan_promote(facts, req)
+    }
+
+    #[test]
+    fn promote_into_an_environment_that_requires_tests_needs_a_passing_run_or_force() {
+        let chain = chain();
+        let all = envs(Current::Own(v(3)), Current::Own(v(2)));
+        let deployed: BTreeSet<Version> = [v(2)].into();
+        let facts = |tested: Option<&str>| PromoteFacts {
+            chain: &chain,
+            previous: &all[2],
+            target: &all[3],
+            version: v(2),
+            version_commit: id(50),
+            version_tree: id(51),
+            deployed: &deployed,
+            changes: ChangeSet::default(),
+            notes: Vec::new(),
+            tested: tested.map(str::to_string),
+        };
+        let gated = Request { require_tests: vec![all[3].env.clone()], ..request() };
+        let refused = plan_promote(facts(None), &gated).unwrap_err();
+        assert_eq!(refused.code(), Code::TestsRequired);
+        assert_eq!(refused.to_string(), "v2 has no passing test run recorded in pre-release, and live requires one");
+        let passed = plan_promote(facts(Some("tests: 12/12 passed in pre-release")), &gated).unwrap();
+        assert_eq!(passed.notes, ["v2 tests: 12/12 passed in pre-release"]);
+        let forced = Request { force: true, message: Some("hotfix".into()), ..gated.clone() };
+        let plan = plan_promote(facts(None), &forced).unwrap();
+        assert!(plan.message.contains("Stagecraft-Force: hotfix"), "{}", plan.message);
+        assert!(plan_promote(facts(None), &request()).is_ok(), "no gate without require_tests");
     }
 
     #[test]

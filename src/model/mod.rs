@@ -160,8 +160,42 @@ pub const PII_ENTITIES: [&str; 9] =
 pub struct TestCase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// How many times the case runs (for models that are not deterministic); 1 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
+    /// How many of the runs must pass; all of them by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_pass: Option<u32>,
     #[serde(rename = "turn")]
     pub turns: Vec<Turn>,
+}
+
+impl TestCase {
+    pub fn runs(&self) -> u32 {
+        self.runs.unwrap_or(1).max(1)
+    }
+
+    pub fn min_pass(&self) -> u32 {
+        self.min_pass.unwrap_or_else(|| self.runs())
+    }
+}
+
+/// The scripted result of a turn's tool calls: one for every call, or one per tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolResult {
+    Every(String),
+    PerTool(BTreeMap<String, String>),
+}
+
+impl ToolResult {
+    /// The result scripted for a call of `tool`, if any.
+    pub fn for_tool(&self, tool: &str) -> Option<&str> {
+        match self {
+            ToolResult::Every(result) => Some(result),
+            ToolResult::PerTool(results) => results.get(tool).map(String::as_str),
+        }
+    }
 }
 
 /// One user turn and what the reply must satisfy.
@@ -176,6 +210,15 @@ pub struct Turn {
     pub matches: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
     pub tool_called: Vec<String>,
+    /// Per tool, values its call's arguments must contain.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tool_args: BTreeMap<String, toml::Table>,
+    /// What the tool calls of this turn get back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_result: Option<ToolResult>,
+    /// The slowest acceptable answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<u64>,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {

@@ -28,6 +28,8 @@ pub struct WriteOptions {
     pub actor: Option<String>,
     /// Environments protected besides the chain's own (the daemon's config).
     pub protected: Vec<crate::model::EnvName>,
+    /// Environments a promotion enters only with a passing test run (the config's).
+    pub require_tests: Vec<crate::model::EnvName>,
     /// The parents of a shown plan's commit (the branch's tip first; for a publish, the
     /// draft's tip too): a plan made again on other commits is a `conflict`, not a
     /// different write.
@@ -42,6 +44,7 @@ impl WriteOptions {
             message: self.message.clone(),
             force: self.force,
             protected: self.protected.clone(),
+            require_tests: self.require_tests.clone(),
         }
     }
 }

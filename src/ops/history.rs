@@ -209,7 +209,12 @@ impl<'s> EntryContext<'s> {
             (None, false, Some((_, Some(summary)))) => summary.clone(),
             (None, false, _) => changed_paths_summary(store, info)?,
         };
+        let tests = match (action.as_str(), version) {
+            ("publish" | "init", Some(_)) => super::read::notes::latest_tests(store, info.id),
+            _ => None,
+        };
         Ok(HistoryEntry {
+            tests,
             id: info.id.to_hex(),
             cursor: key.cursor(),
             environment: if action == "init" { None } else { Some(env) },

@@ -21,6 +21,7 @@ pub mod review;
 pub mod rollback;
 pub mod show;
 pub mod status;
+pub mod test;
 pub mod validate;
 
 pub use apply::{Done, WriteOptions};

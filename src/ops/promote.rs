@@ -40,6 +40,7 @@ pub fn plan(store: &Store, identity: &Identity, source: &str, to: &str, options:
         deployed: &deployed,
         changes,
         notes: reconcile::notes(&reconciled, state.base().env.as_str()),
+        tested: super::read::notes::passing_in(store, tagged.commit, previous.env.as_str()),
     };
     plan_promote(facts, &request)
 }

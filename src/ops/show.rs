@@ -39,5 +39,6 @@ pub fn show(store: &Store, version: Version) -> Result<VersionInfo, Error> {
             .map(|e| e.env.to_string())
             .collect(),
         on_hold: state.envs.iter().filter(|e| e.holds.contains(&version)).map(|e| e.env.to_string()).collect(),
+        tests: super::read::notes::latest_tests(store, tagged.commit),
     })
 }

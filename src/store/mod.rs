@@ -6,6 +6,7 @@
 //! I/O: git, through git2.
 
 pub mod dir;
+mod notes;
 pub mod remote;
 mod write;
 

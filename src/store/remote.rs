@@ -104,6 +104,8 @@ impl Remote {
         command.args(["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", &self.remote]);
         command.arg(format!("+refs/heads/*:{}*", self.tracking));
         command.arg("+refs/tags/*:refs/tags/*");
+        // The records of test runs, pushed at once by whoever made them.
+        command.arg("+refs/notes/stagecraft/*:refs/notes/stagecraft/*");
         run(command, "fetch from", &redact(&self.remote))
     }
 
@@ -114,6 +116,14 @@ impl Remote {
         command.args(["fetch", "--quiet", "--no-write-fetch-head", "--no-tags", "--", &self.remote]);
         command.arg(format!("+{remote_ref}:{local}"));
         run(command, "fetch a pull request's head from", &redact(&self.remote))
+    }
+
+    /// Whether the remote surely lacks `name` (`git ls-remote --exit-code` says so); false
+    /// when the remote cannot be asked.
+    pub fn has_no_ref(&self, git_dir: &Path, name: &str) -> bool {
+        let mut command = git(&self.auth, git_dir);
+        command.args(["ls-remote", "--exit-code", "--", &self.remote, name]);
+        output(command, "ask", &redact(&self.remote)).is_ok_and(|out| out.status.code() == Some(2))
     }
 
     /// One atomic push of every update, each with its lease.

@@ -154,7 +154,7 @@ struct Dir {
     dirs: BTreeMap<String, Dir>,
 }
 
-fn signature(person: &Person, when: When) -> Result<Signature<'static>, Error> {
+pub(super) fn signature(person: &Person, when: When) -> Result<Signature<'static>, Error> {
     Signature::new(&person.name, &person.email, &Time::new(when.seconds, when.offset_minutes))
         .map_err(git_error(format!("use the identity {person}")))
 }

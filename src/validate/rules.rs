@@ -256,8 +256,19 @@ pub fn guardrail(check: &mut FileCheck<'_>, doc: Spanned<Table<'_>>) -> Option<G
 pub fn test_case(check: &mut FileCheck<'_>, doc: Spanned<Table<'_>>, tools: &BTreeSet<String>) -> Option<TestCase> {
     let root = doc.get_ref();
     let root_span = doc.span();
-    check.unknown_keys(root, &["description", "turn"], "a regression case");
+    check.unknown_keys(root, &["description", "runs", "min_pass", "turn"], "a regression case");
     check.string(root, "description");
+    let runs = bounded(check, root, "runs", 1, 100, "run a case 1 to 100 times");
+    if let Some((min_pass, span)) = check.integer(root, "min_pass") {
+        let most = i128::from(runs.unwrap_or(1));
+        if min_pass < 1 || min_pass > most {
+            check.error(
+                span,
+                format!("`min_pass` is {min_pass}, but the case runs {most} time(s)"),
+                Some("min_pass is how many of the `runs` must pass: from 1 to runs".into()),
+            );
+        }
+    }
     match root.get("turn") {
         None => check.error(
             root_span,
@@ -275,27 +286,7 @@ pub fn test_case(check: &mut FileCheck<'_>, doc: Spanned<Table<'_>>, tools: &BTr
                         );
                         continue;
                     };
-                    check.unknown_keys(
-                        table,
-                        &["user", "contains", "not_contains", "matches", "tool_called"],
-                        "a `[[turn]]`",
-                    );
-                    check.required_text(table, turn.span(), "user", "a `[[turn]]`", 100_000);
-                    check.strings(table, "contains", true, false);
-                    check.strings(table, "not_contains", true, false);
-                    for (pattern, span) in check.strings(table, "matches", true, false).unwrap_or_default() {
-                        check_regex(check, &pattern, span);
-                    }
-                    for (tool, span) in check.strings(table, "tool_called", true, false).unwrap_or_default() {
-                        if !tools.contains(&tool) {
-                            let known: Vec<&str> = tools.iter().map(String::as_str).collect();
-                            check.error(
-                                span,
-                                format!("`tool_called` names `{tool}`, which is not a tool of this assistant"),
-                                Some(suggestion(&tool, &known, "tool")),
-                            );
-                        }
-                    }
+                    test_turn(check, table, turn.span(), tools);
                 }
             }
             _ => check.error(
@@ -306,6 +297,91 @@ pub fn test_case(check: &mut FileCheck<'_>, doc: Spanned<Table<'_>>, tools: &BTr
         },
     }
     build(check, doc)
+}
+
+/// An integer key within `low..=high`.
+fn bounded(check: &mut FileCheck<'_>, table: &Table<'_>, key: &str, low: i128, high: i128, hint: &str) -> Option<u32> {
+    let (value, span) = check.integer(table, key)?;
+    if value < low || value > high {
+        check.error(span, format!("`{key}` is {value}, not from {low} to {high}"), Some(hint.to_string()));
+        return None;
+    }
+    u32::try_from(value).ok()
+}
+
+/// One `[[turn]]` of a regression case.
+fn test_turn(check: &mut FileCheck<'_>, table: &Table<'_>, span: Range<usize>, tools: &BTreeSet<String>) {
+    check.unknown_keys(
+        table,
+        &["user", "contains", "not_contains", "matches", "tool_called", "tool_args", "tool_result", "max_latency_ms"],
+        "a `[[turn]]`",
+    );
+    check.required_text(table, span, "user", "a `[[turn]]`", 100_000);
+    check.strings(table, "contains", true, false);
+    check.strings(table, "not_contains", true, false);
+    for (pattern, span) in check.strings(table, "matches", true, false).unwrap_or_default() {
+        check_regex(check, &pattern, span);
+    }
+    let known_tool = |check: &mut FileCheck<'_>, tool: &str, key: &str, span: Range<usize>| {
+        if !tools.contains(tool) {
+            let known: Vec<&str> = tools.iter().map(String::as_str).collect();
+            check.error(
+                span,
+                format!("`{key}` names `{tool}`, which is not a tool of this assistant"),
+                Some(suggestion(tool, &known, "tool")),
+            );
+        }
+    };
+    for (tool, span) in check.strings(table, "tool_called", true, false).unwrap_or_default() {
+        known_tool(check, &tool, "tool_called", span);
+    }
+    bounded(check, table, "max_latency_ms", 1, 600_000, "a latency in milliseconds, at most 600000 (10 minutes)");
+    if let Some(args) = table.get("tool_args") {
+        match args.get_ref().as_table() {
+            None => check.error(
+                args.span(),
+                "`tool_args` must be a table of tools, each a table of argument values",
+                Some("write it as tool_args = { check_availability = { party_size = 4 } }".into()),
+            ),
+            Some(per_tool) => {
+                for (tool, values) in per_tool.iter() {
+                    known_tool(check, tool.get_ref(), "tool_args", tool.span());
+                    if values.get_ref().as_table().is_none() {
+                        check.error(
+                            values.span(),
+                            format!("`tool_args.{}` must be a table of argument values", tool.get_ref()),
+                            Some("write it as { party_size = 4 }".into()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(result) = table.get("tool_result") {
+        match result.get_ref() {
+            DeValue::String(_) => {}
+            DeValue::Table(per_tool) => {
+                for (tool, value) in per_tool.iter() {
+                    known_tool(check, tool.get_ref(), "tool_result", tool.span());
+                    if value.get_ref().as_str().is_none() {
+                        check.error(
+                            value.span(),
+                            format!(
+                                "`tool_result.{}` must be a string: the tool's result as the model sees it",
+                                tool.get_ref()
+                            ),
+                            Some("write it as '{\"available\": true}'".into()),
+                        );
+                    }
+                }
+            }
+            _ => check.error(
+                result.span(),
+                "`tool_result` must be a string (every call's result) or a table of strings keyed by tool",
+                Some("write it as tool_result = '{\"available\": true}'".into()),
+            ),
+        }
+    }
 }
 
 /// `channels.toml`; `assistants` are the assistant directories of the tree.

@@ -21,5 +21,6 @@ mod revert;
 mod review;
 mod serve;
 mod status;
+mod suites;
 mod validate;
 mod webhook;

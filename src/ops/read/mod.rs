@@ -2,8 +2,9 @@
 //! [`state`] (each environment's tip, current version and holds; the versions; what an
 //! environment deployed; change sets), [`reconcile`] (tagging what is untagged on the
 //! second environment, before a write and in the daemon), and [`resolve`] (turning
-//! what a user typed into a tree). Operations import this; it imports no operation.
+//! what a user typed into a tree), [`notes`] (the test runs recorded on a version). Operations import this; it imports no operation.
 
+pub mod notes;
 pub mod reconcile;
 pub mod resolve;
 pub mod state;

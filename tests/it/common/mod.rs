@@ -12,6 +12,7 @@ const START: i64 = 1_767_225_600;
 pub mod daemon;
 pub mod forge;
 pub mod gitserver;
+pub mod llm;
 pub mod router;
 
 /// Serves `app` on a listener of 127.0.0.1 from a thread of its own, until the returned

@@ -1,0 +1,376 @@
+//! `stagecraft test`: regression cases run against a deterministic OpenAI-compatible
+//! server and a runtime-protocol server on 127.0.0.1, results recorded on versions, and
+//! the `require_tests` gate.
+
+use serde_json::{Value, json};
+
+use crate::common::llm::{Answer, Llm, Rule, after_tool, answers, calls, says};
+use crate::common::{Run, TestRepo};
+
+/// The script under which every case of the example repository passes.
+pub fn example_script() -> Vec<Rule> {
+    vec![
+        // support-bot: return-request (before the order rules: it names the email too).
+        calls(
+            "I want to return the jacket",
+            "lookup_order",
+            json!({"order_number": "10482733", "email": "jane.doe@example.com"}),
+        ),
+        after_tool("I want to return the jacket", "I found the jacket JKT-2041 in order 10482733. Just the one?"),
+        calls(
+            "Yes, just the one jacket",
+            "create_return",
+            json!({"order_number": "10482733", "items": [{"sku": "JKT-2041-M-BLU", "quantity": 1}], "reason": "too small"}),
+        ),
+        after_tool("Yes, just the one jacket", "Your return number is R-7781; the label is in your inbox."),
+        // support-bot: order-status.
+        says("where is my order", "I can look that up. What is the email address on the order?"),
+        calls(
+            "jane.doe@example.com",
+            "lookup_order",
+            json!({"order_number": "10482733", "email": "jane.doe@example.com"}),
+        ),
+        after_tool("jane.doe@example.com", "Order 10482733 is in transit with UPS, due on Wednesday."),
+        // support-bot: refuses-legal-advice.
+        says("landlord", "I'm sorry, I can't give legal advice. I can help with orders, returns and shipping."),
+        // restaurant-booking: book-table.
+        calls("table for four", "check_availability", json!({"date": "2026-12-11", "time": "19:30", "party_size": 4})),
+        after_tool("table for four", "Friday at 19:30 is free. May I have your name?"),
+        says("It's Rossi", "A table for four under Rossi, Friday at 19:30. Is that right?"),
+        calls(
+            "Yes, that's right.",
+            "create_booking",
+            json!({"party_size": 4, "date": "2026-12-11", "time": "19:30", "name": "Rossi", "phone": "+14155550123"}),
+        ),
+        after_tool("Yes, that's right.", "You're all set; we'll send you a text."),
+        // restaurant-booking: cancel-booking.
+        says("cancel my booking", "Sure, which booking would you like to cancel?"),
+        calls("Please cancel it", "cancel_booking", json!({"phone": "+14155550123", "date": "2026-12-08"})),
+        after_tool("Please cancel it", "Your booking at eight is cancelled."),
+        // restaurant-booking: large-group-transfer.
+        calls("twenty people", "transfer_call", json!({"reason": "large group"})),
+        after_tool("twenty people", "For a group that size I'm putting you through to the restaurant."),
+    ]
+}
+
+/// `stagecraft` in the repository with these variables.
+pub fn stagecraft_with(repo: &TestRepo, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let output = repo
+        .env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
+        .args(args)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    Run::from_output(output, repo.env.path())
+}
+
+#[test]
+fn the_example_cases_pass_and_a_run_on_a_version_is_recorded_where_show_and_history_see_it() {
+    let repo = TestRepo::from_example();
+    let llm = Llm::start(example_script());
+    let endpoint = llm.endpoint.as_str();
+    // The draft, unpublished: nothing is recorded.
+    let draft = repo.stagecraft(&["test", "--draft", "--endpoint", endpoint]);
+    assert_eq!(draft.code, 0, "{draft}");
+    assert!(draft.stdout.contains("the draft (") && draft.stdout.contains("6 passed, 0 failed, 0 not run"), "{draft}");
+    assert!(!draft.stdout.contains("recorded"), "{draft}");
+    let book = draft.stdout.lines().find(|l| l.contains("book-table")).unwrap();
+    assert!(book.contains("passed (2/2)"), "two runs decide a case that needs two of three: {book}");
+    // sandbox: recorded on v1, as a note, seen by show and history.
+    let junit = repo.env.path().join("junit.xml");
+    let sandbox = stagecraft_with(
+        &repo,
+        &["test", "--env", "sandbox", "--junit", junit.to_str().unwrap()],
+        &[("STAGECRAFT_TEST_ENDPOINT", endpoint), ("STAGECRAFT_TEST_MODEL", "small-model")],
+    );
+    assert_eq!(sandbox.code, 0, "{sandbox}");
+    assert!(sandbox.stdout.contains("recorded on v1: tests: 6/6 passed in sandbox"), "{sandbox}");
+    let note = repo.git(&["notes", "--ref", "refs/notes/stagecraft/tests", "show", "v1^{commit}"]);
+    let record: Value = serde_json::from_str(note.lines().last().unwrap()).unwrap();
+    assert_eq!((record["version"].as_u64(), record["passed"].as_u64()), (Some(1), Some(6)), "{note}");
+    assert_eq!(record["by"], "Test User <test@example.com>");
+    assert!(repo.stagecraft(&["show", "v1"]).success().stdout.contains("tests: 6/6 passed in sandbox"));
+    let shown = repo.stagecraft(&["show", "v1", "--json"]).success().json();
+    assert_eq!(shown["tests"], "tests: 6/6 passed in sandbox");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 6, "{xml}");
+    assert!(xml.contains("<testsuite name=\"restaurant-booking\"") && xml.contains("failures=\"0\""), "{xml}");
+    // What was sent: the tested state's own prompt, tools and model settings.
+    let sent = llm.requests("/v1/chat/completions");
+    let booking = sent
+        .iter()
+        .find(|r| {
+            r["model"] == "small-model" && r["messages"][1]["content"].as_str().unwrap().contains("table for four")
+        })
+        .expect("STAGECRAFT_TEST_MODEL names the model");
+    assert_eq!(booking["temperature"], 0.5);
+    assert_eq!(booking["max_tokens"], 300);
+    let instructions =
+        std::fs::read_to_string(crate::common::example_repo().join("assistants/restaurant-booking/instructions.md"))
+            .unwrap();
+    assert_eq!(booking["messages"][0], json!({"role": "system", "content": instructions}));
+    let tools: Vec<&str> =
+        booking["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["cancel_booking", "check_availability", "create_booking", "transfer_call"]);
+    assert_eq!(booking["tools"][1]["function"]["parameters"]["properties"]["party_size"]["maximum"], 12);
+    // The scripted tool result went back to the model.
+    let second = sent
+        .iter()
+        .find(|r| {
+            r["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["role"] == "tool" && m["content"].as_str().unwrap().contains("19:30"))
+        })
+        .expect("the scripted result of check_availability");
+    assert_eq!(second["messages"][2]["tool_calls"][0]["function"]["name"], "check_availability");
+    // A JSON report.
+    let json =
+        repo.stagecraft(&["test", "--env", "sandbox", "--endpoint", endpoint, "--json", "--assistant", "support-bot"]);
+    let answer = json.success().json();
+    assert_eq!((answer["passed"].as_u64(), answer["cases"].as_array().unwrap().len()), (Some(3), 3), "{answer}");
+    assert_eq!(answer["recorded"], "tests: 3/3 passed in sandbox");
+    let history = repo.stagecraft(&["history"]).success();
+    assert!(history.stdout.contains("[tests: 3/3 passed in sandbox]"), "{history}");
+    dump_for_openai_check(&sent);
+}
+
+/// Keeps the requests for the check against the `openai` library's types, which runs
+/// them when Python has the library (CI installs it).
+fn dump_for_openai_check(sent: &[Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (index, body) in sent.iter().enumerate() {
+        let path = dir.path().join(format!("request-{index}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(body).unwrap()).unwrap();
+        paths.push(path);
+    }
+    let probe = std::process::Command::new("python3").args(["-c", "import openai, pydantic"]).output();
+    if !probe.is_ok_and(|out| out.status.success()) {
+        crate::common::skip_notice(
+            "the openai Python library (pip install openai): requests not checked against its types",
+        );
+        return;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai/check_requests.py");
+    let output = std::process::Command::new("python3").arg(script).args(&paths).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the requests are not valid Chat Completions requests:\n{text}");
+    assert!(text.contains(&format!("checked {} request(s)", paths.len())), "{text}");
+}
+
+/// Writes `cases` (name, TOML) as the support-bot's only cases on the draft.
+fn with_cases(repo: &TestRepo, cases: &[(&str, &str)]) {
+    let dir = repo.root.join("assistants/support-bot/tests");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in cases {
+        std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "cases"]);
+}
+
+#[test]
+fn each_expectation_can_fail_and_names_what_it_expected_and_what_came_back() {
+    let repo = TestRepo::from_example();
+    with_cases(
+        &repo,
+        &[
+            ("contains", "[[turn]]\nuser = \"hello\"\ncontains = \"goodbye\"\n"),
+            ("not-contains", "[[turn]]\nuser = \"hello\"\nnot_contains = \"HELLO there\"\n"),
+            ("matches", "[[turn]]\nuser = \"hello\"\nmatches = '^\\d+$'\n"),
+            ("tool-called", "[[turn]]\nuser = \"hello\"\ntool_called = \"lookup_order\"\n"),
+            (
+                "tool-args",
+                "[[turn]]\nuser = \"look it up\"\ntool_args = { lookup_order = { order_number = \"99999999\" } }\n",
+            ),
+            ("latency", "[[turn]]\nuser = \"slowly\"\nmax_latency_ms = 50\n"),
+            ("unscripted-tool", "[[turn]]\nuser = \"look it up\"\ncontains = \"no scripted result\"\n"),
+        ],
+    );
+    let llm = Llm::start(vec![
+        says("hello", "Hello there!"),
+        calls("look it up", "lookup_order", json!({"order_number": "10482733", "email": "a@example.com"})),
+        // The model repeats what the tool answered (the error of an unscripted call).
+        Rule {
+            user: "look it up".into(),
+            after_tool: true,
+            answer: Answer::Text("It said: no scripted result".into()),
+        },
+        answers("slowly", Answer::Slow(120, Box::new(Answer::Text("finally".into())))),
+    ]);
+    let run = repo.stagecraft(&["test", "--endpoint", &llm.endpoint, "--assistant", "support-bot", "--json"]);
+    assert_eq!(run.code, 1, "a failed case exits 1: {run}");
+    let answer = run.json();
+    let by_case = |name: &str| answer["cases"].as_array().unwrap().iter().find(|c| c["case"] == name).unwrap().clone();
+    let failed = |name: &str, key: &str| {
+        let case = by_case(name);
+        assert_eq!((case["result"].as_str(), case["expectation"].as_str()), (Some("failed"), Some(key)), "{case}");
+        case
+    };
+    assert_eq!(failed("contains", "contains")["got"], "Hello there!");
+    assert_eq!(failed("not-contains", "not_contains")["expected"], "the reply does not contain \"HELLO there\"");
+    failed("matches", "matches");
+    assert_eq!(failed("tool-called", "tool_called")["got"], "no tool calls");
+    let args = failed("tool-args", "tool_args");
+    assert!(args["got"].as_str().unwrap().contains("\"order_number\":\"10482733\""), "{args}");
+    let latency = failed("latency", "max_latency_ms");
+    assert!(latency["latency_ms"].as_u64().unwrap() >= 120, "{latency}");
+    assert_eq!(by_case("unscripted-tool")["result"], "passed");
+    assert_eq!((answer["passed"].as_u64(), answer["failed"].as_u64()), (Some(1), Some(6)));
+    // The table names the first failed expectation.
+    let table =
+        repo.stagecraft(&["test", "--endpoint", &llm.endpoint, "--assistant", "support-bot", "--case", "contains"]);
+    assert!(
+        table.stdout.contains("FAILED")
+            && table.stdout.contains("turn 1: contains: expected the reply contains \"goodbye\", got Hello there!"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_run_that_cannot_complete_exits_4_and_records_nothing() {
+    let repo = TestRepo::from_example();
+    let broken = |answer: Answer| Llm::start(vec![answers("", answer)]);
+    let cases = [
+        (broken(Answer::Status(500)), "answered HTTP 500 Internal Server Error"),
+        (broken(Answer::Html), "is not JSON (text/html)"),
+        (broken(Answer::Malformed), "is malformed: the answer has no choices[0].message"),
+        (broken(Answer::Hang), "no answer from"),
+    ];
+    for (llm, expected) in &cases {
+        let run = repo.stagecraft(&[
+            "test",
+            "--env",
+            "sandbox",
+            "--endpoint",
+            &llm.endpoint,
+            "--case",
+            "order-status",
+            "--timeout",
+            "300ms",
+        ]);
+        assert_eq!(run.code, 4, "{expected}: {run}");
+        assert!(run.stdout.contains("ERROR") && run.stdout.contains(expected), "{expected}: {run}");
+        assert!(!run.stdout.contains("recorded"), "{run}");
+    }
+    // Nobody listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = format!("http://{closed}/v1");
+    let run = repo.stagecraft(&["test", "--env", "sandbox", "--endpoint", &unreachable, "--case", "order-status"]);
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("cannot reach"), "{run}");
+    // A key the endpoint refuses.
+    let llm = Llm::start(example_script());
+    let refused = stagecraft_with(
+        &repo,
+        &["test", "--endpoint", &llm.endpoint, "--case", "order-status"],
+        &[("STAGECRAFT_TEST_API_KEY", "wrong-key")],
+    );
+    assert_eq!(refused.code, 4, "{refused}");
+    assert!(refused.stdout.contains("the API key is missing or wrong"), "{refused}");
+    assert_eq!(repo.git(&["notes", "--ref", "refs/notes/stagecraft/tests", "list"]), "", "nothing recorded");
+    // No target at all, a bad endpoint, an unknown case: usage and not-found errors.
+    let none = repo.stagecraft(&["test"]);
+    assert_eq!(none.code, 2, "{none}");
+    assert!(none.stderr.contains("--endpoint"), "{none}");
+    assert_eq!(repo.stagecraft(&["test", "--endpoint", "ftp://x"]).code, 2);
+    let unknown = repo.stagecraft(&["test", "--endpoint", &llm.endpoint, "--case", "no-such-case"]);
+    assert_eq!(unknown.code, 1, "{unknown}");
+    assert!(unknown.stderr.contains("no case `no-such-case`"), "{unknown}");
+}
+
+#[test]
+fn a_runtime_test_url_answers_for_the_version_it_holds_and_a_redirect_is_refused() {
+    let repo = TestRepo::from_example();
+    let llm = Llm::start(example_script());
+    let config = repo.env.path().join("stagecraft.toml");
+    let write = |url: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[[runtime]]\nname = \"sandbox-1\"\nenvironment = \"sandbox\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"env:S\"\ntest_url = \"{url}\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write(&llm.runtime_url);
+    let path = config.to_str().unwrap();
+    let run = repo.stagecraft(&["--config", path, "test", "--env", "sandbox"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("against runtime sandbox-1"), "{run}");
+    let sent = llm.requests("/runtime");
+    assert!(sent.iter().all(|r| r["version"] == 1), "the version the runtime holds");
+    let order = sent.iter().find(|r| r["messages"][0]["content"] == "Hi, where is my order 10482733?").unwrap();
+    assert_eq!(order["assistant"], "support-bot");
+    // A test_url that redirects.
+    let redirecting = Llm::start(vec![answers("", Answer::Redirect)]);
+    write(&redirecting.runtime_url);
+    let run = repo.stagecraft(&["--config", path, "test", "--env", "sandbox", "--case", "order-status"]);
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("redirects to http://127.0.0.1:9/elsewhere"), "{run}");
+    // An explicit endpoint wins over the runtime.
+    let explicit = repo.stagecraft(&["--config", path, "test", "--env", "sandbox", "--endpoint", &llm.endpoint]);
+    assert!(explicit.stdout.contains(&format!("against {}", llm.endpoint)), "{explicit}");
+}
+
+#[test]
+fn a_suite_of_500_cases_runs_16_at_a_time() {
+    let repo = TestRepo::from_example();
+    let dir = repo.root.join("assistants/support-bot/tests");
+    for n in 0..500 {
+        std::fs::write(
+            dir.join(format!("bulk-{n:03}.toml")),
+            format!("[[turn]]\nuser = \"ping {n}\"\ncontains = \"pong\"\n"),
+        )
+        .unwrap();
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "500 cases"]);
+    // Each answer takes 20 ms, so that cases overlap.
+    let llm = Llm::start(vec![answers("ping", Answer::Slow(20, Box::new(Answer::Text("pong".into()))))]);
+    let run = repo.stagecraft(&[
+        "test",
+        "--endpoint",
+        &llm.endpoint,
+        "--assistant",
+        "support-bot",
+        "--concurrency",
+        "16",
+        "--json",
+    ]);
+    let answer = run.json();
+    assert_eq!(run.code, 1, "the three example cases fail under this script: {run}");
+    assert_eq!(answer["passed"], 500);
+    assert_eq!(answer["cases"].as_array().unwrap().len(), 503);
+    let most = llm.most_in_flight();
+    assert!((2..=16).contains(&most), "at most 16 at once, and more than one: {most}");
+}
+
+#[test]
+fn validate_refuses_unknown_expectations_and_bad_new_keys_with_positions() {
+    let repo = TestRepo::from_example();
+    with_cases(
+        &repo,
+        &[(
+            "bad",
+            "runs = 2\nmin_pass = 3\n[[turn]]\nuser = \"hi\"\nresponds = \"x\"\nmatches = '(unclosed'\ntool_args = { no_such_tool = { a = 1 } }\ntool_result = 7\nmax_latency_ms = 0\n",
+        )],
+    );
+    let run = repo.stagecraft(&["validate"]);
+    assert_eq!(run.code, 1, "{run}");
+    let file = "assistants/support-bot/tests/bad.toml";
+    for expected in [
+        format!("{file}:2:12: `min_pass` is 3, but the case runs 2 time(s)"),
+        format!("{file}:5:1: unknown key `responds` in a `[[turn]]`"),
+        format!("{file}:6:11: `(unclosed` is not a valid regular expression"),
+        format!("{file}:7:15: `tool_args` names `no_such_tool`, which is not a tool of this assistant"),
+        format!("{file}:8:15: `tool_result` must be a string"),
+        format!("{file}:9:18: `max_latency_ms` is 0, not from 1 to 600000"),
+    ] {
+        assert!(run.stderr.contains(&expected) || run.stdout.contains(&expected), "{expected}\n{run}");
+    }
+}
