@@ -124,7 +124,7 @@ pub fn markdown(review: &Review, max_chars: usize) -> String {
         }
         let text = render_with(review, &shortened, Some(&footer));
         if text.chars().count() <= max_chars || lines == 0 {
-            return if text.chars().count() <= max_chars { text } else { truncate(&text, max_chars) };
+            return if text.chars().count() <= max_chars { text } else { truncate(&text, max_chars, &footer, review) };
         }
         lines /= 2;
     }
@@ -201,10 +201,12 @@ fn shorten(changes: &ChangeSet, lines: usize) -> ChangeSet {
 }
 
 /// The last resort: cut at a character count, saying so.
-fn truncate(text: &str, max_chars: usize) -> String {
-    const CUT: &str = "\n… (cut)\n";
-    let kept: String = text.chars().take(max_chars.saturating_sub(CUT.chars().count())).collect();
-    format!("{kept}{CUT}")
+/// The last resort: the text cut short, with the footer (what was left out and the
+/// command that shows everything) kept after the cut.
+fn truncate(text: &str, max_chars: usize, footer: &str, review: &Review) -> String {
+    let cut = format!("\n… (cut)\n\n_{footer}; the whole review: `{}`_\n", review.full_command);
+    let kept: String = text.chars().take(max_chars.saturating_sub(cut.chars().count())).collect();
+    format!("{kept}{cut}")
 }
 
 #[cfg(test)]

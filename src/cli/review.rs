@@ -24,8 +24,8 @@ pub struct Args {
     #[arg(long, value_enum)]
     format: Option<ReviewFormat>,
     /// The longest markdown, in characters (a forge's comment limit)
-    #[arg(long, value_name = "N", default_value_t = GITHUB_COMMENT_LIMIT)]
-    max_chars: usize,
+    #[arg(long, value_name = "N", default_value_t = GITHUB_COMMENT_LIMIT as u64, value_parser = clap::value_parser!(u64).range(1_000..=1_048_576))]
+    max_chars: u64,
     /// Post the review on the pull request (one comment, edited in place on later runs) and set the commit status `stagecraft/review`; the forge, repository, number and token come from the CI's environment (GitHub Actions, Gitea Actions, GitLab CI) or the flags below; the token from STAGECRAFT_REVIEW_TOKEN (or GITHUB_TOKEN)
     #[arg(long)]
     post: bool,
@@ -71,13 +71,16 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
 fn review(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     let view = match context.client()? {
         Some(client) => {
-            let params =
-                ReviewParams { head: args.head.clone(), base: args.base.clone(), max_chars: Some(args.max_chars) };
+            let params = ReviewParams {
+                head: args.head.clone(),
+                base: args.base.clone(),
+                max_chars: Some(args.max_chars as usize),
+            };
             client.get_with("/v1/review", &params)?
         }
         None => {
             let store = context.open_store()?;
-            crate::ops::review::review(&store, &args.head, args.base.as_deref())?.view(args.max_chars)
+            crate::ops::review::review(&store, &args.head, args.base.as_deref())?.view(args.max_chars as usize)
         }
     };
     let format = match (args.format, ui.json) {
@@ -99,6 +102,9 @@ fn review(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
                 out.push_str(&format!("{} does not validate: {} errors\n", view.head, view.findings.len()));
                 for finding in &view.findings {
                     out.push_str(finding);
+                    if !finding.ends_with('\n') {
+                        out.push('\n');
+                    }
                 }
             }
             for warning in &view.warnings {

@@ -4,7 +4,7 @@
 //! `refs/merge-requests/N/head`), the review, the one sticky comment, then `success` or
 //! `failure`.
 //!
-//! - One review at a time per pull request; a newer head cancels the review in progress
+//! - One review at a time per pull request (and two pull requests at once); a newer head cancels the review in progress
 //!   and runs next (the newest head wins); a closed or merged pull request has its review
 //!   cancelled and gets nothing more.
 //! - It runs on its own tasks and blocking threads, beside the delivery workers, so it
@@ -35,6 +35,9 @@ use crate::store::remote::Remote;
 /// How many hook events may wait for the reviewer.
 pub const BACKLOG: usize = 256;
 
+/// Reviews of different pull requests at once (each fetches into the one mirror).
+const AT_ONCE: usize = 2;
+
 /// What a review job reads.
 #[derive(Clone)]
 pub struct Reviewing {
@@ -54,6 +57,7 @@ struct Slot {
 /// Runs until `stop`: reviews the pull requests `events` name.
 pub async fn run(mut events: mpsc::Receiver<PullEvent>, reviewing: Reviewing, stop: CancellationToken) {
     let mut running: HashMap<u64, Slot> = HashMap::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     let mut jobs: JoinSet<u64> = JoinSet::new();
     loop {
         tokio::select! {
@@ -74,7 +78,7 @@ pub async fn run(mut events: mpsc::Receiver<PullEvent>, reviewing: Reviewing, st
                     None => {
                         let cancel = stop.child_token();
                         running.insert(event.number, Slot { cancel: cancel.clone(), queued: None });
-                        jobs.spawn(job(event, reviewing.clone(), cancel));
+                        jobs.spawn(job(event, reviewing.clone(), cancel, limit.clone()));
                     }
                 },
             },
@@ -89,7 +93,7 @@ pub async fn run(mut events: mpsc::Receiver<PullEvent>, reviewing: Reviewing, st
                 if let Some(next) = running.remove(&number).and_then(|slot| slot.queued) {
                     let cancel = stop.child_token();
                     running.insert(number, Slot { cancel: cancel.clone(), queued: None });
-                    jobs.spawn(job(next, reviewing.clone(), cancel));
+                    jobs.spawn(job(next, reviewing.clone(), cancel, limit.clone()));
                 }
             }
             _ = stop.cancelled() => break,
@@ -99,8 +103,17 @@ pub async fn run(mut events: mpsc::Receiver<PullEvent>, reviewing: Reviewing, st
 }
 
 /// One review, dropped where it is when `cancel` fires.
-async fn job(event: PullEvent, reviewing: Reviewing, cancel: CancellationToken) -> u64 {
+async fn job(
+    event: PullEvent,
+    reviewing: Reviewing,
+    cancel: CancellationToken,
+    limit: Arc<tokio::sync::Semaphore>,
+) -> u64 {
     let number = event.number;
+    let _permit = tokio::select! {
+        permit = limit.acquire_owned() => permit.expect("the semaphore stays open"),
+        _ = cancel.cancelled() => return number,
+    };
     // Biased: once cancelled, the review is never polled again, so it posts nothing more.
     tokio::select! {
         biased;
@@ -190,7 +203,8 @@ fn review_head(event: &PullEvent, reviewing: &Reviewing) -> Reviewed {
     if let Some(remote) = &reviewing.remote
         && let Err(error) = remote.fetch_ref(store.git_dir(), &event.head_ref, &event.head_ref)
     {
-        fetch_error = Some(error.to_string());
+        // Shown on the pull request: no URL (a mirror's address, credentials in it).
+        fetch_error = Some(without_urls(&error.to_string()));
     }
     let Some(found) = store.resolve_ref(&event.head_commit).filter(|found| found.commit.to_hex() == event.head_commit)
     else {
@@ -207,6 +221,14 @@ fn review_head(event: &PullEvent, reviewing: &Reviewing) -> Reviewed {
         Ok(review) => Reviewed::View(review.view(GITHUB_COMMENT_LIMIT)),
         Err(error) => Reviewed::Failed(error),
     }
+}
+
+/// `text` with every URL replaced by `<remote>`.
+fn without_urls(text: &str) -> String {
+    text.split_whitespace()
+        .map(|word| if word.contains("://") || word.contains('@') { "<remote>" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn open(reviewing: &Reviewing) -> Result<Store, Error> {

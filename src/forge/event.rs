@@ -50,6 +50,8 @@ pub fn parse(forge: ForgeKind, event: &str, body: &[u8]) -> Option<PullEvent> {
                 _ => return None,
             };
             let pull = &payload["pull_request"];
+            // An edit (a title, a label) of a closed pull request reviews nothing.
+            let action = if pull["state"].as_str() == Some("closed") { PullAction::Close } else { action };
             let number = payload["number"].as_u64().or_else(|| pull["number"].as_u64())?;
             let head_repo = pull["head"]["repo"]["full_name"].as_str();
             let base_repo = pull["base"]["repo"]["full_name"].as_str();
@@ -72,6 +74,10 @@ pub fn parse(forge: ForgeKind, event: &str, body: &[u8]) -> Option<PullEvent> {
                 "open" | "reopen" | "update" => PullAction::Review,
                 "close" | "merge" => PullAction::Close,
                 _ => return None,
+            };
+            let action = match attributes["state"].as_str() {
+                Some("closed" | "merged" | "locked") => PullAction::Close,
+                _ => action,
             };
             let number = attributes["iid"].as_u64()?;
             let source = attributes["source_project_id"].as_u64();
@@ -134,6 +140,10 @@ mod tests {
         let event = parse(ForgeKind::GitHub, "pull_request", &body("synchronize", &sha)).unwrap();
         assert_eq!((event.action, event.from_fork), (PullAction::Review, true));
         assert_eq!(parse(ForgeKind::GitHub, "pull_request", &body("labeled", &sha)), None);
+        let mut closed: serde_json::Value = serde_json::from_slice(&body("edited", &sha)).unwrap();
+        closed["pull_request"]["state"] = "closed".into();
+        let closed = parse(ForgeKind::GitHub, "pull_request", &serde_json::to_vec(&closed).unwrap()).unwrap();
+        assert_eq!(closed.action, PullAction::Close, "an edit of a closed pull request reviews nothing");
         assert_eq!(parse(ForgeKind::GitHub, "pull_request", &body("opened", "HEAD; rm -rf")), None);
         assert_eq!(parse(ForgeKind::GitHub, "pull_request", b"<html>"), None);
     }

@@ -137,7 +137,8 @@ impl Forge {
             let answer = self.request(client, Method::GET, url.clone(), None).await?;
             let list = answer.json.as_array().ok_or_else(|| self.garbage(&url, "a list of comments"))?;
             for comment in list {
-                if comment["body"].as_str().is_some_and(|body| body.starts_with(MARKER)) {
+                // The first marked comment: the one the review made first.
+                if existing.is_none() && comment["body"].as_str().is_some_and(|body| body.starts_with(MARKER)) {
                     existing = Some(comment["id"].as_u64().ok_or_else(|| self.garbage(&url, "a comment's id"))?);
                 }
             }
@@ -358,7 +359,8 @@ impl Answer {
     /// `X-Next-Page` on the same URL.
     fn next_page(&self, url: &Url) -> Option<Url> {
         if let Some(next) = self.link.as_deref().and_then(next_link) {
-            return Url::parse(&next).ok();
+            // Only on the API's own host: the token goes with the request.
+            return Url::parse(&next).ok().filter(|next| next.origin() == url.origin());
         }
         let page = self.next_page.as_deref().map(str::trim).filter(|p| !p.is_empty())?;
         page.parse::<u64>().ok()?;

@@ -41,7 +41,10 @@ fn an_invalid_head_exits_1_with_every_finding_and_bad_input_exits_2() {
     let invalid = repo.stagecraft(&["review", "--head", "broken", "--format", "text"]);
     assert_eq!(invalid.code, 1, "{invalid}");
     assert!(invalid.stdout.contains("does not validate"), "{invalid}");
-    assert!(invalid.stdout.contains("assistants/support-bot/assistant.toml:2:"), "{invalid}");
+    assert!(
+        invalid.stdout.lines().any(|line| line.starts_with("assistants/support-bot/assistant.toml:2:")),
+        "each finding on a line of its own: {invalid}"
+    );
     let markdown = repo.stagecraft(&["review", "--head", "broken"]);
     assert!(markdown.stdout.contains("- `assistants/support-bot/assistant.toml:2:"), "{markdown}");
     let missing = repo.stagecraft(&["review", "--head", "no-such-branch"]);
@@ -94,7 +97,7 @@ fn post_on(kind: Kind) {
         crate::common::Run::from_output(command.output().unwrap(), repo.env.path())
     };
     let name = kind.name();
-    forge.fail_next(&[Fault::TooMany]);
+    forge.fail_next(&[Fault::TooMany, Fault::Unavailable]);
     let first = post("feature", TOKEN);
     assert_eq!(first.code, 0, "{name}: {first}");
     assert!(first.stderr.contains("posted the review on pull request #7 (comment 90001)"), "{name}: {first}");
@@ -104,7 +107,7 @@ fn post_on(kind: Kind) {
         Kind::GitHub | Kind::GitLab => &["list page 1", "list page 2", "list page 3"],
     };
     let status_op = if kind == Kind::GitLab { "set_commit_status" } else { "create_status" };
-    let mut expected = vec![format!("429 {status_op}"), "status pending".to_string()];
+    let mut expected = vec![format!("429 {status_op}"), format!("503 {status_op}"), "status pending".to_string()];
     expected.extend(pages.iter().map(|p| p.to_string()));
     expected.extend(["create".to_string(), "status success".to_string()]);
     forge.seen(|seen| {
@@ -130,6 +133,11 @@ fn post_on(kind: Kind) {
     let refused = post("feature", "wrong");
     assert_eq!(refused.code, 2, "{name}: {refused}");
     assert!(refused.stderr.contains("HTTP 401") && refused.stderr.contains("STAGECRAFT_REVIEW_TOKEN"), "{refused}");
+    // A token without the rights: the hint names them.
+    forge.fail_next(&[Fault::Forbidden]);
+    let forbidden = post("feature", TOKEN);
+    assert_eq!(forbidden.code, 2, "{name}: {forbidden}");
+    assert!(forbidden.stderr.contains("HTTP 403") && forbidden.stderr.contains("lacks rights"), "{forbidden}");
     // A forge (or a proxy before it) answering HTML: a clear error naming the URL.
     forge.fail_next(&[Fault::Html]);
     let html = post("feature", TOKEN);
@@ -174,6 +182,7 @@ mod daemon {
                 payload["pull_request"]["number"] = json!(7);
                 payload["pull_request"]["head"]["sha"] = json!(sha);
                 payload["pull_request"]["base"]["ref"] = json!(base);
+                payload["pull_request"]["state"] = json!(if action == "closed" { "closed" } else { "open" });
                 if fork {
                     payload["pull_request"]["head"]["repo"]["full_name"] = json!("someone/fork");
                 }
@@ -193,6 +202,7 @@ mod daemon {
                 payload["object_attributes"]["iid"] = json!(7);
                 payload["object_attributes"]["last_commit"]["id"] = json!(sha);
                 payload["object_attributes"]["target_branch"] = json!(base);
+                payload["object_attributes"]["state"] = json!(if action == "closed" { "closed" } else { "opened" });
                 if fork {
                     payload["object_attributes"]["source_project_id"] = json!(1);
                 }

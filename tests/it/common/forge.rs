@@ -82,6 +82,10 @@ pub enum Fault {
     TooMany,
     /// 401 with the forge's own body.
     Unauthorized,
+    /// 403: a token without the rights.
+    Forbidden,
+    /// 503 with `Retry-After: 0` (the forge under maintenance).
+    Unavailable,
     /// 200 with an HTML page (a proxy's login page).
     Html,
 }
@@ -405,6 +409,15 @@ async fn answer(
         Some(Fault::Unauthorized) => {
             record(seen, format!("401 {name}"));
             return unauthorized(kind);
+        }
+        Some(Fault::Forbidden) => {
+            record(seen, format!("403 {name}"));
+            return (StatusCode::FORBIDDEN, axum::Json(json!({"message": "Resource not accessible by integration"})))
+                .into_response();
+        }
+        Some(Fault::Unavailable) => {
+            record(seen, format!("503 {name}"));
+            return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")], "down for maintenance").into_response();
         }
         Some(Fault::Html) => {
             record(seen, format!("html {name}"));
