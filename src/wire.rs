@@ -220,6 +220,69 @@ pub struct VersionInfo {
     pub tests: Option<String>,
 }
 
+/// `POST /v1/test`: run the regression cases of a state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Only this assistant's cases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<String>,
+    /// Only the case of this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// Cases at once, 1 to 64 (4 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u16>,
+}
+
+/// One message of a chat: what the user said, or what the assistant answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+/// `POST /v1/chat`: the assistant's answer to the conversation so far, streamed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub assistant: String,
+    /// The conversation, oldest first, ending with the user's message (at most 200).
+    pub messages: Vec<ChatMessage>,
+    /// Per tool, the result its calls get (as a test case's `tool_result`); others get an error.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tool_results: std::collections::BTreeMap<String, String>,
+}
+
+/// An event of `POST /v1/chat`'s stream (`event: tool`, `reply`, `done` or `error`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum ChatEvent {
+    /// The assistant called a tool, and got this result.
+    Tool {
+        name: String,
+        #[schema(value_type = Object)]
+        arguments: Json,
+        result: String,
+    },
+    /// The assistant's answer.
+    Reply { text: String },
+    /// The turn is over.
+    Done { latency_ms: u64, target: String },
+    /// The turn could not complete.
+    Error { message: String },
+}
+
 /// `stagecraft test --json`, and the answer of `POST /v1/test`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TestAnswer {

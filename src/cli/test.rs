@@ -14,7 +14,8 @@ use crate::config::Secret;
 use crate::error::Error;
 use crate::model::Version;
 use crate::ops::test::{Subject, Tested};
-use crate::tester::{RunOptions, Target};
+use crate::tester::RunOptions;
+use crate::testing::Target;
 use crate::testing::{CaseResult, Outcome, Summary};
 
 /// Run the regression cases of an environment, a version or the draft against an OpenAI-compatible endpoint or a runtime's test_url
@@ -64,7 +65,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     };
     let tested = crate::ops::test::prepare(&store, &subject)?;
     let cases = tested.cases(args.assistant.as_deref(), args.case.as_deref())?;
-    let target = target(&args, context, &store, &tested)?;
+    let target = target(args.endpoint.as_deref(), args.model.as_deref(), context, &store, &tested)?;
     // Who records the run, asked before anything runs.
     let identity = match tested.version {
         Some(_) => Some(context.identity(Some(&store))?),
@@ -117,8 +118,8 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             &store,
             &tested,
             &describe,
-            summary.passed,
-            summary.failed,
+            (summary.passed, summary.failed),
+            &identity.author.to_string(),
             &identity.committer,
             identity.committer_time,
         )?,
@@ -169,32 +170,41 @@ fn tested_version(tested: &Tested) -> String {
 }
 
 /// The target: an explicit endpoint, the config's `[test]`, or a runtime's `test_url`.
-fn target(args: &Args, context: &Context, store: &crate::store::Store, tested: &Tested) -> Result<Target, Error> {
+pub fn target(
+    endpoint: Option<&str>,
+    model: Option<&str>,
+    context: &Context,
+    store: &crate::store::Store,
+    tested: &Tested,
+) -> Result<Target, Error> {
     let set = |name: &str| context.env_var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let model = args.model.clone().or_else(|| set("STAGECRAFT_TEST_MODEL"));
+    let model = model.map(str::to_string).or_else(|| set("STAGECRAFT_TEST_MODEL"));
     let key = set("STAGECRAFT_TEST_API_KEY").map(Secret::new);
-    if let Some(endpoint) = args.endpoint.clone().or_else(|| set("STAGECRAFT_TEST_ENDPOINT")) {
-        return chat_target(&endpoint, model, key);
-    }
-    if let Some(config) = context.daemon_config(store)? {
-        if let Some(test) = &config.test {
+    let explicit = match endpoint.map(str::to_string).or_else(|| set("STAGECRAFT_TEST_ENDPOINT")) {
+        Some(endpoint) => Some(chat_target(&endpoint, model.clone(), key.clone())?),
+        None => None,
+    };
+    let config = if explicit.is_some() { None } else { context.daemon_config(store)? };
+    let test = match config.as_ref().and_then(|c| c.test.as_ref()) {
+        Some(test) => {
             let key = match &test.api_key {
                 Some(reference) => Some(resolve_secret(context, reference)?),
                 None => key,
             };
-            return chat_target(&test.endpoint, model.or_else(|| test.model.clone()), key);
+            Some((test, key))
         }
-        if let Some(env) = &tested.environment
-            && let Some(runtime) = config.runtimes.iter().find(|r| &r.environment == env && r.test_url.is_some())
-        {
-            return Ok(Target::Runtime {
-                name: runtime.name.clone(),
-                url: runtime.test_url.clone().expect("filtered"),
-                version: tested.version.map(|(v, _)| v.number()),
-            });
+        None => None,
+    };
+    let runtimes = config.as_ref().map(|c| c.runtimes.as_slice()).unwrap_or_default();
+    let chosen =
+        Target::choose(explicit, test, runtimes, tested.environment.as_ref(), tested.version.map(|(v, _)| v.number()));
+    let chosen = match (chosen, model) {
+        (Some(Target::Chat { endpoint, api_key, model: configured }), Some(model)) => {
+            Some(Target::Chat { endpoint, api_key, model: Some(model).or(configured) })
         }
-    }
-    Err(Error::Usage {
+        (chosen, _) => chosen,
+    };
+    chosen.ok_or_else(|| Error::Usage {
         message: format!("nothing to test {} against", tested.label),
         hint: Some(
             "pass --endpoint http://HOST/v1 (an OpenAI-compatible API: vLLM, Ollama, llama.cpp, a hosted one) or set STAGECRAFT_TEST_ENDPOINT; or give the daemon's config with --config, with [test] endpoint or a runtime's test_url bound to --env"
@@ -203,7 +213,7 @@ fn target(args: &Args, context: &Context, store: &crate::store::Store, tested: &
     })
 }
 
-fn chat_target(endpoint: &str, model: Option<String>, api_key: Option<Secret>) -> Result<Target, Error> {
+pub fn chat_target(endpoint: &str, model: Option<String>, api_key: Option<Secret>) -> Result<Target, Error> {
     let url = reqwest::Url::parse(endpoint).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     if url.is_none() {
         return Err(Error::Usage {

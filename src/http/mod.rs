@@ -26,6 +26,7 @@ pub mod hooks;
 pub mod openapi;
 pub mod problem;
 pub mod review;
+pub mod testing;
 pub mod writes;
 
 use std::path::PathBuf;
@@ -187,6 +188,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rollback", post(writes::rollback).layer(need(Write(Role::Publisher))))
         .route("/v1/revert", post(writes::revert).layer(need(Write(Role::Publisher))))
         .route("/v1/restore", post(writes::restore).layer(need(Write(Role::Publisher))))
+        .route("/v1/test", post(testing::test).layer(need(Write(Role::Publisher))))
+        .route("/v1/chat", post(testing::chat).layer(need(Write(Role::Publisher))))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

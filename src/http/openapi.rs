@@ -27,7 +27,10 @@ use utoipa::{Modify, OpenApi};
         super::writes::rollback,
         super::writes::revert,
         super::writes::restore,
+        super::testing::test,
+        super::testing::chat,
     ),
+    components(schemas(crate::wire::ChatEvent)),
     modifiers(&Bearer),
     tags((name = "read"), (name = "write"), (name = "operations"))
 )]

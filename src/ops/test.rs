@@ -116,15 +116,16 @@ pub fn prepare(store: &Store, subject: &Subject) -> Result<Tested, Error> {
     Ok(Tested { label, environment, version, config })
 }
 
-/// Records a finished run on the version's commit; nothing for the draft or a state
-/// without a version.
+/// Records a finished run (passed and failed counts) on the version's commit, by `by`
+/// (`Name <email>` or `token:<name>`), the note signed by `signer`; nothing for the
+/// draft or a state without a version.
 pub fn record(
     store: &Store,
     tested: &Tested,
     target: &str,
-    passed: usize,
-    failed: usize,
-    who: &Person,
+    (passed, failed): (usize, usize),
+    by: &str,
+    signer: &Person,
     when: When,
 ) -> Result<Option<TestRecord>, Error> {
     let Some((version, commit)) = tested.version else { return Ok(None) };
@@ -135,8 +136,8 @@ pub fn record(
         passed,
         failed,
         at: when.to_utc_rfc3339(),
-        by: who.to_string(),
+        by: by.to_string(),
     };
-    store.edit_note(NOTES_REF, commit, who, when, &|old| record::append(old, &entry))?;
+    store.edit_note(NOTES_REF, commit, signer, when, &|old| record::append(old, &entry))?;
     Ok(Some(entry))
 }

@@ -16,97 +16,75 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Secret;
 use crate::model::Assistant;
 use crate::testing::expect::check_turn;
 use crate::testing::{
-    CaseResult, Failure, MAX_TOOL_ROUNDS, Message, Outcome, Planned, Reply, ToolCall, chat_request, parse_chat_reply,
-    parse_runtime_reply, runtime_request, unscripted_result,
+    CaseResult, Failure, MAX_TOOL_ROUNDS, Message, Outcome, Planned, Reply, Target, ToolCall, chat_request,
+    parse_chat_reply, parse_runtime_reply, runtime_request, unscripted_result,
 };
 
 /// The largest answer read from a target.
 const MAX_ANSWER: usize = 4 * 1024 * 1024;
 
-/// What answers the conversations.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// An OpenAI-compatible endpoint (`…/v1`): `POST {endpoint}/chat/completions`.
-    Chat { endpoint: String, model: Option<String>, api_key: Option<Secret> },
-    /// A runtime's `test_url` (the runtime protocol), for the version it holds.
-    Runtime { name: String, url: String, version: Option<u32> },
-}
-
-impl Target {
-    /// The endpoint's URL, or `runtime NAME`.
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Chat { endpoint, .. } => endpoint.clone(),
-            Target::Runtime { name, .. } => format!("runtime {name}"),
+/// One answer of `assistant` to the conversation so far, from `target`.
+pub async fn send(
+    target: &Target,
+    client: &reqwest::Client,
+    assistant: &Assistant,
+    conversation: &[Message],
+    timeout: Duration,
+) -> Result<Reply, String> {
+    let (url, body) = match target {
+        Target::Chat { endpoint, model, .. } => (
+            format!("{}/chat/completions", endpoint.trim_end_matches('/')),
+            chat_request(assistant, model.as_deref(), conversation),
+        ),
+        Target::Runtime { url, version, .. } => {
+            (url.clone(), runtime_request(assistant.id.as_str(), *version, conversation))
         }
+    };
+    let mut request = client
+        .post(&url)
+        .timeout(timeout)
+        .header(USER_AGENT, concat!("stagecraft/", env!("CARGO_PKG_VERSION")))
+        .header(CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(&body).expect("requests serialize"));
+    if let Target::Chat { api_key: Some(key), .. } = target {
+        request = request.header(AUTHORIZATION, format!("Bearer {}", key.expose()));
     }
-
-    /// One answer of `assistant` to the conversation so far.
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        assistant: &Assistant,
-        conversation: &[Message],
-        timeout: Duration,
-    ) -> Result<Reply, String> {
-        let (url, body) = match self {
-            Target::Chat { endpoint, model, .. } => (
-                format!("{}/chat/completions", endpoint.trim_end_matches('/')),
-                chat_request(assistant, model.as_deref(), conversation),
-            ),
-            Target::Runtime { url, version, .. } => {
-                (url.clone(), runtime_request(assistant.id.as_str(), *version, conversation))
-            }
-        };
-        let mut request = client
-            .post(&url)
-            .timeout(timeout)
-            .header(USER_AGENT, concat!("stagecraft/", env!("CARGO_PKG_VERSION")))
-            .header(CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(&body).expect("requests serialize"));
-        if let Target::Chat { api_key: Some(key), .. } = self {
-            request = request.header(AUTHORIZATION, format!("Bearer {}", key.expose()));
+    let response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            format!("no answer from {url} within {} s", timeout.as_secs_f64())
+        } else {
+            format!("cannot reach {url}: {}", crate::net::error_chain(&e))
         }
-        let response = request.send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("no answer from {url} within {} s", timeout.as_secs_f64())
-            } else {
-                format!("cannot reach {url}: {}", crate::net::error_chain(&e))
-            }
-        })?;
-        let status = response.status();
-        if status.is_redirection() {
-            let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("elsewhere");
-            return Err(format!(
-                "{url} redirects to {location} (HTTP {status}); point the target at the final address"
-            ));
-        }
-        let content_type =
-            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let bytes = read_bounded(response).await.map_err(|e| format!("reading the answer of {url}: {e}"))?;
-        if status.as_u16() == 401 || status.as_u16() == 403 {
-            return Err(format!(
-                "{url} refused the request (HTTP {status}): the API key is missing or wrong; set STAGECRAFT_TEST_API_KEY or [test] api_key"
-            ));
-        }
-        if !status.is_success() {
-            let text = crate::testing::expect::shorten(&String::from_utf8_lossy(&bytes), 200);
-            return Err(format!("{url} answered HTTP {status}: {text}"));
-        }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            let kind = if content_type.is_empty() { "no content type".to_string() } else { content_type.clone() };
-            format!("the answer of {url} is not JSON ({kind})")
-        })?;
-        let parsed = match self {
-            Target::Chat { .. } => parse_chat_reply(&value),
-            Target::Runtime { .. } => parse_runtime_reply(&value),
-        };
-        parsed.map_err(|e| format!("the answer of {url} is malformed: {e}"))
+    })?;
+    let status = response.status();
+    if status.is_redirection() {
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("elsewhere");
+        return Err(format!("{url} redirects to {location} (HTTP {status}); point the target at the final address"));
     }
+    let content_type =
+        response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let bytes = read_bounded(response).await.map_err(|e| format!("reading the answer of {url}: {e}"))?;
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        return Err(format!(
+            "{url} refused the request (HTTP {status}): the API key is missing or wrong; set STAGECRAFT_TEST_API_KEY or [test] api_key"
+        ));
+    }
+    if !status.is_success() {
+        let text = crate::testing::expect::shorten(&String::from_utf8_lossy(&bytes), 200);
+        return Err(format!("{url} answered HTTP {status}: {text}"));
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        let kind = if content_type.is_empty() { "no content type".to_string() } else { content_type.clone() };
+        format!("the answer of {url} is not JSON ({kind})")
+    })?;
+    let parsed = match target {
+        Target::Chat { .. } => parse_chat_reply(&value),
+        Target::Runtime { .. } => parse_runtime_reply(&value),
+    };
+    parsed.map_err(|e| format!("the answer of {url} is malformed: {e}"))
 }
 
 /// Reads a body of at most [`MAX_ANSWER`] bytes.
@@ -239,7 +217,8 @@ async fn run_once(
     let mut slowest = 0;
     for (index, turn) in planned.test.turns.iter().enumerate() {
         conversation.push(Message::user(&turn.user));
-        let answered = answer_turn(client, target, &planned.assistant, &mut conversation, turn, timeout).await?;
+        let answered =
+            answer_turn(client, target, &planned.assistant, &mut conversation, turn, timeout, &|_, _| {}).await?;
         slowest = slowest.max(answered.latency_ms);
         let failures = check_turn(index + 1, turn, &answered.reply.text, &answered.calls, answered.latency_ms);
         if let Some(failure) = failures.into_iter().next() {
@@ -258,6 +237,9 @@ pub struct Answered {
     pub latency_ms: u64,
 }
 
+/// Hears of each tool call as it is answered, with the result it got.
+pub type OnTool<'a> = &'a (dyn Fn(&ToolCall, &str) + Send + Sync);
+
 /// Sends the conversation, feeds tool results back until the assistant answers in
 /// text, and appends every message to `conversation`.
 pub async fn answer_turn(
@@ -267,13 +249,14 @@ pub async fn answer_turn(
     conversation: &mut Vec<Message>,
     turn: &crate::model::Turn,
     timeout: Duration,
+    on_tool: OnTool<'_>,
 ) -> Result<Answered, String> {
     let mut calls = Vec::new();
     let mut results = Vec::new();
     let mut elapsed = Duration::ZERO;
     for _ in 0..=MAX_TOOL_ROUNDS {
         let started = Instant::now();
-        let reply = target.send(client, assistant, conversation, timeout).await?;
+        let reply = send(target, client, assistant, conversation, timeout).await?;
         elapsed += started.elapsed();
         conversation.push(Message::assistant(&reply));
         if reply.tool_calls.is_empty() || !reply.text.is_empty() && matches!(target, Target::Runtime { .. }) {
@@ -286,6 +269,7 @@ pub async fn answer_turn(
                 .as_ref()
                 .and_then(|scripted| scripted.for_tool(&call.name))
                 .map_or_else(|| unscripted_result(&call.name), str::to_string);
+            on_tool(call, &result);
             conversation.push(Message::tool(call, &result));
             results.push((call.clone(), result));
         }

@@ -196,6 +196,45 @@ pub fn parse_runtime_reply(body: &Value) -> Result<Reply, String> {
     Ok(Reply { text, tool_calls })
 }
 
+/// What answers the conversations.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// An OpenAI-compatible endpoint (`…/v1`): `POST {endpoint}/chat/completions`.
+    Chat { endpoint: String, model: Option<String>, api_key: Option<crate::config::Secret> },
+    /// A runtime's `test_url` (the runtime protocol), for the version it holds.
+    Runtime { name: String, url: String, version: Option<u32> },
+}
+
+impl Target {
+    /// The endpoint's URL, or `runtime NAME`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Chat { endpoint, .. } => endpoint.clone(),
+            Target::Runtime { name, .. } => format!("runtime {name}"),
+        }
+    }
+
+    /// The target of a test or a chat: an explicit endpoint, else `[test]`, else the
+    /// `test_url` of a runtime bound to the tested environment (for the version tested).
+    pub fn choose(
+        explicit: Option<Target>,
+        config: Option<(&crate::config::TestConfig, Option<crate::config::Secret>)>,
+        runtimes: &[crate::config::RuntimeConfig],
+        environment: Option<&crate::model::EnvName>,
+        version: Option<u32>,
+    ) -> Option<Target> {
+        if explicit.is_some() {
+            return explicit;
+        }
+        if let Some((test, api_key)) = config {
+            return Some(Target::Chat { endpoint: test.endpoint.clone(), model: test.model.clone(), api_key });
+        }
+        let env = environment?;
+        let runtime = runtimes.iter().find(|r| &r.environment == env && r.test_url.is_some())?;
+        Some(Target::Runtime { name: runtime.name.clone(), url: runtime.test_url.clone()?, version })
+    }
+}
+
 /// One case to run.
 #[derive(Debug, Clone)]
 pub struct Planned {

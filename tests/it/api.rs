@@ -111,7 +111,8 @@ fn every_route_against_every_role() {
     repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
     assert_eq!(repo.release_to("pre-release"), "v3");
     repo.commit_file("assistants/support-bot/instructions.md", "Be brief and kind.\n");
-    let app = TestApp::new(&repo, &config(""));
+    let llm = crate::common::llm::Llm::start(crate::suites::example_script());
+    let app = TestApp::new(&repo, &config(&format!("[test]\nendpoint = \"{}\"\n", llm.endpoint)));
     let routes: Vec<Route> = vec![
         ("GET", "/healthz", None, None, 200),
         ("GET", "/readyz", None, None, 200),
@@ -146,6 +147,14 @@ fn every_route_against_every_role() {
         ),
         ("POST", "/v1/revert", Some(r#"{"version": 2, "preview": true}"#), Some("publisher"), 200),
         ("POST", "/v1/restore", Some(r#"{"version": 1, "preview": true}"#), Some("publisher"), 200),
+        ("POST", "/v1/test", Some(r#"{"case": "refuses-legal-advice"}"#), Some("publisher"), 200),
+        (
+            "POST",
+            "/v1/chat",
+            Some(r#"{"assistant": "support-bot", "messages": [{"role": "user", "content": "My landlord"}]}"#),
+            Some("publisher"),
+            200,
+        ),
     ];
     let rank = |role: &str| ROLES.iter().position(|r| *r == role).unwrap();
     for (method, path, body, weakest, success) in &routes {
@@ -461,7 +470,9 @@ fn the_openapi_document_covers_every_route_and_real_responses_match_it() {
     let repo = TestRepo::from_example();
     let order = Arc::new(AtomicU64::new(0));
     let live = Receiver::start(&order);
-    let daemon = Daemon::start(&repo, &config(&runtime("live-1", "live", &live.url)));
+    let llm = crate::common::llm::Llm::start(crate::suites::example_script());
+    let extra = format!("{}[test]\nendpoint = \"{}\"\n", runtime("live-1", "live", &live.url), llm.endpoint);
+    let daemon = Daemon::start(&repo, &config(&extra));
     live.wait_acks(2);
     let document = get(&daemon, "/openapi.json", None);
     assert_eq!(document.status, 200, "anonymous");
@@ -511,6 +522,18 @@ fn the_openapi_document_covers_every_route_and_real_responses_match_it() {
         ),
         ("/v1/discard", "post", "/v1/discard".into(), Some(r#"{"preview": true}"#)),
         ("/hooks/{forge}", "post", "/hooks/github".into(), Some("{}")),
+        ("/v1/test", "post", "/v1/test".into(), Some(r#"{"env": "sandbox", "assistant": "support-bot"}"#)),
+        ("/v1/test", "post", "/v1/test".into(), Some(r#"{"env": "sandbox", "version": "v1"}"#)),
+        ("/v1/test", "post", "/v1/test".into(), Some(r#"{"case": "no-such-case"}"#)),
+        (
+            "/v1/chat",
+            "post",
+            "/v1/chat".into(),
+            Some(
+                r#"{"assistant": "support-bot", "messages": [{"role": "user", "content": "Hi, where is my order 10482733?"}]}"#,
+            ),
+        ),
+        ("/v1/chat", "post", "/v1/chat".into(), Some(r#"{"assistant": "support-bot", "messages": []}"#)),
     ];
     // The check has teeth: an answer missing a required field fails it.
     let environments = get(&daemon, "/v1/environments", Some(&admin)).json();
@@ -656,4 +679,73 @@ fn a_held_long_poll_is_released_when_the_daemon_stops() {
     assert!(get(&daemon, "/metrics", Some(&viewer)).body.contains("stagecraft_pull_long_polls 1"));
     assert_eq!(daemon.stop(), 0, "the stop does not wait for the poll's 60 s");
     assert_eq!(poll.join().unwrap(), 304, "released with 'not modified'");
+}
+
+#[test]
+fn require_tests_refuses_a_promotion_through_the_api_until_post_v1_test_records_a_passing_run() {
+    let repo = TestRepo::from_example();
+    edit_temperature(&repo, "0.45");
+    assert_eq!(repo.release_to("pre-release"), "v2");
+    let llm = crate::common::llm::Llm::start(crate::suites::example_script());
+    let extra = format!("[environments]\nrequire_tests = [\"live\"]\n[test]\nendpoint = \"{}\"\n", llm.endpoint);
+    let app = TestApp::new(&repo, &config(&extra));
+    let releaser = token("releaser");
+    let promote = r#"{"version": "v2", "to": "live", "confirm": true}"#;
+    let refused = app.call("POST", "/v1/promote", Some(&releaser), Some(promote));
+    assert_router_problem(&refused, 409, "tests_required");
+    let problem = refused.json();
+    assert_eq!(problem["detail"], "v2 has no passing test run recorded in pre-release, and live requires one");
+    assert!(problem["hint"].as_str().unwrap().contains("stagecraft test --env pre-release"), "{problem}");
+    // A viewer may not run tests; a publisher may, and the run is recorded as theirs.
+    let body = r#"{"env": "pre-release"}"#;
+    assert_router_problem(&app.call("POST", "/v1/test", Some(&token("viewer")), Some(body)), 403, "forbidden");
+    let tested = app.call("POST", "/v1/test", Some(&token("publisher")), Some(body));
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    let answer = tested.json();
+    assert_eq!(
+        (answer["passed"].as_u64(), answer["recorded"].as_str()),
+        (Some(6), Some("tests: 6/6 passed in pre-release"))
+    );
+    let note = repo.git(&["notes", "--ref", "refs/notes/stagecraft/tests", "show", "v2^{commit}"]);
+    assert!(note.contains("\"by\":\"token:publisher-bot\""), "{note}");
+    let shown = app.call("GET", "/v1/versions/v2", Some(&token("viewer")), None).json();
+    assert_eq!(shown["tests"], "tests: 6/6 passed in pre-release");
+    let promoted = app.call("POST", "/v1/promote", Some(&releaser), Some(promote));
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+}
+
+#[test]
+fn post_v1_chat_streams_tool_calls_and_the_reply_as_server_sent_events() {
+    let repo = TestRepo::from_example();
+    let llm = crate::common::llm::Llm::start(crate::suites::example_script());
+    let app = TestApp::new(&repo, &config(&format!("[test]\nendpoint = \"{}\"\n", llm.endpoint)));
+    let body = json!({
+        "env": "sandbox",
+        "assistant": "restaurant-booking",
+        "messages": [{"role": "user", "content": "Hi, I'd like a table for four this Friday at seven thirty."}],
+        "tool_results": {"check_availability": "{\"available\": [\"19:30\"]}"}
+    });
+    let answer = app.call("POST", "/v1/chat", Some(&token("publisher")), Some(&body.to_string()));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.headers["content-type"], "text/event-stream");
+    let events: Vec<(String, Value)> = answer
+        .body
+        .split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap().to_string();
+            let data = block.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+            (name, serde_json::from_str(data).unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["tool", "reply", "done"], "{}", answer.body);
+    assert_eq!(events[0].1["name"], "check_availability");
+    assert_eq!(events[0].1["result"], "{\"available\": [\"19:30\"]}");
+    assert_eq!(events[1].1["text"], "Friday at 19:30 is free. May I have your name?");
+    // Bad input: a problem, not a stream.
+    let empty = json!({"assistant": "restaurant-booking", "messages": []}).to_string();
+    assert_router_problem(&app.call("POST", "/v1/chat", Some(&token("publisher")), Some(&empty)), 400, "usage");
+    let nobody = json!({"assistant": "nobody", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    assert_router_problem(&app.call("POST", "/v1/chat", Some(&token("publisher")), Some(&nobody)), 404, "not_found");
 }

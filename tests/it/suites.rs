@@ -374,3 +374,55 @@ fn validate_refuses_unknown_expectations_and_bad_new_keys_with_positions() {
         assert!(run.stderr.contains(&expected) || run.stdout.contains(&expected), "{expected}\n{run}");
     }
 }
+
+#[test]
+fn require_tests_gates_a_local_promotion_until_the_newest_run_in_the_environment_before_passed() {
+    let repo = TestRepo::from_example();
+    let config = repo.env.path().join("gate.toml");
+    std::fs::write(&config, "[environments]\nrequire_tests = [\"live\"]\n").unwrap();
+    let config = config.to_str().unwrap();
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
+    assert_eq!(repo.release_to("pre-release"), "v2");
+    let promote = |extra: &[&str]| {
+        let mut args = vec!["--config", config, "promote", "v2", "--to", "live", "--yes"];
+        args.extend(extra);
+        repo.stagecraft(&args)
+    };
+    // No run at all: refused, and the key is not ignored.
+    let refused = promote(&["--json"]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert_eq!(refused.json()["error"]["code"], "tests_required", "{refused}");
+    let text = promote(&[]);
+    assert!(
+        text.stderr.contains("v2 has no passing test run recorded in pre-release, and live requires one"),
+        "{text}"
+    );
+    assert!(text.stderr.contains("stagecraft test --env pre-release"), "{text}");
+    // A run that fails is the newest: still refused.
+    let failing = Llm::start(vec![says("", "I don't know.")]);
+    let run = repo.stagecraft(&["test", "--env", "pre-release", "--endpoint", &failing.endpoint]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("recorded on v2: tests: 0/6 passed in pre-release"), "{run}");
+    assert_eq!(promote(&[]).code, 1);
+    // A run in sandbox does not count for live.
+    let llm = Llm::start(example_script());
+    repo.stagecraft(&["test", "--env", "sandbox", "--endpoint", &llm.endpoint]).success();
+    assert_eq!(promote(&[]).code, 1, "the run must be in pre-release");
+    // A passing run in pre-release: promoted.
+    repo.stagecraft(&["test", "--env", "pre-release", "--endpoint", &llm.endpoint]).success();
+    let promoted = promote(&[]);
+    assert_eq!(promoted.code, 0, "{promoted}");
+    assert!(
+        promoted.stderr.contains("v2 tests: 6/6 passed in pre-release") || promoted.stdout.contains("tests: 6/6"),
+        "{promoted}"
+    );
+    // --force -m overrides, and the reason is in the trailers.
+    repo.commit_file("assistants/support-bot/instructions.md", "Be very brief.\n");
+    assert_eq!(repo.release_to("pre-release"), "v3");
+    let mut args = vec!["--config", config, "promote", "v3", "--to", "live", "--yes"];
+    assert_eq!(repo.stagecraft(&args).code, 1);
+    args.extend(["--force", "-m", "hotfix for the outage"]);
+    repo.stagecraft(&args).success();
+    let trailers = repo.git(&["log", "-1", "--format=%(trailers:key=Stagecraft-Force,valueonly)", "live"]);
+    assert_eq!(trailers.trim(), "hotfix for the outage");
+}
