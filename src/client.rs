@@ -52,7 +52,36 @@ impl Client {
         serde_json::from_value(value).map_err(|e| self.bad_answer(path, &e.to_string()))
     }
 
+    /// `POST path` answered with server-sent events: each event's name and data, in order.
+    pub fn post_events<B: Serialize>(&self, path: &str, body: &B) -> Result<Vec<(String, String)>, Error> {
+        let body = serde_json::to_vec(body).expect("wire requests serialize");
+        let (status, text) = self.send("POST", path, Some(body))?;
+        if !(200..300).contains(&status) {
+            let problem: ProblemBody = serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text))?;
+            return Err(error_of(problem, status, self.token.is_some()));
+        }
+        let mut events = Vec::new();
+        for block in text.split("\n\n") {
+            let name = block.lines().find_map(|l| l.strip_prefix("event:")).map(|n| n.trim().to_string());
+            let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+            if let Some(name) = name {
+                events.push((name, data.join("\n")));
+            }
+        }
+        Ok(events)
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Value, Error> {
+        let (status, text) = self.send(method, path, body)?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text));
+        }
+        let problem: ProblemBody = serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text))?;
+        Err(error_of(problem, status, self.token.is_some()))
+    }
+
+    /// One request: the status and the body's text.
+    fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<(u16, String), Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -79,11 +108,7 @@ impl Client {
                 detail: e.to_string(),
                 hint: "check --server and that `stagecraft serve` runs there".into(),
             })?;
-        if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text));
-        }
-        let problem: ProblemBody = serde_json::from_str(&text).map_err(|_| self.bad_answer(path, &text))?;
-        Err(error_of(problem, status, self.token.is_some()))
+        Ok((status, text))
     }
 
     fn bad_answer(&self, path: &str, detail: &str) -> Error {

@@ -5,6 +5,7 @@
 //! environment variables, the temporary directory). The CLI never imports the HTTP
 //! server: it shares only the `wire` types with it.
 
+mod chat;
 mod demo;
 mod diff;
 mod discard;
@@ -87,6 +88,7 @@ enum Command {
     Serve(serve::Args),
     Show(show::Args),
     Test(test::Args),
+    Chat(chat::Args),
     Demo(demo::Args),
 }
 
@@ -345,6 +347,7 @@ pub fn main() -> u8 {
         Command::Serve(args) => serve::run(args, &context, &ui),
         Command::Show(args) => show::run(args, &context, &ui),
         Command::Test(args) => test::run(args, &context, &ui),
+        Command::Chat(args) => chat::run(args, &context, &ui),
         Command::Demo(args) => demo::run(args, &context, &ui),
     };
     match result {

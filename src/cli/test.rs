@@ -57,6 +57,25 @@ pub struct Args {
 /// Exit 0 when every case ran and passed, 1 when one failed, 4 when the run could not
 /// complete (or was stopped).
 pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
+    if let Some(client) = context.client()? {
+        if args.endpoint.is_some() || args.model.is_some() || args.junit.is_some() {
+            return Err(Error::Usage {
+                message: "--endpoint, --model and --junit apply to a local run".into(),
+                hint: Some("with --server the daemon's own target runs the cases".into()),
+            });
+        }
+        let request = crate::wire::TestRequest {
+            env: args.env.clone(),
+            version: args.version.map(|v| v.to_string()),
+            assistant: args.assistant.clone(),
+            case: args.case.clone(),
+            concurrency: Some(args.concurrency.min(64)),
+        };
+        let answer: crate::wire::TestAnswer = client.post("/v1/test", &request)?;
+        show(ui, context, &answer);
+        let summary = Summary { passed: answer.passed, failed: answer.failed, errors: answer.errors };
+        return Ok(summary.exit_code());
+    }
     let store = context.open_store()?;
     let subject = match (&args.env, args.version) {
         (Some(env), _) => Subject::Env(env.clone()),
@@ -125,48 +144,46 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         )?,
         _ => None,
     };
-    if ui.json {
-        let answer = crate::wire::TestAnswer {
-            tested: tested.label.clone(),
-            target: describe.clone(),
-            passed: summary.passed,
-            failed: summary.failed,
-            errors: summary.errors,
-            cases: results.iter().map(crate::wire::TestCaseView::from).collect(),
-            recorded: recorded.as_ref().map(|r| r.display()),
-        };
-        ui.json(&answer);
-    } else {
-        ui.text(&table(&results, context.width()));
-        // The whole of every failure and error, which the table may shorten.
-        let details: Vec<String> = results
-            .iter()
-            .filter_map(|r| match &r.outcome {
-                Outcome::Passed => None,
-                Outcome::Failed { failure } => Some(format!("{}/{}: {}", r.assistant, r.case, failure.describe())),
-                Outcome::Error { error } => Some(format!("{}/{}: {error}", r.assistant, r.case)),
-            })
-            .collect();
-        if !details.is_empty() {
-            ui.text(&format!("\n{}\n", details.join("\n")));
-        }
-        let mut line = format!(
-            "{}: {} passed, {} failed, {} not run, against {describe}",
-            tested.label, summary.passed, summary.failed, summary.errors
-        );
-        if let Some(record) = &recorded {
-            line.push_str(&format!("\nrecorded on {}: {}", tested_version(&tested), record.display()));
-        }
-        ui.text(&line);
-    }
+    let answer = crate::wire::TestAnswer {
+        tested: tested.label.clone(),
+        target: describe.clone(),
+        passed: summary.passed,
+        failed: summary.failed,
+        errors: summary.errors,
+        cases: results.iter().map(crate::wire::TestCaseView::from).collect(),
+        recorded: recorded.as_ref().map(|r| r.display()),
+    };
+    show(ui, context, &answer);
     if stop.is_cancelled() {
         ui.notes(&["stopped: the cases not finished count as not run, and nothing was recorded".to_string()]);
     }
     Ok(summary.exit_code())
 }
 
-fn tested_version(tested: &Tested) -> String {
-    tested.version.map(|(v, _)| v.to_string()).unwrap_or_default()
+/// The answer as JSON, or as the table, the whole of each failure, and the summary.
+fn show(ui: &Ui, context: &Context, answer: &crate::wire::TestAnswer) {
+    if ui.json {
+        ui.json(answer);
+        return;
+    }
+    ui.text(&table(&answer.cases, context.width()));
+    let details: Vec<String> = answer
+        .cases
+        .iter()
+        .filter_map(|case| case.detail.as_ref().map(|detail| format!("{}/{}: {detail}", case.assistant, case.case)))
+        .collect();
+    if !details.is_empty() {
+        ui.text(&format!("\n{}\n", details.join("\n")));
+    }
+    let mut line = format!(
+        "{}: {} passed, {} failed, {} not run, against {}",
+        answer.tested, answer.passed, answer.failed, answer.errors, answer.target
+    );
+    if let Some(record) = &answer.recorded {
+        let version = answer.tested.split(['(', ')']).nth(1).filter(|v| v.starts_with('v')).unwrap_or(&answer.tested);
+        line.push_str(&format!("\nrecorded on {version}: {record}"));
+    }
+    ui.text(&line);
 }
 
 /// The target: an explicit endpoint, the config's `[test]`, or a runtime's `test_url`.
@@ -236,16 +253,17 @@ fn resolve_secret(context: &Context, reference: &crate::config::SecretRef) -> Re
 }
 
 /// The results as a table: assistant, case, result, latency, the first failure.
-fn table(results: &[CaseResult], width: usize) -> String {
-    let rows: Vec<[String; 5]> = results
+fn table(cases: &[crate::wire::TestCaseView], width: usize) -> String {
+    let rows: Vec<[String; 5]> = cases
         .iter()
         .map(|r| {
-            let (result, detail) = match &r.outcome {
-                Outcome::Passed => ("passed".to_string(), String::new()),
-                Outcome::Failed { failure } => ("FAILED".to_string(), failure.describe()),
-                Outcome::Error { error } => ("ERROR".to_string(), error.clone()),
+            let result = match r.result.as_str() {
+                "passed" => "passed".to_string(),
+                "failed" => "FAILED".to_string(),
+                _ => "ERROR".to_string(),
             };
             let result = if r.runs > 1 { format!("{result} ({}/{})", r.passed_runs, r.runs) } else { result };
+            let detail = r.detail.clone().unwrap_or_default();
             [r.assistant.clone(), r.case.clone(), result, format!("{} ms", r.latency_ms), detail]
         })
         .collect();

@@ -7,7 +7,7 @@ fn every_command_has_help() {
     let env = TestEnv::new();
     let commands = [
         "", "init", "status", "validate", "diff", "publish", "discard", "promote", "rollback", "restore", "revert",
-        "review", "history", "show", "test", "serve", "demo",
+        "review", "history", "show", "test", "chat", "serve", "demo",
     ];
     for command in commands {
         let mut args: Vec<&str> = command.split_whitespace().collect();

@@ -426,3 +426,148 @@ fn require_tests_gates_a_local_promotion_until_the_newest_run_in_the_environment
     let trailers = repo.git(&["log", "-1", "--format=%(trailers:key=Stagecraft-Force,valueonly)", "live"]);
     assert_eq!(trailers.trim(), "hotfix for the outage");
 }
+
+/// A chat in the terminal, its input piped.
+fn chat(repo: &TestRepo, args: &[&str], vars: &[(&str, &str)], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = repo
+        .env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
+        .args(args)
+        .envs(vars.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    Run::from_output(child.wait_with_output().unwrap(), repo.env.path())
+}
+
+const CHAT_INPUT: &str = "Hi, I'd like a table for four this Friday at seven thirty.\n/reset\nIt's Rossi, and my number is +1 415 555 0123.\n/quit\nnever read\n";
+
+fn assert_chat(run: &Run) {
+    assert_eq!(run.code, 0, "{run}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "  tool check_availability({\"date\":\"2026-12-11\",\"party_size\":4,\"time\":\"19:30\"}) -> {\"available\": [\"19:30\"]}",
+            "restaurant-booking> Friday at 19:30 is free. May I have your name?",
+            "(the conversation starts over)",
+            "restaurant-booking> A table for four under Rossi, Friday at 19:30. Is that right?",
+        ],
+        "{run}"
+    );
+}
+
+#[test]
+fn chat_shows_tool_calls_with_their_scripted_results_and_starts_over_on_reset() {
+    let repo = TestRepo::from_example();
+    let llm = Llm::start(example_script());
+    let args = [
+        "chat",
+        "--env",
+        "sandbox",
+        "--assistant",
+        "restaurant-booking",
+        "--endpoint",
+        &llm.endpoint,
+        "--tool-result",
+        "check_availability={\"available\": [\"19:30\"]}",
+    ];
+    assert_chat(&chat(&repo, &args, &[], CHAT_INPUT));
+    // After /reset the conversation is the system prompt and the new message only.
+    let last = llm.requests("/v1/chat/completions").pop().unwrap();
+    assert_eq!(last["messages"].as_array().unwrap().len(), 2, "{last}");
+    // An unknown assistant.
+    let unknown = repo.stagecraft(&["chat", "--assistant", "nobody", "--endpoint", &llm.endpoint]);
+    assert_eq!(unknown.code, 1, "{unknown}");
+    assert!(unknown.stderr.contains("no assistant `nobody`"), "{unknown}");
+}
+
+#[test]
+fn chat_and_test_through_a_daemon() {
+    use sha2::Digest;
+    let repo = TestRepo::from_example();
+    let llm = Llm::start(example_script());
+    let hash = hex::encode(sha2::Sha256::digest(b"publisher-token"));
+    let config = format!(
+        "[repository]\npath = \"repo\"\nidentity = \"stagecraft daemon <daemon@example.com>\"\n[server]\nlisten = \"127.0.0.1:0\"\n[[token]]\nname = \"ci\"\nsha256 = \"{hash}\"\nrole = \"publisher\"\n[test]\nendpoint = \"{}\"\n",
+        llm.endpoint
+    );
+    let daemon = crate::common::daemon::Daemon::start(&repo, &config);
+    let server = format!("http://{}", daemon.address);
+    let vars = [("STAGECRAFT_TOKEN", "publisher-token")];
+    let args = [
+        "--server",
+        &server,
+        "chat",
+        "--env",
+        "sandbox",
+        "--assistant",
+        "restaurant-booking",
+        "--tool-result",
+        "check_availability={\"available\": [\"19:30\"]}",
+    ];
+    assert_chat(&chat(&repo, &args, &vars, CHAT_INPUT));
+    let tested = stagecraft_with(&repo, &["--server", &server, "test", "--env", "sandbox"], &vars);
+    assert_eq!(tested.code, 0, "{tested}");
+    assert!(tested.stdout.contains("recorded on v1: tests: 6/6 passed in sandbox"), "{tested}");
+    let note = repo.git(&["notes", "--ref", "refs/notes/stagecraft/tests", "show", "v1^{commit}"]);
+    assert!(note.contains("\"by\":\"token:ci\""), "{note}");
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn ctrl_c_in_the_middle_of_a_run_exits_4_and_records_nothing() {
+    let repo = TestRepo::from_example();
+    let llm = Llm::start(vec![answers("", Answer::Hang)]);
+    let child = repo
+        .env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &repo.root)
+        .args(["test", "--env", "sandbox", "--endpoint", &llm.endpoint])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every case is waiting on the endpoint (4 at once), then the user presses Ctrl-C.
+    llm.wait_requests(4);
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let run = Run::from_output(child.wait_with_output().unwrap(), repo.env.path());
+    assert_eq!(run.code, 4, "{run}");
+    assert!(run.stdout.contains("0 passed, 0 failed, 6 not run"), "{run}");
+    assert!(run.stderr.contains("stopped"), "{run}");
+    assert_eq!(repo.git(&["notes", "--ref", "refs/notes/stagecraft/tests", "list"]), "", "nothing recorded");
+}
+
+#[test]
+fn with_remote_the_record_is_pushed_at_once_on_top_of_the_remotes_notes() {
+    use crate::common::gitserver::{clone, forge, git};
+    let env = crate::common::TestEnv::new();
+    let hosted = forge(&env, false);
+    let llm = Llm::start(example_script());
+    let first = clone(&env, &hosted, "first");
+    let second = clone(&env, &hosted, "second");
+    let test = |dir: &std::path::Path, case: &str| {
+        let output = env
+            .command(env!("CARGO_BIN_EXE_stagecraft"), dir)
+            .args(["--remote", "origin", "test", "--env", "sandbox", "--endpoint", &llm.endpoint, "--case", case])
+            .output()
+            .unwrap();
+        let run = Run::from_output(output, env.path());
+        assert_eq!(run.code, 0, "{run}");
+    };
+    // Two people record runs from two clones: both records are on the remote.
+    test(&first, "order-status");
+    test(&second, "book-table");
+    let note = env.git_in(&hosted.path, &["notes", "--ref", "refs/notes/stagecraft/tests", "show", "v1^{commit}"]);
+    let records: Vec<Value> = note.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 2, "{note}");
+    assert_eq!(records.iter().map(|r| r["passed"].as_u64().unwrap()).sum::<u64>(), 2);
+    // And the first clone sees both after its next fetch.
+    git(&env, &first, &["fetch", "-q", "origin", "+refs/notes/stagecraft/*:refs/notes/stagecraft/*"]);
+    let shown = env.stagecraft_in(&first, &["--remote", "origin", "show", "v1"]).success();
+    assert!(shown.stdout.contains("tests: 1/1 passed in sandbox"), "{shown}");
+}

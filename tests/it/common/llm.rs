@@ -74,6 +74,8 @@ pub struct Llm {
     /// `http://127.0.0.1:PORT/runtime`
     pub runtime_url: String,
     state: Arc<Mutex<State>>,
+    /// How many requests have arrived, for waiting on.
+    arrived: Arc<(Mutex<usize>, std::sync::Condvar)>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -81,16 +83,35 @@ impl Llm {
     pub fn start(rules: Vec<Rule>) -> Llm {
         let state = Arc::new(Mutex::new(State { rules, ..State::default() }));
         let shared = state.clone();
+        let arrived: Arc<(Mutex<usize>, std::sync::Condvar)> = Arc::default();
+        let counter = arrived.clone();
         let handler = move |uri: Uri, headers: HeaderMap, body: Bytes| {
-            let state = shared.clone();
-            async move { answer(&state, uri, headers, body).await }
+            let (state, counter) = (shared.clone(), counter.clone());
+            async move {
+                *counter.0.lock().unwrap() += 1;
+                counter.1.notify_all();
+                answer(&state, uri, headers, body).await
+            }
         };
         let (stop, address) = super::serve_app(axum::Router::new().fallback(handler));
         Llm {
             endpoint: format!("http://{address}/v1"),
             runtime_url: format!("http://{address}/runtime"),
             state,
+            arrived,
             _stop: stop,
+        }
+    }
+
+    /// Waits (30 s at most) until `count` requests have arrived.
+    pub fn wait_requests(&self, count: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let (lock, changed) = &*self.arrived;
+        let mut arrived = lock.lock().unwrap();
+        while *arrived < count {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "only {} of {count} requests arrived", *arrived);
+            arrived = changed.wait_timeout(arrived, left).unwrap().0;
         }
     }
 
