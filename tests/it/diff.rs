@@ -124,8 +124,8 @@ fn cli_diff_defaults_to_base_and_draft() {
     let text = std::fs::read_to_string(repo.root.join(path)).unwrap().replace("temperature = 0.3", "temperature = 0.5");
     repo.commit_file(path, &text);
     insta::assert_snapshot!(repo.stagecraft(&["diff"]), @"
-    --- sandbox (a6f72f0)
-    +++ draft (ac705a7)
+    --- sandbox (d6a7760)
+    +++ draft (9ac5071)
     @@ summary @@ support-bot: model.temperature 0.3 → 0.5
     @@ support-bot › model › temperature @@
     -0.3

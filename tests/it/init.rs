@@ -7,7 +7,7 @@ fn init_from_a_tree_writes_v1_on_every_branch() {
     let env = TestEnv::new();
     let run = env.stagecraft_in(env.path(), &["init", "repo", "--from", example_repo().to_str().unwrap()]);
     insta::assert_snapshot!(run, @"
-    initialized config repository $TMP/repo at v1 (a6f72f0): 2 assistants (restaurant-booking, support-bot)
+    initialized config repository $TMP/repo at v1 (d6a7760): 2 assistants (restaurant-booking, support-bot)
     environments: draft → sandbox → pre-release → live (protected: live)
     [exit status: 0]
     ");

@@ -9,10 +9,10 @@ fn status_after_init() {
     repository $TMP/repo
 
     ENVIRONMENT       VERSION  COMMIT   WHEN                       BY
-    draft             -        a6f72f0  2026-01-01T00:01:00+00:00  Test User <test@example.com>
-    sandbox           v1       a6f72f0  2026-01-01T00:01:00+00:00  Test User <test@example.com>
-    pre-release       v1       a6f72f0  2026-01-01T00:01:00+00:00  Test User <test@example.com>
-    live (protected)  v1       a6f72f0  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+    draft             -        d6a7760  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+    sandbox           v1       d6a7760  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+    pre-release       v1       d6a7760  2026-01-01T00:01:00+00:00  Test User <test@example.com>
+    live (protected)  v1       d6a7760  2026-01-01T00:01:00+00:00  Test User <test@example.com>
 
     nothing to publish: draft equals sandbox
     [exit status: 0]

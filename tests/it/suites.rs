@@ -571,3 +571,21 @@ fn with_remote_the_record_is_pushed_at_once_on_top_of_the_remotes_notes() {
     let shown = env.stagecraft_in(&first, &["--remote", "origin", "show", "v1"]).success();
     assert!(shown.stdout.contains("tests: 1/1 passed in sandbox"), "{shown}");
 }
+
+/// The example repository's README names only commands that exist.
+#[test]
+fn the_example_readme_names_only_commands_that_exist() {
+    let readme = std::fs::read_to_string(crate::common::example_repo().join("README.md")).unwrap();
+    let env = crate::common::TestEnv::new();
+    let mut named = std::collections::BTreeSet::new();
+    for piece in readme.split('`').skip(1).step_by(2) {
+        if let Some(rest) = piece.strip_prefix("stagecraft ") {
+            named.insert(rest.split_whitespace().next().unwrap().to_string());
+        }
+    }
+    assert!(named.contains("test") && named.contains("chat"), "{named:?}");
+    for command in &named {
+        let help = env.stagecraft_in(env.path(), &[command, "--help"]);
+        assert_eq!(help.code, 0, "`stagecraft {command}` is named in example-repo/README.md: {help}");
+    }
+}

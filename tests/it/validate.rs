@@ -37,7 +37,7 @@ fn the_example_repo_validates_clean() {
 fn validate_reads_refs_versions_and_commits() {
     let repo = TestRepo::from_example();
     insta::assert_snapshot!(repo.stagecraft(&["validate"]), @"
-    draft (a6f72f0) is valid: 2 assistants (restaurant-booking, support-bot), 6 knowledge sources, 7 tools, 6 guardrails, 6 regression cases, 4 channel bindings
+    draft (d6a7760) is valid: 2 assistants (restaurant-booking, support-bot), 6 knowledge sources, 7 tools, 6 guardrails, 6 regression cases, 4 channel bindings
     [exit status: 0]
     ");
     for target in ["live", "v1", "HEAD", "draft~0"] {
@@ -58,7 +58,7 @@ fn an_invalid_draft_commit_is_reported_with_its_positions() {
     let run = repo.stagecraft(&["validate"]);
     insta::assert_snapshot!(run, @r#"
     ------- stderr -------
-    error: draft (511210b) does not validate: 1 error
+    error: draft (2a4352a) does not validate: 1 error
       assistants/support-bot/tools/lookup_order.toml:3:10: `method` is `FETCH`, which is not one of GET, POST, PUT, PATCH, DELETE
          |
        3 | method = "FETCH"
