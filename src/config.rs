@@ -126,6 +126,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub public_read: bool,
     pub public_metrics: bool,
+    /// The key that signs the dashboard's session cookies, shared by several daemons;
+    /// `None`: a random key per start.
+    pub session_secret: Option<SecretRef>,
 }
 
 /// One `[[runtime]]`.
@@ -223,6 +226,7 @@ impl Default for DaemonConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 public_read: false,
                 public_metrics: false,
+                session_secret: None,
             },
             runtimes: Vec::new(),
             receivers: Vec::new(),
@@ -309,7 +313,8 @@ pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Ve
         }
     }
     if let Some((server, _)) = check.table(root, "server") {
-        check.unknown_keys(server, &["listen", "public_read", "public_metrics"], "[server]");
+        check.unknown_keys(server, &["listen", "public_read", "public_metrics", "session_secret"], "[server]");
+        config.server.session_secret = secret(&mut check, server, "session_secret");
         if let Some((listen, span)) = check.string(server, "listen") {
             match listen.parse::<SocketAddr>() {
                 Ok(address) => config.server.listen = address,

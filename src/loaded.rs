@@ -32,6 +32,8 @@ pub struct LoadedConfig {
     pub review: Option<crate::forge::Forge>,
     /// `[test] api_key`, resolved.
     pub test_key: Option<Secret>,
+    /// `[server] session_secret`, resolved.
+    pub session_secret: Option<Secret>,
 }
 
 impl LoadedConfig {
@@ -108,6 +110,8 @@ pub fn load_config(
         repository: review.repository.clone(),
         token: resolve("[review] token".into(), &review.token, false),
     });
+    let session_secret =
+        config.server.session_secret.as_ref().map(|r| resolve("[server] session_secret".into(), r, false));
     let test_key =
         config.test.as_ref().and_then(|test| test.api_key.as_ref()).map(|r| resolve("[test] api_key".into(), r, false));
     if let (Some(_), Some(remote)) = (&git_token, &config.repository.remote)
@@ -118,6 +122,16 @@ pub fn load_config(
             &shown,
             format!("a git token would cross the network in clear text to {}", crate::store::remote::redact(remote)),
             Some("use an https:// remote (plain http:// is allowed on loopback only)".into()),
+        ));
+    }
+    if let (Some(test), Some(_)) = (&config.test, &test_key)
+        && test.endpoint.starts_with("http://")
+        && !is_loopback_url(&test.endpoint)
+    {
+        problems.push(Diagnostic::whole(
+            &shown,
+            format!("the [test] api_key would cross the network in clear text to {}", test.endpoint),
+            Some("use the endpoint's https:// URL (plain http:// is allowed on loopback only)".into()),
         ));
     }
     if let Some(review) = &review
@@ -142,11 +156,12 @@ pub fn load_config(
         git_token,
         review,
         test_key,
+        session_secret,
     })
 }
 
 /// Whether an `http://` URL names this host (127.0.0.0/8, `localhost`, `[::1]`).
-fn is_loopback_url(url: &str) -> bool {
+pub fn is_loopback_url(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split('/').next().unwrap_or_default();
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);

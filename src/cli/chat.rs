@@ -88,13 +88,21 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         }
         match talk.say(line) {
             Ok((calls, reply)) => {
+                // What the model said is shown, never obeyed: no terminal escapes.
+                let shown = crate::model::escape_for_display;
                 for (call, result) in calls {
-                    let _ = writeln!(out, "  tool {}({}) -> {result}", call.name, call.arguments);
+                    let _ = writeln!(
+                        out,
+                        "  tool {}({}) -> {}",
+                        shown(&call.name),
+                        shown(&call.arguments.to_string()),
+                        shown(&result)
+                    );
                 }
-                let _ = writeln!(out, "{}> {}", args.assistant, reply);
+                let _ = writeln!(out, "{}> {}", args.assistant, shown(&reply));
             }
             Err(message) => {
-                let _ = writeln!(out, "(no answer: {message})");
+                let _ = writeln!(out, "(no answer: {})", crate::model::escape_for_display(&message));
             }
         }
     }
@@ -167,6 +175,7 @@ impl Talk for Local {
 
     fn say(&mut self, text: &str) -> Result<(Vec<(ToolCall, String)>, String), String> {
         let turn = Turn { user: text.to_string(), tool_result: self.turn_results.clone(), ..Turn::default() };
+        let before = self.conversation.len();
         self.conversation.push(Message::user(text));
         let answered = self.runtime.block_on(crate::tester::answer_turn(
             &self.client,
@@ -180,8 +189,9 @@ impl Talk for Local {
         match answered {
             Ok(answered) => Ok((answered.results, answered.reply.text)),
             Err(error) => {
-                // The message that got no answer is not part of the conversation.
-                self.conversation.pop();
+                // Nothing of a turn that got no answer stays in the conversation (a tool
+                // call without its result would make every later request invalid).
+                self.conversation.truncate(before);
                 Err(error)
             }
         }

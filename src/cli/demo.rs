@@ -110,6 +110,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         git_token: None,
         review: None,
         test_key: None,
+        session_secret: None,
     };
     let (listener, taken) = match TcpListener::bind(("127.0.0.1", 8080)) {
         Ok(listener) => (listener, false),

@@ -71,7 +71,16 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
             case: args.case.clone(),
             concurrency: Some(args.concurrency.min(64)),
         };
-        let answer: crate::wire::TestAnswer = client.post("/v1/test", &request)?;
+        // A daemon that cannot be reached or fails is a run that could not complete.
+        let answer: crate::wire::TestAnswer = match client.post("/v1/test", &request) {
+            Ok(answer) => answer,
+            Err(error) => {
+                let incomplete = matches!(error, Error::Remote { .. })
+                    || matches!(&error, Error::Api { code, .. } if *code == crate::error::Code::Io);
+                let code = ui.error(&error);
+                return Ok(if incomplete { 4 } else { code });
+            }
+        };
         show(ui, context, &answer);
         let summary = Summary { passed: answer.passed, failed: answer.failed, errors: answer.errors };
         return Ok(summary.exit_code());
@@ -82,7 +91,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         (None, Some(version)) => Subject::Version(version),
         (None, None) => Subject::Draft,
     };
-    let tested = crate::ops::test::prepare(&store, &subject)?;
+    let mut tested = crate::ops::test::prepare(&store, &subject)?;
     let cases = tested.cases(args.assistant.as_deref(), args.case.as_deref())?;
     let target = target(args.endpoint.as_deref(), args.model.as_deref(), context, &store, &tested)?;
     // Who records the run, asked before anything runs.
@@ -170,7 +179,10 @@ fn show(ui: &Ui, context: &Context, answer: &crate::wire::TestAnswer) {
     let details: Vec<String> = answer
         .cases
         .iter()
-        .filter_map(|case| case.detail.as_ref().map(|detail| format!("{}/{}: {detail}", case.assistant, case.case)))
+        .filter_map(|case| {
+            let detail = crate::model::escape_for_display(case.detail.as_ref()?);
+            Some(format!("{}/{}: {detail}", case.assistant, case.case))
+        })
         .collect();
     if !details.is_empty() {
         ui.text(&format!("\n{}\n", details.join("\n")));
@@ -238,6 +250,12 @@ pub fn chat_target(endpoint: &str, model: Option<String>, api_key: Option<Secret
             hint: Some("give the API's base, like http://127.0.0.1:8000/v1".into()),
         });
     }
+    if api_key.is_some() && endpoint.starts_with("http://") && !crate::loaded::is_loopback_url(endpoint) {
+        return Err(Error::Usage {
+            message: "the API key would cross the network in clear text".into(),
+            hint: Some("use the endpoint's https:// URL (plain http:// is allowed on loopback only)".into()),
+        });
+    }
     Ok(Target::Chat { endpoint: endpoint.trim_end_matches('/').to_string(), model, api_key })
 }
 
@@ -263,7 +281,7 @@ fn table(cases: &[crate::wire::TestCaseView], width: usize) -> String {
                 _ => "ERROR".to_string(),
             };
             let result = if r.runs > 1 { format!("{result} ({}/{})", r.passed_runs, r.runs) } else { result };
-            let detail = r.detail.clone().unwrap_or_default();
+            let detail = crate::model::escape_for_display(r.detail.as_deref().unwrap_or_default());
             [r.assistant.clone(), r.case.clone(), result, format!("{} ms", r.latency_ms), detail]
         })
         .collect();

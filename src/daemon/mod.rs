@@ -159,6 +159,7 @@ pub async fn run(
         stopping: shutdown.clone(),
         kick,
         reviews: review_sender,
+        session_key: crate::http::pages::session::key(config.get().session_secret.as_ref()),
     });
     let server = tasks.spawn(crate::http::serve(listener, crate::http::router(state), server_stop.clone()));
     ready.store(true, Ordering::SeqCst);

@@ -180,7 +180,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The token's name and role: its SHA-256 compared with every configured hash in
 /// constant time.
-fn lookup(config: &LoadedConfig, token: &str) -> Option<(String, Role)> {
+pub(super) fn lookup(config: &LoadedConfig, token: &str) -> Option<(String, Role)> {
     use sha2::{Digest, Sha256};
     use subtle::ConstantTimeEq;
     let digest = hex::encode(Sha256::digest(token.as_bytes()));

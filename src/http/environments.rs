@@ -30,7 +30,7 @@ pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<Resp
 }
 
 /// The environments as the hub holds them now.
-fn view(state: &AppState) -> Result<EnvironmentsView, Problem> {
+pub(super) fn view(state: &AppState) -> Result<EnvironmentsView, Problem> {
     let Some(status) = state.hub.status() else {
         return Err(Problem::new(Code::Io, "the daemon has not read the repository yet", None)
             .with_status(StatusCode::SERVICE_UNAVAILABLE));

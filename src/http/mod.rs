@@ -24,6 +24,7 @@ pub mod health;
 pub mod history;
 pub mod hooks;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod review;
 pub mod testing;
@@ -90,6 +91,8 @@ pub struct Parts {
     pub kick: Arc<Notify>,
     /// The pull-request reviewer's inbox (with `[review]`): a forge's pull-request hook.
     pub reviews: tokio::sync::mpsc::Sender<crate::forge::event::PullEvent>,
+    /// Signs the dashboard's session cookies ([`pages::session::key`]).
+    pub session_key: [u8; 32],
 }
 
 impl AppState {
@@ -190,6 +193,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/restore", post(writes::restore).layer(need(Write(Role::Publisher))))
         .route("/v1/test", post(testing::test).layer(need(Write(Role::Publisher))))
         .route("/v1/chat", post(testing::chat).layer(need(Write(Role::Publisher))))
+        .merge(pages::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -254,8 +258,12 @@ async fn not_found() -> Response {
     Problem::not_found("no such route", "the API is under /v1; see /openapi.json").into_response()
 }
 
-/// Ends every request within [`REQUEST_TIMEOUT`].
+/// Ends every request within [`REQUEST_TIMEOUT`], but a test run or a chat turn, which
+/// the target's own timeouts bound (per answer, and 8 tool rounds a turn).
 async fn timeout(request: Request, next: Next) -> Response {
+    if matches!(request.uri().path(), "/v1/test" | "/v1/chat") {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => Problem::new(Code::Io, "the request took too long", None)
@@ -270,7 +278,7 @@ fn assistant_id(text: &str) -> Result<AssistantId, Problem> {
 }
 
 /// `v12`, `"v12"` or `12`.
-fn version(text: &str) -> Result<Version, Problem> {
+pub(super) fn version(text: &str) -> Result<Version, Problem> {
     let digits = text.strip_prefix('v').unwrap_or(text);
     digits
         .parse::<u32>()
@@ -290,7 +298,7 @@ fn clip(text: &str) -> String {
 
 /// A state the API reads (to diff, to review): an environment, `vN`, a ref (`feature/x`,
 /// `refs/pull/7/head`) or a commit id; never a path.
-fn state_spec(text: &str) -> Result<String, Problem> {
+pub(super) fn state_spec(text: &str) -> Result<String, Problem> {
     let ok = !text.is_empty()
         && text.len() <= 200
         && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'))

@@ -91,7 +91,7 @@ pub async fn test(
     let (assistant, case) = (body.assistant, body.case);
     let (tested, cases) = state
         .with_store(move |store| {
-            let tested = crate::ops::test::prepare(store, &subject)?;
+            let mut tested = crate::ops::test::prepare(store, &subject)?;
             let cases = tested.cases(assistant.as_deref(), case.as_deref())?;
             Ok((tested, cases))
         })
@@ -182,9 +182,12 @@ pub async fn chat(State(state): State<AppState>, Write { body, .. }: Write<ChatR
                 result: result.to_string(),
             });
         };
+        // A client that went away ends the turn.
+        let gone = events.clone();
         let answered = tokio::select! {
             answered = answer_turn(&client, &target, &assistant, &mut conversation, &turn, timeout, &on_tool) => answered,
             _ = stop.cancelled() => Err("the daemon is stopping".to_string()),
+            _ = gone.closed() => return,
         };
         match answered {
             Ok(answered) => {

@@ -40,7 +40,7 @@ fn version_of(field: &VersionField) -> Result<Version, Problem> {
 }
 
 /// The role a write into `env` needs.
-fn role_for(state: &AppState, env: &EnvName, force: bool) -> Role {
+pub(super) fn role_for(state: &AppState, env: &EnvName, force: bool) -> Role {
     if force {
         Role::Admin
     } else if state.protected(env) {
@@ -91,7 +91,7 @@ fn wait_seconds(wait: Option<u64>) -> Result<Option<Duration>, Problem> {
 }
 
 /// The identity of an API write: the daemon's, now.
-fn identity(state: &AppState) -> Result<Identity, Problem> {
+pub(super) fn identity(state: &AppState) -> Result<Identity, Problem> {
     let person = state.identity.clone().ok_or_else(|| {
         Problem::new(
             Code::Usage,
@@ -105,7 +105,7 @@ fn identity(state: &AppState) -> Result<Identity, Problem> {
 
 /// A write's options: the caller as its actor, the environments the daemon's config
 /// protects, and the tip a preview was planned on.
-fn options(state: &AppState, caller: &Caller, flags: WriteFlags) -> Result<WriteOptions, Problem> {
+pub(super) fn options(state: &AppState, actor: String, flags: WriteFlags) -> Result<WriteOptions, Problem> {
     let expected_parents = match flags.expected.as_deref() {
         Some(text) => Some(text.split(',').map(ObjectId::from_hex).collect::<Option<Vec<_>>>().ok_or_else(|| {
             Problem::usage(format!(
@@ -120,7 +120,7 @@ fn options(state: &AppState, caller: &Caller, flags: WriteFlags) -> Result<Write
         force: flags.force,
         dry_run: flags.preview,
         confirmed: flags.confirm,
-        actor: Some(caller.actor()),
+        actor: Some(actor),
         protected: state.config.get().config.protected.clone(),
         require_tests: state.config.get().config.require_tests.clone(),
         expected_parents,
@@ -184,7 +184,7 @@ pub async fn publish(
 ) -> Result<Response, Problem> {
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(&state, &caller, body.flags())?;
+    let options = options(&state, caller.actor(), body.flags())?;
     let done = state.with_store(move |store| crate::ops::publish::publish(store, &identity, &options)).await?;
     let status = if done.dry_run() { StatusCode::OK } else { StatusCode::CREATED };
     Ok(answer(&state, status, done.written(), done.changes(), wait).await)
@@ -199,7 +199,7 @@ pub async fn discard(
     Write { caller, body }: Write<DiscardRequest>,
 ) -> Result<Response, Problem> {
     let identity = identity(&state)?;
-    let options = options(&state, &caller, body.flags())?;
+    let options = options(&state, caller.actor(), body.flags())?;
     let done = state.with_store(move |store| crate::ops::discard::discard(store, &identity, &options)).await?;
     Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), None).await)
 }
@@ -216,7 +216,7 @@ pub async fn promote(
     let version = version_of(&body.version)?;
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(&state, &caller, body.flags())?;
+    let options = options(&state, caller.actor(), body.flags())?;
     let done = state
         .with_store(move |store| {
             crate::ops::promote::promote(store, &identity, &version.to_string(), to.as_str(), &options)
@@ -237,7 +237,7 @@ pub async fn rollback(
     let to = body.to.as_ref().map(version_of).transpose()?;
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
-    let options = options(&state, &caller, body.flags())?;
+    let options = options(&state, caller.actor(), body.flags())?;
     let done = state
         .with_store(move |store| crate::ops::rollback::rollback(store, &identity, env.as_str(), to, &options))
         .await?;
@@ -249,7 +249,7 @@ async fn draft_write(state: AppState, caller: Caller, body: DraftRequest, restor
     let version = version_of(&body.version)?;
     let assistant = body.assistant.as_deref().map(assistant_id).transpose()?.map(|a| a.as_str().to_string());
     let identity = identity(&state)?;
-    let options = options(&state, &caller, body.flags())?;
+    let options = options(&state, caller.actor(), body.flags())?;
     let done = state
         .with_store(move |store| {
             if restore {

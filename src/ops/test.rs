@@ -27,6 +27,8 @@ pub enum Subject {
 /// A state ready to test.
 #[derive(Debug, Clone)]
 pub struct Tested {
+    /// The run is narrowed to some cases (`assistant support-bot`, `case order-status`).
+    pub scope: Option<String>,
     /// "sandbox (v3)", "v3", "the draft (1a2b3c4)".
     pub label: String,
     /// The environment named with `--env`.
@@ -38,7 +40,12 @@ pub struct Tested {
 
 impl Tested {
     /// The cases to run, in order (assistant, then case), narrowed to `assistant` and `case`.
-    pub fn cases(&self, assistant: Option<&str>, case: Option<&str>) -> Result<Vec<Planned>, Error> {
+    pub fn cases(&mut self, assistant: Option<&str>, case: Option<&str>) -> Result<Vec<Planned>, Error> {
+        self.scope = match (assistant, case) {
+            (_, Some(case)) => Some(format!("case {case}")),
+            (Some(assistant), None) => Some(format!("assistant {assistant}")),
+            (None, None) => None,
+        };
         if let Some(wanted) = assistant
             && !self.config.assistants.keys().any(|id| id.as_str() == wanted)
         {
@@ -113,7 +120,7 @@ pub fn prepare(store: &Store, subject: &Subject) -> Result<Tested, Error> {
         Some(version) => Some((version, state.version(store, version)?.commit)),
         None => None,
     };
-    Ok(Tested { label, environment, version, config })
+    Ok(Tested { scope: None, label, environment, version, config })
 }
 
 /// Records a finished run (passed and failed counts) on the version's commit, by `by`
@@ -135,6 +142,7 @@ pub fn record(
         target: target.to_string(),
         passed,
         failed,
+        scope: tested.scope.clone(),
         at: when.to_utc_rfc3339(),
         by: by.to_string(),
     };

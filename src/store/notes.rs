@@ -15,9 +15,18 @@ use crate::identity::{Person, When};
 use crate::model::ObjectId;
 
 impl Store {
+    /// Where `notes_ref` (`refs/notes/stagecraft/tests`) is read and written here: itself,
+    /// or under `--remote NAME` the remote's copy fetched apart from this clone's own.
+    fn local_notes_ref(&self, notes_ref: &str) -> String {
+        match (&self.remote, notes_ref.strip_prefix("refs/notes/stagecraft/")) {
+            (Some(remote), Some(rest)) => format!("{}{rest}", remote.notes_prefix()),
+            _ => notes_ref.to_string(),
+        }
+    }
+
     /// The note on `commit` in `notes_ref`, if any.
     pub fn note(&self, notes_ref: &str, commit: ObjectId) -> Option<String> {
-        let note = self.repo.find_note(Some(notes_ref), oid(commit)).ok()?;
+        let note = self.repo.find_note(Some(&self.local_notes_ref(notes_ref)), oid(commit)).ok()?;
         note.message().ok().map(str::to_string)
     }
 
@@ -31,20 +40,26 @@ impl Store {
         when: When,
         edit: &dyn Fn(Option<&str>) -> String,
     ) -> Result<(), Error> {
+        let local = self.local_notes_ref(notes_ref);
         let Some(remote) = &self.remote else {
-            return self.write_note(notes_ref, commit, who, when, edit).map(|_| ());
+            return self.write_note(&local, commit, who, when, edit).map(|_| ());
         };
         let _held = remote.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut attempts = 0;
         loop {
             attempts += 1;
             // The remote's notes, as they are now (none yet is fine).
-            let before = match remote.fetch_ref(self.git_dir(), notes_ref, notes_ref) {
-                Ok(()) => self.ref_target(notes_ref),
-                Err(_) if remote.has_no_ref(self.git_dir(), notes_ref) => None,
+            let before = match remote.fetch_ref(self.git_dir(), notes_ref, &local) {
+                Ok(()) => self.ref_target(&local),
+                Err(_) if remote.has_no_ref(self.git_dir(), notes_ref) => {
+                    if let Ok(mut stale) = self.repo.find_reference(&local) {
+                        let _ = stale.delete();
+                    }
+                    None
+                }
                 Err(error) => return Err(error),
             };
-            let after = self.write_note(notes_ref, commit, who, when, edit)?;
+            let after = self.write_note(&local, commit, who, when, edit)?;
             let update = RefUpdate { object: after, name: notes_ref.to_string(), expected: before };
             match remote.push(self.git_dir(), &[update]) {
                 Ok(()) => return Ok(()),
@@ -63,7 +78,7 @@ impl Store {
         }
     }
 
-    /// Writes the note locally; the new notes commit.
+    /// Writes the note in the local ref `notes_ref`; the new notes commit.
     fn write_note(
         &self,
         notes_ref: &str,

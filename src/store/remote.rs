@@ -104,9 +104,20 @@ impl Remote {
         command.args(["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--", &self.remote]);
         command.arg(format!("+refs/heads/*:{}*", self.tracking));
         command.arg("+refs/tags/*:refs/tags/*");
-        // The records of test runs, pushed at once by whoever made them.
-        command.arg("+refs/notes/stagecraft/*:refs/notes/stagecraft/*");
+        // The records of test runs, pushed at once by whoever made them; kept apart from
+        // this clone's own notes (a prune never deletes those).
+        command.arg(format!("+refs/notes/stagecraft/*:{}*", self.notes_prefix()));
         run(command, "fetch from", &redact(&self.remote))
+    }
+
+    /// Where the remote's `refs/notes/stagecraft/*` are kept: as they are in a mirror,
+    /// apart from the clone's own notes under `--remote NAME`.
+    pub fn notes_prefix(&self) -> String {
+        if self.tracking == "refs/heads/" {
+            "refs/notes/stagecraft/".to_string()
+        } else {
+            format!("refs/stagecraft/remotes/{}/notes/", self.remote)
+        }
     }
 
     /// Fetches one ref of the remote (a pull request's head, `refs/pull/7/head`) into

@@ -50,9 +50,15 @@ pub async fn send(
         .header(CONTENT_TYPE, "application/json")
         .body(serde_json::to_vec(&body).expect("requests serialize"));
     if let Target::Chat { api_key: Some(key), .. } = target {
-        request = request.header(AUTHORIZATION, format!("Bearer {}", key.expose()));
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+            .map_err(|_| "the API key is not a valid header value".to_string())?;
+        value.set_sensitive(true);
+        request = request.header(AUTHORIZATION, value);
     }
+    // What errors show: the URL without credentials or query.
+    let url = crate::testing::without_credentials(&url);
     let response = request.send().await.map_err(|e| {
+        let e = e.without_url();
         if e.is_timeout() {
             format!("no answer from {url} within {} s", timeout.as_secs_f64())
         } else {

@@ -206,10 +206,10 @@ pub enum Target {
 }
 
 impl Target {
-    /// The endpoint's URL, or `runtime NAME`.
+    /// The endpoint's URL (without credentials or a query), or `runtime NAME`.
     pub fn describe(&self) -> String {
         match self {
-            Target::Chat { endpoint, .. } => endpoint.clone(),
+            Target::Chat { endpoint, .. } => without_credentials(endpoint),
             Target::Runtime { name, .. } => format!("runtime {name}"),
         }
     }
@@ -232,6 +232,19 @@ impl Target {
         let env = environment?;
         let runtime = runtimes.iter().find(|r| &r.environment == env && r.test_url.is_some())?;
         Some(Target::Runtime { name: runtime.name.clone(), url: runtime.test_url.clone()?, version })
+    }
+}
+
+/// A URL without `user:password@` and without its query: what may be shown and recorded.
+pub fn without_credentials(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
     }
 }
 
@@ -334,6 +347,12 @@ mod tests {
             parse_runtime_reply(&json!({"reply": "hi", "tool_calls": [{"name": "a", "arguments": {"x": 1}}]}));
         assert_eq!(runtime.unwrap().tool_calls[0].id, "call_0");
         assert!(parse_runtime_reply(&json!({"text": "hi"})).is_err());
+    }
+
+    #[test]
+    fn shown_urls_carry_no_credentials() {
+        assert_eq!(without_credentials("https://me:secret@api.example/v1?key=k"), "https://api.example/v1");
+        assert_eq!(without_credentials("http://127.0.0.1:8000/v1"), "http://127.0.0.1:8000/v1");
     }
 
     #[test]

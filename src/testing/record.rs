@@ -21,6 +21,10 @@ pub struct TestRecord {
     pub target: String,
     pub passed: usize,
     pub failed: usize,
+    /// A run narrowed to some cases (`assistant support-bot`, `case order-status`); such a
+    /// run is shown but never opens a promotion gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// RFC 3339.
     pub at: String,
     /// `Name <email>`.
@@ -39,7 +43,8 @@ impl TestRecord {
             Some(env) => format!("in {env}"),
             None => format!("against {}", self.target),
         };
-        format!("tests: {}/{total} passed {place}", self.passed)
+        let scope = self.scope.as_ref().map(|s| format!(" ({s} only)")).unwrap_or_default();
+        format!("tests: {}/{total} passed {place}{scope}", self.passed)
     }
 }
 
@@ -62,9 +67,14 @@ pub fn append(note: Option<&str>, record: &TestRecord) -> String {
     text
 }
 
-/// The newest run recorded in `environment` that passed, if the newest run there passed.
+/// The newest whole-suite run recorded in `environment`, if it passed (a run narrowed to
+/// some cases never counts).
 pub fn passing_in<'r>(records: &'r [TestRecord], environment: &str) -> Option<&'r TestRecord> {
-    records.iter().rev().find(|r| r.environment.as_deref() == Some(environment)).filter(|r| r.all_passed())
+    records
+        .iter()
+        .rev()
+        .find(|r| r.environment.as_deref() == Some(environment) && r.scope.is_none())
+        .filter(|r| r.all_passed())
 }
 
 #[cfg(test)]
@@ -78,6 +88,7 @@ mod tests {
             target: "http://127.0.0.1:1/v1".into(),
             passed,
             failed,
+            scope: None,
             at: "2026-12-07T10:00:00Z".into(),
             by: "Ana <ana@example.com>".into(),
         }
@@ -95,5 +106,9 @@ mod tests {
         assert!(passing_in(&records, "pre-release").is_none());
         let failed_later = parse(&append(Some(&note), &record(Some("sandbox"), 11, 1)));
         assert!(passing_in(&failed_later, "sandbox").is_none(), "the newest run in sandbox failed");
+        let narrowed = TestRecord { scope: Some("case order-status".into()), ..record(Some("sandbox"), 1, 0) };
+        let records = parse(&append(Some(&append(None, &record(Some("sandbox"), 5, 1))), &narrowed));
+        assert!(passing_in(&records, "sandbox").is_none(), "one case passing opens nothing");
+        assert_eq!(records[1].display(), "tests: 1/1 passed in sandbox (case order-status only)");
     }
 }

@@ -131,9 +131,9 @@ fn the_example_cases_pass_and_a_run_on_a_version_is_recorded_where_show_and_hist
         repo.stagecraft(&["test", "--env", "sandbox", "--endpoint", endpoint, "--json", "--assistant", "support-bot"]);
     let answer = json.success().json();
     assert_eq!((answer["passed"].as_u64(), answer["cases"].as_array().unwrap().len()), (Some(3), 3), "{answer}");
-    assert_eq!(answer["recorded"], "tests: 3/3 passed in sandbox");
+    assert_eq!(answer["recorded"], "tests: 3/3 passed in sandbox (assistant support-bot only)");
     let history = repo.stagecraft(&["history"]).success();
-    assert!(history.stdout.contains("[tests: 3/3 passed in sandbox]"), "{history}");
+    assert!(history.stdout.contains("[tests: 3/3 passed in sandbox (assistant support-bot only)]"), "{history}");
     dump_for_openai_check(&sent);
 }
 
@@ -189,6 +189,7 @@ fn each_expectation_can_fail_and_names_what_it_expected_and_what_came_back() {
             ),
             ("latency", "[[turn]]\nuser = \"slowly\"\nmax_latency_ms = 50\n"),
             ("unscripted-tool", "[[turn]]\nuser = \"look it up\"\ncontains = \"no scripted result\"\n"),
+            ("min-pass", "runs = 3\nmin_pass = 2\n[[turn]]\nuser = \"hello\"\ncontains = \"goodbye\"\n"),
         ],
     );
     let llm = Llm::start(vec![
@@ -220,7 +221,13 @@ fn each_expectation_can_fail_and_names_what_it_expected_and_what_came_back() {
     let latency = failed("latency", "max_latency_ms");
     assert!(latency["latency_ms"].as_u64().unwrap() >= 120, "{latency}");
     assert_eq!(by_case("unscripted-tool")["result"], "passed");
-    assert_eq!((answer["passed"].as_u64(), answer["failed"].as_u64()), (Some(1), Some(6)));
+    let min_pass = failed("min-pass", "contains");
+    assert_eq!(
+        (min_pass["runs"].as_u64(), min_pass["passed_runs"].as_u64()),
+        (Some(2), Some(0)),
+        "two failures decide it"
+    );
+    assert_eq!((answer["passed"].as_u64(), answer["failed"].as_u64()), (Some(1), Some(7)));
     // The table names the first failed expectation.
     let table =
         repo.stagecraft(&["test", "--endpoint", &llm.endpoint, "--assistant", "support-bot", "--case", "contains"]);
@@ -273,6 +280,13 @@ fn a_run_that_cannot_complete_exits_4_and_records_nothing() {
     assert_eq!(refused.code, 4, "{refused}");
     assert!(refused.stdout.contains("the API key is missing or wrong"), "{refused}");
     assert_eq!(repo.git(&["notes", "--ref", "refs/notes/stagecraft/tests", "list"]), "", "nothing recorded");
+    // A key the config names but the environment lacks: nothing runs.
+    let config = repo.env.path().join("keyed.toml");
+    std::fs::write(&config, format!("[test]\nendpoint = \"{}\"\napi_key = \"env:NO_SUCH_KEY\"\n", llm.endpoint))
+        .unwrap();
+    let missing = repo.stagecraft(&["--config", config.to_str().unwrap(), "test", "--env", "sandbox"]);
+    assert_eq!(missing.code, 2, "{missing}");
+    assert!(missing.stderr.contains("[test] api_key: env:NO_SUCH_KEY is not set"), "{missing}");
     // No target at all, a bad endpoint, an unknown case: usage and not-found errors.
     let none = repo.stagecraft(&["test"]);
     assert_eq!(none.code, 2, "{none}");
@@ -404,8 +418,13 @@ fn require_tests_gates_a_local_promotion_until_the_newest_run_in_the_environment
     assert_eq!(run.code, 1, "{run}");
     assert!(run.stdout.contains("recorded on v2: tests: 0/6 passed in pre-release"), "{run}");
     assert_eq!(promote(&[]).code, 1);
-    // A run in sandbox does not count for live.
+    // One case passing afterwards opens nothing: the newest whole-suite run failed.
     let llm = Llm::start(example_script());
+    let narrowed =
+        repo.stagecraft(&["test", "--env", "pre-release", "--endpoint", &llm.endpoint, "--case", "order-status"]);
+    assert!(narrowed.stdout.contains("tests: 1/1 passed in pre-release (case order-status only)"), "{narrowed}");
+    assert_eq!(promote(&[]).code, 1, "a narrowed run never opens the gate");
+    // A run in sandbox does not count for live.
     repo.stagecraft(&["test", "--env", "sandbox", "--endpoint", &llm.endpoint]).success();
     assert_eq!(promote(&[]).code, 1, "the run must be in pre-release");
     // A passing run in pre-release: promoted.
@@ -480,6 +499,17 @@ fn chat_shows_tool_calls_with_their_scripted_results_and_starts_over_on_reset() 
     // After /reset the conversation is the system prompt and the new message only.
     let last = llm.requests("/v1/chat/completions").pop().unwrap();
     assert_eq!(last["messages"].as_array().unwrap().len(), 2, "{last}");
+    // A turn that fails after a tool call leaves nothing behind.
+    let failing = Llm::start(vec![
+        calls("first", "check_availability", json!({"date": "2026-12-11", "party_size": 2})),
+        Rule { user: "first".into(), after_tool: true, answer: Answer::Status(500) },
+        says("second", "Fine."),
+    ]);
+    let args = ["chat", "--assistant", "restaurant-booking", "--endpoint", &failing.endpoint];
+    let run = chat(&repo, &args, &[], "first\nsecond\n");
+    assert!(run.stdout.contains("(no answer: ") && run.stdout.contains("restaurant-booking> Fine."), "{run}");
+    let last = failing.requests("/v1/chat/completions").pop().unwrap();
+    assert_eq!(last["messages"].as_array().unwrap().len(), 2, "only the system prompt and `second`: {last}");
     // An unknown assistant.
     let unknown = repo.stagecraft(&["chat", "--assistant", "nobody", "--endpoint", &llm.endpoint]);
     assert_eq!(unknown.code, 1, "{unknown}");
@@ -559,6 +589,13 @@ fn with_remote_the_record_is_pushed_at_once_on_top_of_the_remotes_notes() {
         let run = Run::from_output(output, env.path());
         assert_eq!(run.code, 0, "{run}");
     };
+    // A run recorded in the first clone alone stays there whatever --remote fetches.
+    let local = env
+        .command(env!("CARGO_BIN_EXE_stagecraft"), &first)
+        .args(["test", "--env", "sandbox", "--endpoint", &llm.endpoint, "--case", "cancel-booking"])
+        .output()
+        .unwrap();
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
     // Two people record runs from two clones: both records are on the remote.
     test(&first, "order-status");
     test(&second, "book-table");
@@ -566,10 +603,11 @@ fn with_remote_the_record_is_pushed_at_once_on_top_of_the_remotes_notes() {
     let records: Vec<Value> = note.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(records.len(), 2, "{note}");
     assert_eq!(records.iter().map(|r| r["passed"].as_u64().unwrap()).sum::<u64>(), 2);
-    // And the first clone sees both after its next fetch.
-    git(&env, &first, &["fetch", "-q", "origin", "+refs/notes/stagecraft/*:refs/notes/stagecraft/*"]);
+    // The first clone sees the remote's newest with --remote, and keeps its own.
     let shown = env.stagecraft_in(&first, &["--remote", "origin", "show", "v1"]).success();
-    assert!(shown.stdout.contains("tests: 1/1 passed in sandbox"), "{shown}");
+    assert!(shown.stdout.contains("tests: 1/1 passed in sandbox (case book-table only)"), "{shown}");
+    let own = git(&env, &first, &["notes", "--ref", "refs/notes/stagecraft/tests", "show", "v1^{commit}"]);
+    assert!(own.contains("case cancel-booking") && own.lines().count() == 1, "{own}");
 }
 
 /// The example repository's README names only commands that exist.

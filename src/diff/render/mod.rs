@@ -1,7 +1,9 @@
 //! Renderings of a change set: `side-by-side` (terminals), `unified`, `markdown`
-//! (pull-request comments) and `json` (the stable shape of `docs/diff-json.md`). Pure:
+//! (pull-request comments), `json` (the stable shape of `docs/diff-json.md`) and `html`
+//! (the dashboard's comparison). Pure:
 //! the width and whether to colour come in as options.
 
+pub mod html;
 mod json;
 mod markdown;
 mod side_by_side;

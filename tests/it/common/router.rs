@@ -63,6 +63,7 @@ impl TestApp {
             stopping: tokio_util::sync::CancellationToken::new(),
             kick: Arc::new(tokio::sync::Notify::new()),
             reviews: tokio::sync::mpsc::channel(1).0,
+            session_key: stagecraft::http::pages::session::key(None),
         });
         TestApp { app: router(state), runtime }
     }
