@@ -6,6 +6,7 @@ mod api;
 mod concurrency;
 mod crash;
 mod daemon;
+mod dashboard;
 
 mod demo;
 mod diff;

@@ -9,6 +9,7 @@ use std::process::Output;
 /// The first pinned time: 2026-01-01T00:00:00Z. Each command advances it by a minute.
 const START: i64 = 1_767_225_600;
 
+pub mod browser;
 pub mod daemon;
 pub mod forge;
 pub mod gitserver;

@@ -1,0 +1,153 @@
+//! The dashboard in a real browser (headless Chromium through chromedriver) against a
+//! running daemon: signing in, the release flow from the draft banner to live and back,
+//! and the refusals a viewer or a forged request meets.
+
+use sha2::{Digest, Sha256};
+
+use crate::common::TestRepo;
+use crate::common::browser::Browser;
+use crate::common::daemon::Daemon;
+
+const ROLES: [&str; 4] = ["viewer", "publisher", "releaser", "admin"];
+
+fn token(role: &str) -> String {
+    format!("{role}-dashboard-token")
+}
+
+fn config() -> String {
+    let mut text = String::from(
+        "[repository]\npath = \"repo\"\nidentity = \"stagecraft daemon <daemon@example.com>\"\n[server]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    for role in ROLES {
+        let hash = hex::encode(Sha256::digest(token(role).as_bytes()));
+        text.push_str(&format!("[[token]]\nname = \"{role}-ana\"\nsha256 = \"{hash}\"\nrole = \"{role}\"\n"));
+    }
+    text
+}
+
+fn sign_in(browser: &Browser, base: &str, role: &str) {
+    browser.goto(&format!("{base}/"));
+    browser.find("input#token");
+    assert!(browser.url().contains("/login?next="), "reading needs a sign-in: {}", browser.url());
+    browser.type_into("input#token", &token(role));
+    let submit = browser.find("form[action='/login'] button");
+    browser.click_then(&submit, "div.cards");
+    browser.wait_text(&format!("{role}-ana ({role})"));
+}
+
+/// A POST from outside the browser with the session's cookie.
+fn post(base: &str, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut request = stagecraft::net::http_client()
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap());
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("stagecraft_session={cookie}"));
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
+}
+
+#[test]
+fn a_release_from_the_draft_banner_to_live_and_back_in_a_browser() {
+    let repo = TestRepo::from_example();
+    let Some(browser) = Browser::start() else { return };
+    repo.commit_file("assistants/support-bot/instructions.md", "Answer in two sentences at most.\n");
+    let daemon = Daemon::start(&repo, &config());
+    let base = format!("http://{}", daemon.address);
+    sign_in(&browser, &base, "releaser");
+    // The banner says what is unpublished; Publish goes through its preview.
+    browser.wait_text("Draft has unpublished changes");
+    let publish = browser.by_text("Publish…");
+    browser.click_then(&publish, "div.compare");
+    browser.wait_text("This creates v2 on sandbox.");
+    browser.wait_text("Answer in two sentences at most.");
+    browser.type_into("input#message", "Shorter answers");
+    let apply = browser.by_text("Publish");
+    browser.click_then(&apply, "div.notice");
+    browser.wait_text("Published v2 on sandbox");
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%(trailers:key=Stagecraft-Actor,valueonly)", "sandbox"]).trim(),
+        "token:releaser-ana"
+    );
+    // Promote to pre-release, then to live through the confirmation that names it.
+    browser.goto(&format!("{base}/"));
+    let promote = browser.by_text("Promote v2 to pre-release…");
+    browser.click_then(&promote, "div.compare");
+    let apply = browser.by_text("Promote");
+    browser.click_then(&apply, "div.notice");
+    browser.wait_text("Promoted v2 to pre-release");
+    browser.goto(&format!("{base}/"));
+    let promote = browser.by_text("Promote v2 to live…");
+    browser.click_then(&promote, "label[for=confirm]");
+    browser.wait_text("I understand this changes live");
+    let apply = browser.find("button#apply");
+    assert!(!browser.runtime.block_on(apply.is_enabled()).unwrap(), "disabled until the box is ticked");
+    let confirm = browser.find("input#confirm");
+    browser.click(&confirm);
+    browser.click_then(&apply, "div.notice");
+    browser.wait_text("Promoted v2 to live");
+    assert_eq!(repo.git(&["log", "-1", "--format=%(trailers:key=Stagecraft-Version,valueonly)", "live"]).trim(), "2");
+    // Roll live back: v1 again, v2 on hold there.
+    browser.goto(&format!("{base}/rollback?environment=live"));
+    browser.wait_text("live will run v1 again; v2 goes on hold there.");
+    let confirm = browser.find("input#confirm");
+    browser.click(&confirm);
+    let apply = browser.find("button#apply");
+    browser.click_then(&apply, "div.notice");
+    browser.wait_text("Rolled live back to v1");
+    browser.wait_text("v2 is on hold in live.");
+    // History lists it all, each entry linking to its version.
+    browser.goto(&format!("{base}/history?environment=live"));
+    browser.wait_text("rollback");
+    assert!(!browser.all("a[href='/versions/v2']").is_empty());
+    // A POST without the CSRF token is refused, and writes nothing.
+    let cookie = browser.cookie("stagecraft_session").expect("the session cookie");
+    let before = repo.git(&["rev-parse", "live"]);
+    let (status, body) = post(&base, "/rollback", Some(&cookie), &[("environment", "live"), ("confirm", "yes")]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("CSRF"), "{body}");
+    assert_eq!(repo.git(&["rev-parse", "live"]), before);
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn a_viewer_sees_no_action_and_a_forged_write_is_refused() {
+    let repo = TestRepo::from_example();
+    let Some(browser) = Browser::start() else { return };
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
+    let daemon = Daemon::start(&repo, &config());
+    let base = format!("http://{}", daemon.address);
+    sign_in(&browser, &base, "viewer");
+    browser.wait_text("Draft has unpublished changes");
+    for action in ["Publish…", "Delete draft…", "Roll back…"] {
+        let xpath = format!("//*[normalize-space(.)='{action}']");
+        let found = browser.runtime.block_on(browser.client.find_all(fantoccini::Locator::XPath(&xpath))).unwrap();
+        assert!(found.is_empty(), "a viewer is offered {action}");
+    }
+    assert!(browser.all("a[href^='/promote']").is_empty(), "no Promote for a viewer");
+    // The viewer's own session and CSRF token, in a forged publish: 403, nothing written.
+    browser.goto(&format!("{base}/history"));
+    let csrf = browser.runtime.block_on(browser.find("input[name=csrf]").attr("value")).unwrap().unwrap();
+    let cookie = browser.cookie("stagecraft_session").unwrap();
+    let before = repo.git(&["rev-parse", "sandbox"]);
+    let (status, body) = post(&base, "/publish", Some(&cookie), &[("csrf", &csrf), ("message", "forged")]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Your role, viewer, may not do this"), "{body}");
+    assert_eq!(repo.git(&["rev-parse", "sandbox"]), before, "nothing written");
+    // The preview page itself is refused too.
+    browser.goto(&format!("{base}/publish"));
+    browser.wait_text("This needs the publisher role.");
+    // A tampered cookie is no session at all.
+    let (status, _) = post(&base, "/publish", Some(&format!("{cookie}x")), &[("csrf", &csrf)]);
+    assert_eq!(status, 403);
+    // Signing out ends the session.
+    let sign_out = browser.by_text("Sign out");
+    browser.click_then(&sign_out, "input#token");
+    browser.goto(&format!("{base}/history"));
+    browser.find("input#token");
+    assert_eq!(daemon.stop(), 0);
+}
