@@ -61,10 +61,12 @@ fn a_release_from_the_draft_banner_to_live_and_back_in_a_browser() {
     sign_in(&browser, &base, "releaser");
     // The banner says what is unpublished; Publish goes through its preview.
     browser.wait_text("Draft has unpublished changes");
+    browser.screenshot("environments-with-draft");
     let publish = browser.by_text("Publish…");
     browser.click_then(&publish, "div.compare");
     browser.wait_text("This creates v2 on sandbox.");
     browser.wait_text("Answer in two sentences at most.");
+    browser.screenshot("publish-preview");
     browser.type_into("input#message", "Shorter answers");
     let apply = browser.by_text("Publish");
     browser.click_then(&apply, "div.notice");
@@ -84,6 +86,7 @@ fn a_release_from_the_draft_banner_to_live_and_back_in_a_browser() {
     let promote = browser.by_text("Promote v2 to live…");
     browser.click_then(&promote, "label[for=confirm]");
     browser.wait_text("I understand this changes live");
+    browser.screenshot("promote-to-live");
     let apply = browser.find("button#apply");
     assert!(!browser.runtime.block_on(apply.is_enabled()).unwrap(), "disabled until the box is ticked");
     let confirm = browser.find("input#confirm");
@@ -101,6 +104,15 @@ fn a_release_from_the_draft_banner_to_live_and_back_in_a_browser() {
     browser.wait_text("Rolled live back to v1");
     browser.wait_text("v2 is on hold in live.");
     // History lists it all, each entry linking to its version.
+    browser.goto(&format!("{base}/"));
+    browser.wait_text("On hold: v2");
+    browser.screenshot("environments");
+    browser.goto(&format!("{base}/history?environment=live"));
+    browser.wait_text("rollback");
+    browser.screenshot("history");
+    browser.goto(&format!("{base}/versions/v2"));
+    browser.wait_text("On hold in: live");
+    browser.screenshot("version");
     browser.goto(&format!("{base}/history?environment=live"));
     browser.wait_text("rollback");
     assert!(!browser.all("a[href='/versions/v2']").is_empty());

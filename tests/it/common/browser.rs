@@ -135,10 +135,20 @@ impl Browser {
         self.runtime.block_on(self.client.get_named_cookie(name)).ok().map(|cookie| cookie.value().to_string())
     }
 
-    /// A PNG of the page as it is now.
-    pub fn screenshot(&self, path: &std::path::Path) {
+    /// A PNG of the page as it is now, as `<name>.png`: in the directory that
+    /// `STAGECRAFT_SCREENSHOTS` names (the README's pictures are made with
+    /// `STAGECRAFT_SCREENSHOTS=$PWD/docs/screenshots cargo test --test it dashboard`), else
+    /// in a temporary one. Returns its size in bytes.
+    pub fn screenshot(&self, name: &str) -> usize {
         let png = self.runtime.block_on(self.client.screenshot()).unwrap();
-        std::fs::write(path, png).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir = std::env::var_os("STAGECRAFT_SCREENSHOTS").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            let dir = std::env::temp_dir().join("stagecraft-screenshots");
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        });
+        std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        png.len()
     }
 }
 
