@@ -88,6 +88,17 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     config.delivery.retry_max = Duration::from_secs(2);
     config.delivery.timeout = Duration::from_secs(5);
     config.server.public_metrics = true;
+    // A token made for this run only, printed below: the dashboard's sign-in.
+    let demo_token = demo_token();
+    config.tokens = vec![crate::config::TokenConfig {
+        name: "demo".into(),
+        sha256: {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(demo_token.as_bytes()))
+        },
+        role: crate::config::Role::Admin,
+    }];
+    config.repository.identity = Some(identity.committer.clone());
     config.runtimes = chain
         .environments()
         .iter()
@@ -123,6 +134,8 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         "status": status,
         "listen": address.to_string(),
         "runtimes": environments,
+        "dashboard": format!("http://{address}/"),
+        "demo_token": demo_token,
     }));
     let moved = if taken {
         format!("127.0.0.1:8080 is taken, so the daemon serves on {address} instead.\n")
@@ -132,6 +145,9 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     ui.text(&format!(
         "{intro}\n{moved}The daemon serves {dir} on http://{address} (/healthz, /readyz, /metrics), with a demo\n\
          runtime for each environment ({}); each prints below what it receives.\n\n\
+         Open the dashboard: http://{address}/\n\
+         \x20 sign in with the demo token {demo_token}\n\
+         \x20 (made for this run only: no other daemon accepts it)\n\n\
          In a second terminal:\n{next}\nCtrl-C stops the demo.\n",
         environments.join(", "),
         dir = dir.display(),
@@ -139,6 +155,13 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
     super::serve::init_logging_default(context, super::serve::LogFormat::Human, "warn");
     super::serve::run_daemon(loaded, context, None, Arc::new(|_| None), listener)?;
     Ok(0)
+}
+
+/// A fresh token for this demo run's dashboard sign-in (an admin, for this run only).
+fn demo_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    format!("demo-{}", hex::encode(bytes))
 }
 
 /// A fresh Standard Webhooks secret for this demo run.

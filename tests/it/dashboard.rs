@@ -113,6 +113,18 @@ fn a_release_from_the_draft_banner_to_live_and_back_in_a_browser() {
     browser.goto(&format!("{base}/versions/v2"));
     browser.wait_text("On hold in: live");
     browser.screenshot("version");
+    // Revert v2 on the draft, through the preview of the three-way result.
+    let revert = browser.by_text("Revert…");
+    browser.click_then(&revert, "div.compare");
+    browser.wait_text("The draft loses the changes v2 made");
+    browser.wait_text("Answer in two sentences at most.");
+    browser.screenshot("revert-preview");
+    let apply = browser.by_text("Revert on the draft");
+    browser.click_then(&apply, "div.notice");
+    browser.wait_text("Reverted v2 on the draft");
+    let original =
+        std::fs::read_to_string(crate::common::example_repo().join("assistants/support-bot/instructions.md")).unwrap();
+    assert_eq!(repo.git(&["show", "draft:assistants/support-bot/instructions.md"]), original);
     browser.goto(&format!("{base}/history?environment=live"));
     browser.wait_text("rollback");
     assert!(!browser.all("a[href='/versions/v2']").is_empty());
@@ -141,6 +153,11 @@ fn a_viewer_sees_no_action_and_a_forged_write_is_refused() {
         assert!(found.is_empty(), "a viewer is offered {action}");
     }
     assert!(browser.all("a[href^='/promote']").is_empty(), "no Promote for a viewer");
+    // Numbers: each environment's phone numbers and SIP headers.
+    browser.goto(&format!("{base}/numbers"));
+    browser.wait_text("X-Env: sandbox");
+    browser.wait_text("X-Route: main");
+    browser.screenshot("numbers");
     // The viewer's own session and CSRF token, in a forged publish: 403, nothing written.
     browser.goto(&format!("{base}/history"));
     let csrf = browser.runtime.block_on(browser.find("input[name=csrf]").attr("value")).unwrap().unwrap();

@@ -63,6 +63,11 @@ fn demo_serves_and_a_publish_and_a_promotion_reach_its_runtimes() {
     };
     let serving = wait_for("the address", &|l| l.starts_with("The daemon serves"));
     assert!(serving.contains("on http://127.0.0.1:"), "{serving}");
+    let dashboard = wait_for("the dashboard", &|l| l.starts_with("Open the dashboard: "));
+    let dashboard = dashboard.trim_start_matches("Open the dashboard: ").to_string();
+    let token_line = wait_for("the demo token", &|l| l.contains("sign in with the demo token "));
+    let token = token_line.rsplit(' ').next().unwrap().to_string();
+    assert!(token.starts_with("demo-") && token.len() == 37, "a fresh token for this run: {token}");
     wait_for("live's first delivery", &|l| l.starts_with("[       live runtime] support-bot v1"));
     // The commands it printed, from a second terminal.
     let repo = env.path().join("demo");
@@ -76,6 +81,22 @@ fn demo_serves_and_a_publish_and_a_promotion_reach_its_runtimes() {
     env.stagecraft_in(&repo, &["promote", "v2", "--to", "pre-release"]).success();
     env.stagecraft_in(&repo, &["promote", "v2", "--to", "live", "--yes"]).success();
     wait_for("the promotion", &|l| l.starts_with("[       live runtime] support-bot v2"));
+    // The printed sign-in opens the dashboard on the Environments page.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let page = runtime.block_on(async {
+        let client = stagecraft::net::http_client();
+        let signed = client
+            .post(format!("{dashboard}login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}&next=/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status().as_u16(), 303);
+        let cookie = signed.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        client.get(&dashboard).header("cookie", cookie).send().await.unwrap().text().await.unwrap()
+    });
+    assert!(page.contains("<h1>Environments</h1>") && page.contains("demo (admin)"), "{page}");
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     assert!(child.wait().unwrap().success(), "Ctrl-C stops the demo cleanly");

@@ -26,8 +26,22 @@ use crate::wire::WriteFlags;
 enum Write {
     Publish,
     Discard,
-    Promote { version: String, to: String },
-    Rollback { environment: String, to: Option<String> },
+    Promote {
+        version: String,
+        to: String,
+    },
+    Rollback {
+        environment: String,
+        to: Option<String>,
+    },
+    /// Remove a publish's changes from the draft (a three-way merge).
+    Revert {
+        version: String,
+    },
+    /// Make the draft a version's snapshot.
+    Restore {
+        version: String,
+    },
 }
 
 impl Write {
@@ -37,6 +51,8 @@ impl Write {
             Write::Discard => "/discard",
             Write::Promote { .. } => "/promote",
             Write::Rollback { .. } => "/rollback",
+            Write::Revert { .. } => "/revert",
+            Write::Restore { .. } => "/restore",
         }
     }
 
@@ -44,7 +60,7 @@ impl Write {
     fn environment(&self, state: &AppState) -> Result<EnvName, crate::http::problem::Problem> {
         match self {
             Write::Publish => Ok(state.chain.base().clone()),
-            Write::Discard => Ok(state.chain.draft().clone()),
+            Write::Discard | Write::Revert { .. } | Write::Restore { .. } => Ok(state.chain.draft().clone()),
             Write::Promote { to, .. } => state.environment(to),
             Write::Rollback { environment, .. } => state.environment(environment),
         }
@@ -57,6 +73,8 @@ impl Write {
             Write::Promote { version, to } => format!("Promote {version} to {to}"),
             Write::Rollback { environment, to: Some(to) } => format!("Roll {environment} back to {to}"),
             Write::Rollback { environment, to: None } => format!("Roll {environment} back"),
+            Write::Revert { version } => format!("Revert {version} on the draft"),
+            Write::Restore { version } => format!("Restore {version} to the draft"),
         }
     }
 
@@ -85,6 +103,17 @@ impl Write {
                         };
                         crate::ops::rollback::rollback(store, &identity, environment, to, &options)
                     }
+                    Write::Revert { version } | Write::Restore { version } => {
+                        let version = match version.parse::<crate::model::Version>() {
+                            Ok(version) => version,
+                            Err(error) => return Ok(Err(error.into())),
+                        };
+                        if matches!(write, Write::Revert { .. }) {
+                            crate::ops::revert::revert(store, &identity, version, None, &options)
+                        } else {
+                            crate::ops::restore::restore(store, &identity, version, None, &options)
+                        }
+                    }
                 })
             })
             .await
@@ -103,6 +132,9 @@ impl Write {
                 Write::Rollback { environment, to } => {
                     input type="hidden" name="environment" value=(environment);
                     @if let Some(to) = to { input type="hidden" name="to" value=(to); }
+                }
+                Write::Revert { version } | Write::Restore { version } => {
+                    input type="hidden" name="version" value=(version);
                 }
                 Write::Publish | Write::Discard => {}
             }
@@ -149,6 +181,8 @@ async fn preview(state: AppState, visitor: Visitor, write: Write) -> Response {
         Write::Discard => "Delete the draft's changes".to_string(),
         Write::Promote { .. } => "Promote".to_string(),
         Write::Rollback { .. } => "Roll back".to_string(),
+        Write::Revert { .. } => "Revert on the draft".to_string(),
+        Write::Restore { .. } => "Restore to the draft".to_string(),
     };
     let outcome = match (&write, written.version, written.left) {
         (Write::Publish, Some(v), _) => format!("This creates v{v} on {env}."),
@@ -157,6 +191,12 @@ async fn preview(state: AppState, visitor: Visitor, write: Write) -> Response {
             format!("{env} will run v{v} again; v{left} goes on hold there.")
         }
         (Write::Discard, _, _) => format!("The draft goes back to {}'s configuration.", state.chain.base()),
+        (Write::Revert { version }, _, _) => {
+            format!("The draft loses the changes {version} made; nothing goes live until the next publish.")
+        }
+        (Write::Restore { version }, _, _) => {
+            format!("The draft becomes {version}'s configuration; nothing goes live until the next publish.")
+        }
         _ => String::new(),
     };
     let body = html! {
@@ -241,6 +281,8 @@ async fn apply(state: AppState, visitor: Visitor, write: Write, form: WriteForm)
         (Write::Promote { .. }, Some(v)) => format!("Promoted v{v} to {env}"),
         (Write::Rollback { .. }, Some(v)) => format!("Rolled {env} back to v{v}"),
         (Write::Discard, _) => "The draft's changes are deleted".to_string(),
+        (Write::Revert { version }, _) => format!("Reverted {version} on the draft"),
+        (Write::Restore { version }, _) => format!("Restored {version} to the draft"),
         _ => "Done".to_string(),
     };
     let body = html! {
@@ -297,6 +339,37 @@ pub async fn promote_preview(
 pub async fn promote(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
     let write =
         Write::Promote { version: form.version.clone().unwrap_or_default(), to: form.to.clone().unwrap_or_default() };
+    apply(state, visitor, write, form).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VersionQuery {
+    version: String,
+}
+
+pub async fn revert_preview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<VersionQuery>,
+) -> Response {
+    preview(state, visitor, Write::Revert { version: query.version }).await
+}
+
+pub async fn revert(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
+    let write = Write::Revert { version: form.version.clone().unwrap_or_default() };
+    apply(state, visitor, write, form).await
+}
+
+pub async fn restore_preview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<VersionQuery>,
+) -> Response {
+    preview(state, visitor, Write::Restore { version: query.version }).await
+}
+
+pub async fn restore(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
+    let write = Write::Restore { version: form.version.clone().unwrap_or_default() };
     apply(state, visitor, write, form).await
 }
 

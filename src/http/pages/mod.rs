@@ -51,10 +51,13 @@ pub fn routes() -> Router<AppState> {
         .route("/history", get(views::history))
         .route("/versions/{version}", get(views::version))
         .route("/compare", get(views::compare))
+        .route("/numbers", get(views::numbers))
         .route("/publish", get(actions::publish_preview).post(actions::publish))
         .route("/discard", get(actions::discard_preview).post(actions::discard))
         .route("/promote", get(actions::promote_preview).post(actions::promote))
         .route("/rollback", get(actions::rollback_preview).post(actions::rollback))
+        .route("/revert", get(actions::revert_preview).post(actions::revert))
+        .route("/restore", get(actions::restore_preview).post(actions::restore))
         .route("/assets/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/assets/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .layer(need(Need::Anyone))
@@ -206,6 +209,7 @@ pub fn page(visitor: &Visitor, title: &str, banner: Option<&DraftStatus>, body: 
                         a href="/" { "Environments" }
                         a href="/history" { "History" }
                         a href="/compare" { "Compare" }
+                        a href="/numbers" { "Numbers" }
                     }
                     div.who {
                         @match &visitor.session {

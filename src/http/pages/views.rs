@@ -282,6 +282,10 @@ pub async fn version(State(state): State<AppState>, visitor: Visitor, Path(text)
         @if !info.on_hold.is_empty() { p { "On hold in: " (info.on_hold.join(", ")) } }
         p { @match &info.tests { Some(tests) => span.badge.good { (tests) }, None => span.muted { "No test run recorded." } } }
         div.actions {
+            @if visitor.may(Role::Publisher) {
+                a.button href={ "/revert?version=v" (info.version) } { "Revert…" }
+                a.button.secondary href={ "/restore?version=v" (info.version) } { "Restore…" }
+            }
             a.button.secondary href={ "/compare?from=v" (info.version) "&to=draft" } { "Compare with the draft" }
         }
     };
@@ -343,4 +347,62 @@ pub async fn compare(State(state): State<AppState>, visitor: Visitor, Query(quer
         }
     };
     page(&visitor, "Compare", view.as_ref().map(|v| &v.draft), body)
+}
+
+/// One assistant's bindings in one environment: its numbers and SIP headers.
+type NumbersRow = (String, String, Vec<String>, Vec<(String, String)>);
+
+/// Numbers: each environment's phone numbers and SIP headers, per assistant.
+pub async fn numbers(State(state): State<AppState>, visitor: Visitor) -> Response {
+    if let Err(to_login) = visitor.require_read() {
+        return to_login;
+    }
+    let view = environments_view(&state);
+    let chain = view.as_ref().map(|v| v.chain.clone()).unwrap_or_default();
+    let mut rows: Vec<NumbersRow> = Vec::new();
+    for env in &chain {
+        let Some(pull) = state.hub.pull(env) else { continue };
+        for id in pull.ids() {
+            let Some(pulled) = pull.get(id) else { continue };
+            let Ok(data) = serde_json::from_slice::<crate::wire::AssistantData>(&pulled.data) else { continue };
+            let numbers: Vec<String> = data.channels["phone_numbers"]
+                .as_array()
+                .map(|list| list.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            let headers: Vec<(String, String)> = data.channels["sip_headers"]
+                .as_object()
+                .map(|map| {
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !numbers.is_empty() || !headers.is_empty() {
+                rows.push((env.clone(), id.clone(), numbers, headers));
+            }
+        }
+    }
+    let body = html! {
+        @if rows.is_empty() {
+            p.muted { "No environment binds a phone number or SIP headers (channels.toml)." }
+        } @else {
+            div.table-wrap {
+                table {
+                    thead { tr { th { "Environment" } th { "Assistant" } th { "Phone numbers" } th { "SIP headers" } } }
+                    tbody {
+                        @for (env, id, numbers, headers) in &rows {
+                            tr {
+                                td { (env) }
+                                td { (id) }
+                                td { @for n in numbers { code { (n) } br; } }
+                                td { @for (k, v) in headers { code { (k) ": " (v) } br; } }
+                            }
+                        }
+                    }
+                }
+            }
+            p.muted { "Numbers are per environment: change one in channels.toml on the draft, publish, and promote it like any change." }
+        }
+    };
+    page(&visitor, "Numbers", view.as_ref().map(|v| &v.draft), body)
 }
