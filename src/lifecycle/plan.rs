@@ -74,6 +74,8 @@ pub enum Action {
     Rollback,
     Revert,
     Restore,
+    /// Files changed on the draft from the dashboard.
+    Edit,
 }
 
 impl Action {
@@ -86,6 +88,7 @@ impl Action {
             Action::Rollback => "rollback",
             Action::Revert => "revert",
             Action::Restore => "restore",
+            Action::Edit => "edit",
         }
     }
 }
@@ -288,6 +291,28 @@ pub fn plan_discard(
         tree: NewTree::Existing(base.tree),
         changes,
     };
+    Ok(draft_plan(chain, draft, change, request))
+}
+
+/// Files of the draft changed in place (the dashboard's editor): one commit on the draft
+/// with the new snapshot; refused when it changes nothing. The snapshot was validated
+/// by the caller (an invalid one is never planned).
+pub fn plan_edit(
+    chain: &Chain,
+    draft: &EnvFacts,
+    snapshot: Snapshot,
+    subject: String,
+    changes: ChangeSet,
+    request: &Request,
+) -> Result<Plan, Error> {
+    if changes.assistants.is_empty() && changes.channels.is_empty() && changes.other_files.is_empty() {
+        return Err(Error::NothingToDo {
+            message: format!("nothing to save: the {} already has this", draft.env),
+            hint: "change the text, then save".into(),
+        });
+    }
+    let change =
+        DraftChange { action: Action::Edit, subject, source: None, tree: NewTree::Snapshot(snapshot), changes };
     Ok(draft_plan(chain, draft, change, request))
 }
 

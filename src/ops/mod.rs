@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod diff;
 pub mod discard;
+pub mod edit;
 pub mod history;
 pub mod init;
 pub mod promote;

@@ -180,3 +180,86 @@ fn a_viewer_sees_no_action_and_a_forged_write_is_refused() {
     browser.find("input#token");
     assert_eq!(daemon.stop(), 0);
 }
+
+#[test]
+fn editing_a_file_in_the_browser_commits_it_as_the_signed_in_token_and_refusals_keep_the_text() {
+    let repo = TestRepo::from_example();
+    let Some(browser) = Browser::start() else { return };
+    let daemon = Daemon::start(&repo, &config());
+    let base = format!("http://{}", daemon.address);
+    sign_in(&browser, &base, "publisher");
+    let edit = |path: &str, text: &str| {
+        browser.goto(&format!("{base}/edit?path={path}"));
+        let area = browser.find("textarea#text");
+        browser.runtime.block_on(area.clear()).unwrap();
+        browser.runtime.block_on(area.send_keys(text)).unwrap();
+    };
+    // Instructions with markup in them: previewed as Markdown, any HTML shown as text.
+    edit("assistants/support-bot/instructions.md", "# Support\n\nBe **brief**. <script>alert(1)</script>\n");
+    let preview = browser.by_text("Preview");
+    browser.click_then(&preview, "div.card strong");
+    assert!(browser.text().contains("<script>alert(1)</script>"), "shown as text, never run");
+    browser.screenshot("edit-instructions");
+    let save = browser.find("button#save");
+    browser.click_then(&save, "div.notice");
+    browser.wait_text("Saved assistants/support-bot/instructions.md to the draft");
+    let log = repo.git(&[
+        "log",
+        "-1",
+        "--format=%an|%(trailers:key=Stagecraft-Action,valueonly)|%(trailers:key=Stagecraft-Actor,valueonly)",
+        "draft",
+    ]);
+    assert_eq!(log.replace('\n', ""), "publisher-ana|edit|token:publisher-ana", "{log}");
+    assert!(repo.git(&["show", "draft:assistants/support-bot/instructions.md"]).contains("<script>alert(1)</script>"));
+    let history = repo.stagecraft(&["history", "draft", "--json"]).success().json();
+    assert_eq!(
+        (history["entries"][0]["action"].as_str(), history["entries"][0]["actor"].as_str()),
+        (Some("edit"), Some("token:publisher-ana"))
+    );
+    // A file that does not validate: not saved, the findings beside the user's text.
+    let tip = repo.git(&["rev-parse", "draft"]);
+    edit("assistants/support-bot/assistant.toml", "name = \"Support\"\nmodel = 7\n");
+    let save = browser.find("button#save");
+    browser.click_then(&save, "ul.findings");
+    browser.wait_text("assistants/support-bot/assistant.toml:2:");
+    let kept = browser.runtime.block_on(browser.find("textarea#text").prop("value")).unwrap().unwrap();
+    assert_eq!(kept, "name = \"Support\"\nmodel = 7\n", "the text is kept");
+    browser.screenshot("edit-refused");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), tip, "nothing written");
+    // The draft moves while the editor is open: a conflict that keeps the text.
+    edit("assistants/restaurant-booking/instructions.md", "Greet callers in Italian first.\n");
+    repo.commit_file("assistants/restaurant-booking/assistant.toml", &{
+        let text = std::fs::read_to_string(repo.root.join("assistants/restaurant-booking/assistant.toml")).unwrap();
+        text.replace("temperature = 0.5", "temperature = 0.4")
+    });
+    let moved = repo.git(&["rev-parse", "draft"]);
+    let save = browser.find("button#save");
+    browser.click_then(&save, "div.compare");
+    browser.wait_text("the draft moved since you opened this file");
+    browser.wait_text("model.temperature 0.5 → 0.4");
+    let kept = browser.runtime.block_on(browser.find("textarea#text").prop("value")).unwrap().unwrap();
+    assert_eq!(kept, "Greet callers in Italian first.\n");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), moved, "nothing written");
+    // Saving again writes on the draft as it is now.
+    let save = browser.find("button#save");
+    browser.click_then(&save, "div.notice");
+    assert_eq!(
+        repo.git(&["show", "draft:assistants/restaurant-booking/instructions.md"]),
+        "Greet callers in Italian first.\n"
+    );
+    // A 2 MB paste: over the limit, a clear page, nothing written.
+    let cookie = browser.cookie("stagecraft_session").unwrap();
+    let csrf = browser.runtime.block_on(browser.find("input[name=csrf]").attr("value")).unwrap().unwrap();
+    let before = repo.git(&["rev-parse", "draft"]);
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let (status, body) = post(
+        &base,
+        "/edit",
+        Some(&cookie),
+        &[("csrf", &csrf), ("path", "assistants/support-bot/instructions.md"), ("text", &huge)],
+    );
+    assert_eq!(status, 413, "{}", &body[..200.min(body.len())]);
+    assert!(body.contains("over the size limit"), "{body}");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), before);
+    assert_eq!(daemon.stop(), 0);
+}

@@ -14,6 +14,7 @@
 //! [`actions`] (publish, discard, promote, rollback: a preview, then the write).
 
 mod actions;
+mod edit;
 pub mod session;
 mod views;
 
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/versions/{version}", get(views::version))
         .route("/compare", get(views::compare))
         .route("/numbers", get(views::numbers))
+        .route("/edit", get(edit::editor).post(edit::save))
         .route("/publish", get(actions::publish_preview).post(actions::publish))
         .route("/discard", get(actions::discard_preview).post(actions::discard))
         .route("/promote", get(actions::promote_preview).post(actions::promote))
@@ -210,6 +212,7 @@ pub fn page(visitor: &Visitor, title: &str, banner: Option<&DraftStatus>, body: 
                         a href="/history" { "History" }
                         a href="/compare" { "Compare" }
                         a href="/numbers" { "Numbers" }
+                        @if visitor.may(Role::Publisher) { a href="/edit" { "Edit" } }
                     }
                     div.who {
                         @match &visitor.session {

@@ -1,0 +1,276 @@
+//! Editing the draft in the browser: each file of an assistant as text (the instructions
+//! with a Markdown preview), validated on save with every finding at `file:line:col`
+//! beside the text, and saved as one commit on the draft authored as the signed-in
+//! token's name (`Stagecraft-Action: edit`, `Stagecraft-Actor: token:<name>`). The page
+//! keeps the user's text whenever a save is refused: findings, a draft that moved since
+//! the editor was opened (a conflict, with what changed meanwhile), a text over the size
+//! limit, a session that expired.
+//!
+//! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use super::{Visitor, csrf_field, error_page, page, problem_page, refusal};
+use crate::config::Role;
+use crate::error::Error;
+use crate::http::AppState;
+use crate::http::writes::{identity, options};
+use crate::identity::Person;
+use crate::ops::edit::FileEdit;
+use crate::wire::WriteFlags;
+
+/// Instructions as HTML, for the preview: Markdown, with any HTML in it shown as text.
+fn markdown(text: &str) -> Markup {
+    use pulldown_cmark::{Event, Parser};
+    let events = Parser::new(text).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    PreEscaped(out)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FileQuery {
+    path: Option<String>,
+    assistant: Option<String>,
+}
+
+/// The draft's assistants, or one assistant's files, or one file's editor.
+pub async fn editor(State(state): State<AppState>, visitor: Visitor, Query(query): Query<FileQuery>) -> Response {
+    if let Err(to_login) = visitor.require_read() {
+        return to_login;
+    }
+    if !visitor.may(Role::Publisher) {
+        return refusal(
+            &visitor,
+            StatusCode::FORBIDDEN,
+            "Editing needs the publisher role.",
+            "Sign in with a token of that role.",
+        );
+    }
+    if let Some(path) = query.path {
+        let shown = path.clone();
+        let read = state.with_store(move |store| crate::ops::edit::read_file(store, &path)).await;
+        return match read {
+            Ok((Some(text), tip)) => file_page(&visitor, &shown, &text, &tip.to_hex(), None, None),
+            Ok((None, _)) => refusal(
+                &visitor,
+                StatusCode::NOT_FOUND,
+                &format!("The draft has no file {shown}."),
+                "Pick a file from the list.",
+            ),
+            Err(problem) => problem_page(&visitor, problem),
+        };
+    }
+    let assistant = query.assistant.filter(|a| !a.is_empty());
+    let listed = {
+        let assistant = assistant.clone();
+        state
+            .with_store(move |store| match &assistant {
+                Some(id) => crate::ops::edit::assistant_files(store, id),
+                None => {
+                    let (_, tip) = crate::ops::edit::read_file(store, "assistants")?;
+                    let snapshot = store.snapshot(tip)?;
+                    let mut ids: Vec<String> = snapshot
+                        .under("assistants/")
+                        .filter_map(|(p, _)| p.strip_prefix("assistants/")?.split('/').next().map(str::to_string))
+                        .collect();
+                    ids.dedup();
+                    Ok(ids)
+                }
+            })
+            .await
+    };
+    let items = match listed {
+        Ok(items) => items,
+        Err(problem) => return problem_page(&visitor, problem),
+    };
+    let body = match &assistant {
+        Some(id) => html! {
+            p { "The files of " strong { (id) } " on the draft:" }
+            ul { @for path in &items { li { a href={ "/edit?path=" (super::form_urlencoded(path)) } { (path) } } } }
+        },
+        None => html! {
+            p { "Pick an assistant of the draft:" }
+            ul { @for id in &items { li { a href={ "/edit?assistant=" (super::form_urlencoded(id)) } { (id) } } } }
+        },
+    };
+    page(&visitor, "Edit the draft", None, body)
+}
+
+/// One file's editor, with the findings of a refused save or the preview.
+fn file_page(
+    visitor: &Visitor,
+    path: &str,
+    text: &str,
+    expected: &str,
+    findings: Option<Markup>,
+    preview: Option<Markup>,
+) -> Response {
+    let is_markdown = path.ends_with(".md");
+    let body = html! {
+        @if let Some(findings) = findings { (findings) }
+        form method="post" action="/edit" {
+            (csrf_field(visitor))
+            input type="hidden" name="path" value=(path);
+            input type="hidden" name="expected" value=(expected);
+            p {
+                label for="text" { "Contents of " code { (path) } }
+                br;
+                textarea id="text" name="text" rows="24" spellcheck="false" { (text) }
+            }
+            div.actions {
+                button id="save" type="submit" name="action" value="save" { "Save to the draft" }
+                @if is_markdown { button.secondary type="submit" name="action" value="preview" { "Preview" } }
+                a.button.secondary href="/edit" { "Cancel" }
+            }
+        }
+        @if let Some(preview) = preview {
+            h2 { "Preview" }
+            div.card { (preview) }
+        }
+    };
+    page(visitor, &format!("Edit {path}"), None, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    path: String,
+    text: String,
+    #[serde(default)]
+    expected: String,
+    action: Option<String>,
+}
+
+/// Saves (or previews) a file.
+pub async fn save(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: Result<Form<EditForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refusal(
+                &visitor,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The text is over the size limit (1 MiB a request); nothing was saved.",
+                "Go back: your browser still has the text. Edit large files with git.",
+            );
+        }
+        Err(rejection) => {
+            return refusal(
+                &visitor,
+                StatusCode::BAD_REQUEST,
+                &format!("The form could not be read: {rejection}"),
+                "Reload the editor.",
+            );
+        }
+    };
+    // The text is kept whatever happens: an expired session is told so beside it.
+    if visitor.session.is_none() {
+        let note = html! { div.problem role="alert" { p { "Your session has expired: nothing was saved. Sign in again in another tab, then save." } } };
+        let mut response = file_page(&visitor, &form.path, &form.text, &form.expected, Some(note), None);
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        return response;
+    }
+    let session = match visitor.require_post(&form.csrf, Role::Publisher) {
+        Ok(session) => session.clone(),
+        Err(refused) => return refused,
+    };
+    let text = form.text.replace("\r\n", "\n");
+    if form.action.as_deref() == Some("preview") {
+        return file_page(&visitor, &form.path, &text, &form.expected, None, Some(markdown(&text)));
+    }
+    let mut identity = match identity(&state) {
+        Ok(identity) => identity,
+        Err(problem) => return problem_page(&visitor, problem),
+    };
+    // Authored as the signed-in token's name; the daemon commits.
+    identity.author =
+        Person { name: session.name.clone(), email: format!("{}@tokens.stagecraft.invalid", session.name) };
+    let flags = WriteFlags {
+        message: None,
+        force: false,
+        confirm: false,
+        preview: false,
+        expected: Some(form.expected.clone()).filter(|e| !e.is_empty()),
+    };
+    let options = match options(&state, visitor.actor(), flags) {
+        Ok(options) => options,
+        Err(problem) => return problem_page(&visitor, problem),
+    };
+    let edits = vec![FileEdit::Write { path: form.path.clone(), text: text.clone() }];
+    let saved = state.with_store(move |store| Ok(crate::ops::edit::edit(store, &identity, &edits, &options))).await;
+    match saved {
+        Ok(Ok(done)) => {
+            let written = done.written();
+            let body = html! {
+                div.notice role="status" {
+                    p { strong { "Saved " (form.path) " to the draft" } }
+                    p.muted { (written.summary) }
+                    @if let Some(commit) = &written.commit { p.muted { "Commit " code { (&commit[..7]) } " by " (session.name) } }
+                }
+                div.actions {
+                    a.button href={ "/edit?path=" (super::form_urlencoded(&form.path)) } { "Edit it again" }
+                    a.button.secondary href="/compare" { "Compare the draft" }
+                }
+            };
+            page(&visitor, "Saved", None, body)
+        }
+        Ok(Err(Error::Invalid { diagnostics, .. })) => {
+            let findings = html! {
+                div.problem role="alert" {
+                    p { strong { "Not saved: the draft would not validate." } " Fix these, then save again:" }
+                    ul.findings { @for d in &diagnostics { li { (d.render()) } } }
+                }
+            };
+            let mut response = file_page(&visitor, &form.path, &text, &form.expected, Some(findings), None);
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            response
+        }
+        Ok(Err(error @ Error::Conflict { .. })) => {
+            // What changed meanwhile, and a fresh base to save on.
+            let (path, expected) = (form.path.clone(), form.expected.clone());
+            let since = state
+                .with_store(move |store| {
+                    let (_, tip) = crate::ops::edit::read_file(store, &path)?;
+                    let old = crate::model::ObjectId::from_hex(&expected).unwrap_or(tip);
+                    Ok((crate::ops::read::diff_commits(store, old, tip)?, tip))
+                })
+                .await;
+            let (changes, tip) = match since {
+                Ok(found) => found,
+                Err(problem) => return problem_page(&visitor, problem),
+            };
+            let labels = crate::diff::render::Labels {
+                from: "when you opened the editor".into(),
+                to: "the draft now".into(),
+                from_commit: None,
+                to_commit: None,
+            };
+            let findings = html! {
+                div.problem role="alert" {
+                    p { strong { "Not saved: the draft moved since you opened this file." } " " (error.to_string()) }
+                    p.muted { "Your text is below. Saving again writes it over the draft as it is now; check what changed first:" }
+                }
+                (crate::diff::render::html::render(&changes, &labels))
+            };
+            let mut response = file_page(&visitor, &form.path, &text, &tip.to_hex(), Some(findings), None);
+            *response.status_mut() = StatusCode::CONFLICT;
+            response
+        }
+        Ok(Err(error)) => error_page(&visitor, &error),
+        Err(problem) => problem_page(&visitor, problem),
+    }
+}
