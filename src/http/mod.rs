@@ -273,7 +273,7 @@ async fn timeout(request: Request, next: Next) -> Response {
 }
 
 /// An assistant id from a path or body.
-fn assistant_id(text: &str) -> Result<AssistantId, Problem> {
+pub(super) fn assistant_id(text: &str) -> Result<AssistantId, Problem> {
     AssistantId::new(text).map_err(|e| Problem::usage(format!("`{}` is not an assistant id: {e}", clip(text))))
 }
 

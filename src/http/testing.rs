@@ -43,7 +43,7 @@ impl WriteBody for ChatRequest {
 }
 
 /// `env`, `version` (at most one), else the draft.
-fn subject(env: Option<String>, named: Option<String>) -> Result<Subject, Problem> {
+pub(super) fn subject(env: Option<String>, named: Option<String>) -> Result<Subject, Problem> {
     match (env, named) {
         (Some(_), Some(_)) => Err(Problem::usage("give `env` or `version`, not both")),
         (Some(env), None) => Ok(Subject::Env(env)),
@@ -53,7 +53,7 @@ fn subject(env: Option<String>, named: Option<String>) -> Result<Subject, Proble
 }
 
 /// The daemon's target for `tested`, and its timeout.
-fn target(state: &AppState, tested: &Tested) -> Result<(Target, Duration), Problem> {
+pub(super) fn target(state: &AppState, tested: &Tested) -> Result<(Target, Duration), Problem> {
     let config = state.config.get();
     let test = config.config.test.as_ref().map(|test| (test, config.test_key.clone()));
     let timeout = config.config.test.as_ref().map_or(Duration::from_secs(60), |t| t.timeout);

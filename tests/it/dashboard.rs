@@ -263,3 +263,36 @@ fn editing_a_file_in_the_browser_commits_it_as_the_signed_in_token_and_refusals_
     assert_eq!(repo.git(&["rev-parse", "draft"]), before);
     assert_eq!(daemon.stop(), 0);
 }
+
+#[test]
+fn chat_streams_replies_and_the_test_suite_runs_from_the_browser() {
+    let repo = TestRepo::from_example();
+    let Some(browser) = Browser::start() else { return };
+    let llm = crate::common::llm::Llm::start(crate::suites::example_script());
+    let daemon = Daemon::start(&repo, &format!("{}[test]\nendpoint = \"{}\"\n", config(), llm.endpoint));
+    let base = format!("http://{}", daemon.address);
+    sign_in(&browser, &base, "publisher");
+    browser.goto(&format!("{base}/chat?env=sandbox&assistant=restaurant-booking"));
+    browser.type_into("input#message", "Hi, I'd like a table for four this Friday at seven thirty.");
+    let send = browser.by_text("Send");
+    browser.click(&send);
+    browser.wait_text("assistant: Friday at 19:30 is free. May I have your name?");
+    browser.wait_text("tool check_availability");
+    // The second turn carries the first (the script answers it only after a name).
+    browser.type_into("input#message", "It's Rossi, and my number is +1 415 555 0123.");
+    browser.click(&send);
+    browser.wait_text("assistant: A table for four under Rossi, Friday at 19:30. Is that right?");
+    let last = llm.requests("/v1/chat/completions").pop().unwrap();
+    assert_eq!(last["messages"].as_array().unwrap().len(), 4, "system, user, assistant, user: {last}");
+    browser.screenshot("chat");
+    // The suite of sandbox, recorded on v1.
+    browser.goto(&format!("{base}/test"));
+    let env = browser.find("select#env option[value=sandbox]");
+    browser.click(&env);
+    let run = browser.by_text("Run the test suite");
+    browser.click_then(&run, "table");
+    browser.wait_text("sandbox (v1): 6 passed, 0 failed, 0 not run");
+    browser.wait_text("recorded: tests: 6/6 passed in sandbox");
+    browser.screenshot("test");
+    assert_eq!(daemon.stop(), 0);
+}

@@ -16,6 +16,7 @@
 mod actions;
 mod edit;
 pub mod session;
+mod trying;
 mod views;
 
 use std::net::SocketAddr;
@@ -54,6 +55,9 @@ pub fn routes() -> Router<AppState> {
         .route("/compare", get(views::compare))
         .route("/numbers", get(views::numbers))
         .route("/edit", get(edit::editor).post(edit::save))
+        .route("/chat", get(trying::chat_page).post(trying::chat))
+        .route("/chat/stream", axum::routing::post(trying::chat_stream))
+        .route("/test", get(trying::test_page).post(trying::test))
         .route("/publish", get(actions::publish_preview).post(actions::publish))
         .route("/discard", get(actions::discard_preview).post(actions::discard))
         .route("/promote", get(actions::promote_preview).post(actions::promote))
@@ -212,7 +216,11 @@ pub fn page(visitor: &Visitor, title: &str, banner: Option<&DraftStatus>, body: 
                         a href="/history" { "History" }
                         a href="/compare" { "Compare" }
                         a href="/numbers" { "Numbers" }
-                        @if visitor.may(Role::Publisher) { a href="/edit" { "Edit" } }
+                        @if visitor.may(Role::Publisher) {
+                            a href="/edit" { "Edit" }
+                            a href="/chat" { "Chat" }
+                            a href="/test" { "Test" }
+                        }
                     }
                     div.who {
                         @match &visitor.session {
