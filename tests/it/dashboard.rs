@@ -296,3 +296,92 @@ fn chat_streams_replies_and_the_test_suite_runs_from_the_browser() {
     browser.screenshot("test");
     assert_eq!(daemon.stop(), 0);
 }
+
+/// WebDriver's codes of the keys pressed.
+const TAB: &str = "\u{e004}";
+const ENTER: &str = "\u{e007}";
+const SPACE: &str = "\u{e00d}";
+
+/// Tabs until the focused control's text is `text` (at most 60 presses).
+fn tab_to(browser: &Browser, text: &str) {
+    for _ in 0..60 {
+        if browser.focused_text().trim() == text {
+            return;
+        }
+        browser.keys(TAB);
+    }
+    panic!("no control `{text}` reachable with Tab on {}", browser.url());
+}
+
+#[test]
+fn every_page_passes_axe_fits_360_px_and_the_release_flow_works_from_the_keyboard() {
+    let repo = TestRepo::from_example();
+    let Some(browser) = Browser::start() else { return };
+    let Some(axe) = crate::common::browser::axe_source() else {
+        crate::common::skip_notice("axe-core (npm pack axe-core@4 into target/axe-core/, as .ci/run does)");
+        return;
+    };
+    let llm = crate::common::llm::Llm::start(crate::suites::example_script());
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
+    let daemon = Daemon::start(&repo, &format!("{}[test]\nendpoint = \"{}\"\n", config(), llm.endpoint));
+    let base = format!("http://{}", daemon.address);
+    browser.goto(&format!("{base}/login"));
+    browser.find("input#token");
+    assert_eq!(browser.axe(&axe), Vec::<String>::new(), "the sign-in page");
+    sign_in(&browser, &base, "admin");
+    // The release flow with the keyboard alone: Tab to a control, Enter (Space ticks a box).
+    browser.goto(&format!("{base}/"));
+    tab_to(&browser, "Publish…");
+    browser.keys(ENTER);
+    browser.find("input#message");
+    tab_to(&browser, "");
+    browser.type_into("input#message", "from the keyboard");
+    browser.keys(ENTER);
+    browser.wait_text("Published v2 on sandbox");
+    browser.goto(&format!("{base}/"));
+    tab_to(&browser, "Promote v2 to pre-release…");
+    browser.keys(ENTER);
+    browser.find("button#apply");
+    tab_to(&browser, "Promote");
+    browser.keys(ENTER);
+    browser.wait_text("Promoted v2 to pre-release");
+    browser.goto(&format!("{base}/"));
+    tab_to(&browser, "Promote v2 to live…");
+    browser.keys(ENTER);
+    browser.find("input#confirm");
+    let confirm = browser.find("input#confirm");
+    browser.runtime.block_on(confirm.send_keys(SPACE)).unwrap();
+    tab_to(&browser, "Promote");
+    browser.keys(ENTER);
+    browser.wait_text("Promoted v2 to live");
+    // Every page: no serious or critical axe violation, and no sideways scroll at 360 px.
+    let pages = [
+        "/",
+        "/history",
+        "/versions/v2",
+        "/compare?from=v1&to=v2",
+        "/publish",
+        "/promote?version=v2&to=live",
+        "/rollback?environment=live",
+        "/revert?version=v2",
+        "/numbers",
+        "/edit",
+        "/edit?path=assistants/support-bot/instructions.md",
+        "/chat?env=sandbox&assistant=support-bot",
+        "/test",
+    ];
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief and kind.\n");
+    for width in [1280, 360] {
+        browser.resize(width, 900);
+        for path in pages {
+            browser.goto(&format!("{base}{path}"));
+            browser.find("main h1");
+            assert_eq!(browser.axe(&axe), Vec::<String>::new(), "{path} at {width} px");
+            assert!(!browser.overflows(), "{path} scrolls sideways at {width} px");
+        }
+    }
+    browser.goto(&format!("{base}/compare?from=v1&to=draft"));
+    browser.find("div.compare");
+    browser.screenshot("compare-narrow");
+    assert_eq!(daemon.stop(), 0);
+}

@@ -307,7 +307,7 @@ pub async fn test(State(state): State<AppState>, visitor: Visitor, Form(form): F
         h2 { (tested.label) ": " (summary.passed) " passed, " (summary.failed) " failed, " (summary.errors) " not run" }
         p.muted { "Against " (target.describe()) }
         @if let Some(record) = &recorded { p { span.badge.good { "recorded: " (record.display()) } } }
-        div.table-wrap {
+        div.table-wrap tabindex="0" role="region" aria-label="Table, scrolls sideways" {
             table {
                 thead { tr { th { "Assistant" } th { "Case" } th { "Result" } th { "Latency" } th { "First failed expectation" } } }
                 tbody {

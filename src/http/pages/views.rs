@@ -231,7 +231,7 @@ pub async fn history(State(state): State<AppState>, visitor: Visitor, Query(para
             button type="submit" { "Filter" }
         }
         @for warning in &page_data.warnings { p.muted { (warning) } }
-        div.table-wrap {
+        div.table-wrap tabindex="0" role="region" aria-label="Table, scrolls sideways" {
             table {
                 thead { tr { th { "Version" } th { "Action" } th { "Environment" } th { "Who" } th { "When" } th { "Summary" } } }
                 tbody {
@@ -386,7 +386,7 @@ pub async fn numbers(State(state): State<AppState>, visitor: Visitor) -> Respons
         @if rows.is_empty() {
             p.muted { "No environment binds a phone number or SIP headers (channels.toml)." }
         } @else {
-            div.table-wrap {
+            div.table-wrap tabindex="0" role="region" aria-label="Table, scrolls sideways" {
                 table {
                     thead { tr { th { "Environment" } th { "Assistant" } th { "Phone numbers" } th { "SIP headers" } } }
                     tbody {

@@ -152,6 +152,66 @@ impl Browser {
     }
 }
 
+/// Where axe-core's script is: `AXE_CORE_JS`, else `target/axe-core/package/axe.min.js`
+/// (`.ci/run` puts it there: `npm pack axe-core@4`).
+pub fn axe_source() -> Option<String> {
+    let path = std::env::var_os("AXE_CORE_JS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe-core/package/axe.min.js"));
+    std::fs::read_to_string(path).ok()
+}
+
+impl Browser {
+    /// axe-core's serious and critical violations on the page as it is now: rule id,
+    /// impact, and the first element each names.
+    pub fn axe(&self, source: &str) -> Vec<String> {
+        self.runtime.block_on(self.client.execute(&format!("{source}\nreturn true;"), vec![])).unwrap();
+        let result = self
+            .runtime
+            .block_on(self.client.execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations.map(v => \
+                   v.id + ' (' + v.impact + '): ' + v.help + ' at ' + (v.nodes[0] ? v.nodes[0].target.join(' ') : '?') + ' [' + v.impact + ']')));",
+                vec![],
+            ))
+            .unwrap();
+        result
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .filter(|v| v.ends_with("[serious]") || v.ends_with("[critical]"))
+            .collect()
+    }
+
+    /// Whether the page is wider than the window (a horizontal scroll).
+    pub fn overflows(&self) -> bool {
+        let wide = self
+            .runtime
+            .block_on(
+                self.client.execute("return document.documentElement.scrollWidth > window.innerWidth + 1;", vec![]),
+            )
+            .unwrap();
+        wide.as_bool().unwrap()
+    }
+
+    pub fn resize(&self, width: u32, height: u32) {
+        self.runtime.block_on(self.client.set_window_size(width, height)).unwrap();
+    }
+
+    /// Presses keys on whatever has the focus.
+    pub fn keys(&self, keys: &str) {
+        let focused = self.runtime.block_on(self.client.active_element()).unwrap();
+        self.runtime.block_on(focused.send_keys(keys)).unwrap();
+    }
+
+    /// The focused element's visible text (or its value's label).
+    pub fn focused_text(&self) -> String {
+        let focused = self.runtime.block_on(self.client.active_element()).unwrap();
+        self.runtime.block_on(focused.text()).unwrap()
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         let client = self.client.clone();
