@@ -385,3 +385,49 @@ fn every_page_passes_axe_fits_360_px_and_the_release_flow_works_from_the_keyboar
     browser.screenshot("compare-narrow");
     assert_eq!(daemon.stop(), 0);
 }
+
+#[test]
+fn settings_a_new_assistant_and_a_deletion_from_the_browser() {
+    let repo = TestRepo::from_example();
+    let Some(browser) = Browser::start() else { return };
+    let daemon = Daemon::start(&repo, &config());
+    let base = format!("http://{}", daemon.address);
+    sign_in(&browser, &base, "publisher");
+    // The common settings: a form that keeps the file's other keys and comments.
+    browser.goto(&format!("{base}/edit/settings?assistant=support-bot"));
+    let temperature = browser.find("input#temperature");
+    browser.runtime.block_on(temperature.clear()).unwrap();
+    browser.runtime.block_on(temperature.send_keys("0.6")).unwrap();
+    browser.screenshot("edit-settings");
+    let save = browser.find("button#save");
+    browser.click_then(&save, "div.notice");
+    browser.wait_text("support-bot: model.temperature 0.3 → 0.6");
+    let toml = repo.git(&["show", "draft:assistants/support-bot/assistant.toml"]);
+    assert!(toml.contains("temperature = 0.6") && toml.contains("[settings]"), "{toml}");
+    // A new assistant from the template, valid at once.
+    browser.goto(&format!("{base}/edit"));
+    browser.type_into("input#id", "front-desk");
+    let create = browser.by_text("Create from the template");
+    browser.click_then(&create, "div.notice");
+    browser.wait_text("Created front-desk on the draft");
+    repo.stagecraft(&["validate", "draft"]).success();
+    // Deleting one needs the confirmation; restaurant-booking has numbers, so the draft
+    // would not validate: refused with the finding, nothing written.
+    browser.goto(&format!("{base}/edit?assistant=front-desk"));
+    let delete = browser.find("button#delete");
+    assert!(!browser.runtime.block_on(delete.is_enabled()).unwrap(), "disabled until confirmed");
+    let confirm = browser.find("input#confirm");
+    browser.click(&confirm);
+    browser.click_then(&delete, "div.notice");
+    browser.wait_text("Deleted front-desk from the draft");
+    assert!(!repo.git(&["ls-tree", "-r", "--name-only", "draft"]).contains("front-desk"));
+    let tip = repo.git(&["rev-parse", "draft"]);
+    browser.goto(&format!("{base}/edit?assistant=restaurant-booking"));
+    let confirm = browser.find("input#confirm");
+    browser.click(&confirm);
+    let delete = browser.find("button#delete");
+    browser.click_then(&delete, "div.problem");
+    browser.wait_text("channels.toml");
+    assert_eq!(repo.git(&["rev-parse", "draft"]), tip, "nothing written");
+    assert_eq!(daemon.stop(), 0);
+}

@@ -95,12 +95,33 @@ pub async fn editor(State(state): State<AppState>, visitor: Visitor, Query(query
     };
     let body = match &assistant {
         Some(id) => html! {
+            p { a.button href={ "/edit/settings?assistant=" (super::form_urlencoded(id)) } { "Common settings of " (id) } }
             p { "The files of " strong { (id) } " on the draft:" }
             ul { @for path in &items { li { a href={ "/edit?path=" (super::form_urlencoded(path)) } { (path) } } } }
+            form method="post" action="/edit/delete" {
+                (csrf_field(&visitor))
+                input type="hidden" name="assistant" value=(id);
+                p {
+                    input type="checkbox" id="confirm" name="confirm" value="yes" data-confirms="delete";
+                    " "
+                    label for="confirm" { "I understand this deletes " (id) " from the draft" }
+                }
+                button.danger id="delete" type="submit" { "Delete " (id) }
+            }
         },
         None => html! {
             p { "Pick an assistant of the draft:" }
             ul { @for id in &items { li { a href={ "/edit?assistant=" (super::form_urlencoded(id)) } { (id) } } } }
+            h2 { "A new assistant" }
+            form method="post" action="/edit/new" {
+                (csrf_field(&visitor))
+                p {
+                    label for="id" { "Id (lowercase letters, digits, - and _)" }
+                    br;
+                    input type="text" id="id" name="id" required maxlength="64" pattern="[a-z0-9][a-z0-9_-]*";
+                }
+                button type="submit" { "Create from the template" }
+            }
         },
     };
     page(&visitor, "Edit the draft", None, body)
@@ -273,4 +294,249 @@ pub async fn save(
         Ok(Err(error)) => error_page(&visitor, &error),
         Err(problem) => problem_page(&visitor, problem),
     }
+}
+
+/// Writes `edits` on the draft as the signed-in token; the saved page, or the refusal
+/// with the findings.
+async fn save_edits(
+    state: &AppState,
+    visitor: &Visitor,
+    csrf: &str,
+    edits: Vec<FileEdit>,
+    expected: Option<String>,
+    done_title: String,
+) -> Response {
+    let session = match visitor.require_post(csrf, Role::Publisher) {
+        Ok(session) => session.clone(),
+        Err(refused) => return refused,
+    };
+    let mut identity = match identity(state) {
+        Ok(identity) => identity,
+        Err(problem) => return problem_page(visitor, problem),
+    };
+    identity.author =
+        Person { name: session.name.clone(), email: format!("{}@tokens.stagecraft.invalid", session.name) };
+    let flags = WriteFlags { expected: expected.filter(|e| !e.is_empty()), ..WriteFlags::default() };
+    let options = match options(state, visitor.actor(), flags) {
+        Ok(options) => options,
+        Err(problem) => return problem_page(visitor, problem),
+    };
+    match state.with_store(move |store| Ok(crate::ops::edit::edit(store, &identity, &edits, &options))).await {
+        Ok(Ok(done)) => {
+            let written = done.written();
+            let body = html! {
+                div.notice role="status" { p { strong { (done_title) } } p.muted { (written.summary) } }
+                div.actions { a.button href="/edit" { "Back to the editor" } a.button.secondary href="/compare" { "Compare the draft" } }
+            };
+            page(visitor, "Saved", None, body)
+        }
+        Ok(Err(error)) => error_page(visitor, &error),
+        Err(problem) => problem_page(visitor, problem),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewForm {
+    #[serde(default)]
+    csrf: String,
+    id: String,
+}
+
+/// A new assistant from the template: its `assistant.toml` and `instructions.md`.
+pub async fn create(State(state): State<AppState>, visitor: Visitor, Form(form): Form<NewForm>) -> Response {
+    let id = form.id.trim().to_string();
+    if crate::model::AssistantId::new(&id).is_err() {
+        return refusal(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            &format!("`{}` is not an assistant id.", crate::model::escape_for_display(&id)),
+            "Use lowercase letters, digits, - and _ (at most 64), starting with a letter or digit.",
+        );
+    }
+    let toml = format!(
+        "name = \"{id}\"\ndescription = \"What {id} does, in one sentence\"\n\n[model]\nname = \"gpt-4o-mini\"\ntemperature = 0.3\nmax_output_tokens = 500\n"
+    );
+    let instructions =
+        format!("# {id}\n\nDescribe who the assistant is, what it helps with, and what it never does.\n");
+    let edits = vec![
+        FileEdit::Write { path: format!("assistants/{id}/assistant.toml"), text: toml },
+        FileEdit::Write { path: format!("assistants/{id}/instructions.md"), text: instructions },
+    ];
+    save_edits(&state, &visitor, &form.csrf, edits, None, format!("Created {id} on the draft")).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    assistant: String,
+    confirm: Option<String>,
+}
+
+/// Deletes an assistant's directory from the draft, after a confirmation.
+pub async fn delete(State(state): State<AppState>, visitor: Visitor, Form(form): Form<DeleteForm>) -> Response {
+    if crate::model::AssistantId::new(&form.assistant).is_err() {
+        return refusal(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            "That is not an assistant id.",
+            "Pick an assistant from the list.",
+        );
+    }
+    if form.confirm.is_none() {
+        return refusal(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            &format!("Deleting {} needs the confirmation ticked.", form.assistant),
+            "Go back and tick it.",
+        );
+    }
+    let edits = vec![FileEdit::Remove { path: format!("assistants/{}", form.assistant) }];
+    save_edits(&state, &visitor, &form.csrf, edits, None, format!("Deleted {} from the draft", form.assistant)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettingsQuery {
+    assistant: String,
+}
+
+/// The common settings of an assistant as a form: name, description, model, temperature.
+pub async fn settings_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<SettingsQuery>,
+) -> Response {
+    if let Err(to_login) = visitor.require_read() {
+        return to_login;
+    }
+    if !visitor.may(Role::Publisher) {
+        return refusal(
+            &visitor,
+            StatusCode::FORBIDDEN,
+            "Editing needs the publisher role.",
+            "Sign in with a token of that role.",
+        );
+    }
+    let path = format!("assistants/{}/assistant.toml", query.assistant);
+    let read = {
+        let path = path.clone();
+        state.with_store(move |store| crate::ops::edit::read_file(store, &path)).await
+    };
+    let (text, tip) = match read {
+        Ok((Some(text), tip)) => (text, tip),
+        Ok((None, _)) => {
+            return refusal(
+                &visitor,
+                StatusCode::NOT_FOUND,
+                &format!("The draft has no {path}."),
+                "Pick an assistant from the list.",
+            );
+        }
+        Err(problem) => return problem_page(&visitor, problem),
+    };
+    let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
+    let get = |key: &str| doc.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let model = doc.get("model").and_then(|m| m.as_table_like());
+    let model_name = model.and_then(|m| m.get("name")).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let temperature =
+        model.and_then(|m| m.get("temperature")).and_then(|v| v.as_float().or(v.as_integer().map(|i| i as f64)));
+    let body = html! {
+        form method="post" action="/edit/settings" {
+            (csrf_field(&visitor))
+            input type="hidden" name="assistant" value=(query.assistant);
+            input type="hidden" name="expected" value=(tip.to_hex());
+            p { label for="name" { "Name" } br; input type="text" id="name" name="name" value=(get("name")) size="50" required; }
+            p { label for="description" { "Description" } br; input type="text" id="description" name="description" value=(get("description")) size="70"; }
+            p { label for="model" { "Model" } br; input type="text" id="model" name="model" value=(model_name) size="30" required; }
+            p { label for="temperature" { "Temperature (0 to 2)" } br; input type="text" id="temperature" name="temperature" inputmode="decimal" value=(temperature.map(|t| t.to_string()).unwrap_or_default()) size="6"; }
+            div.actions { button id="save" type="submit" { "Save to the draft" } a.button.secondary href="/edit" { "Cancel" } }
+        }
+        p.muted { "Other keys of " code { (path) } " and its comments are kept; edit them as text from the file list." }
+    };
+    page(&visitor, &format!("Settings of {}", query.assistant), None, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    assistant: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    model: String,
+    #[serde(default)]
+    temperature: String,
+    expected: Option<String>,
+}
+
+/// Writes the common settings into `assistant.toml`, keeping its other keys and comments.
+pub async fn settings(State(state): State<AppState>, visitor: Visitor, Form(form): Form<SettingsForm>) -> Response {
+    if crate::model::AssistantId::new(&form.assistant).is_err() {
+        return refusal(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            "That is not an assistant id.",
+            "Pick an assistant from the list.",
+        );
+    }
+    let path = format!("assistants/{}/assistant.toml", form.assistant);
+    let read = {
+        let path = path.clone();
+        state.with_store(move |store| crate::ops::edit::read_file(store, &path)).await
+    };
+    let text = match read {
+        Ok((Some(text), _)) => text,
+        Ok((None, _)) => {
+            return refusal(
+                &visitor,
+                StatusCode::NOT_FOUND,
+                &format!("The draft has no {path}."),
+                "Pick an assistant from the list.",
+            );
+        }
+        Err(problem) => return problem_page(&visitor, problem),
+    };
+    let mut doc: toml_edit::DocumentMut = match text.parse() {
+        Ok(doc) => doc,
+        Err(_) => {
+            return refusal(
+                &visitor,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("{path} is not valid TOML now."),
+                "Fix it as text from the file list.",
+            );
+        }
+    };
+    doc["name"] = toml_edit::value(form.name.trim());
+    if form.description.trim().is_empty() {
+        doc.remove("description");
+    } else {
+        doc["description"] = toml_edit::value(form.description.trim());
+    }
+    if doc.get("model").and_then(|m| m.as_table_like()).is_none() {
+        doc["model"] = toml_edit::table();
+    }
+    doc["model"]["name"] = toml_edit::value(form.model.trim());
+    match form.temperature.trim() {
+        "" => {
+            if let Some(model) = doc["model"].as_table_like_mut() {
+                model.remove("temperature");
+            }
+        }
+        text => match text.parse::<f64>() {
+            Ok(value) => doc["model"]["temperature"] = toml_edit::value(value),
+            Err(_) => {
+                return refusal(
+                    &visitor,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("The temperature `{}` is not a number.", crate::model::escape_for_display(text)),
+                    "Write it like 0.3.",
+                );
+            }
+        },
+    }
+    let edits = vec![FileEdit::Write { path, text: doc.to_string() }];
+    save_edits(&state, &visitor, &form.csrf, edits, form.expected, format!("Saved the settings of {}", form.assistant))
+        .await
 }
