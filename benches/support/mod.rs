@@ -58,3 +58,64 @@ pub fn large_repository(dir: &std::path::Path) -> (stagecraft::store::Store, sta
     init(options, &identity).expect("init");
     (stagecraft::store::Store::open(&path).expect("open"), identity)
 }
+
+/// A bare repository: the init commit (v1) on every branch, then `commits` commits on
+/// sandbox, each changing one file; every `every`-th is a tagged publish, the others
+/// plain commits without trailers.
+#[allow(dead_code)]
+pub fn fast_import_repository(path: &std::path::Path, commits: usize, every: usize) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let status =
+        Command::new("git").args(["init", "-q", "--bare", "-b", "draft"]).arg(path).status().expect("git init");
+    assert!(status.success());
+    let mut child = Command::new("git")
+        .current_dir(path)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("fast-import");
+    let mut stream = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+    let data = |stream: &mut dyn Write, text: &str| {
+        write!(stream, "data {}\n{text}\n", text.len()).expect("write");
+    };
+    let init = "Initialize stagecraft: v1\n\nStagecraft-Action: init\nStagecraft-Actor: Bench <bench@example.com>\nStagecraft-Version: 1\nStagecraft-Chain: draft sandbox pre-release live\nStagecraft-Protected: live\nStagecraft-Holds:\n";
+    writeln!(stream, "commit refs/heads/sandbox\nmark :1\ncommitter Bench <bench@example.com> 1700000000 +0000")
+        .expect("write");
+    data(&mut stream, init);
+    writeln!(stream, "M 100644 inline channels.toml").expect("write");
+    data(&mut stream, "# bindings\n");
+    writeln!(stream, "tag v1\nfrom :1\ntagger Bench <bench@example.com> 1700000000 +0000").expect("write");
+    data(&mut stream, "initial version\n");
+    let mut version = 1;
+    for n in 2..=commits + 1 {
+        let time = 1_700_000_000 + n as u64 * 60;
+        let publish = n % every == 0;
+        let message = if publish {
+            version += 1;
+            let summary = format!("bot-{}: instructions +1 −1 lines", n % 50);
+            format!(
+                "Publish v{version}\n\nchange {n}\n\nSummary: {summary}\n\nStagecraft-Action: publish\nStagecraft-Environment: sandbox\nStagecraft-Actor: Bench <bench@example.com>\nStagecraft-Version: {version}\nStagecraft-Holds:\n"
+            )
+        } else {
+            format!("Edit rule {n} (#{n})\n")
+        };
+        writeln!(stream, "commit refs/heads/sandbox\nmark :{n}\ncommitter Bench <bench@example.com> {time} +0000")
+            .expect("write");
+        data(&mut stream, &message);
+        writeln!(stream, "M 100644 inline assistants/bot-{:02}/instructions.md", n % 50).expect("write");
+        data(&mut stream, &format!("Rule {n}.\n"));
+        if publish {
+            writeln!(stream, "tag v{version}\nfrom :{n}\ntagger Bench <bench@example.com> {time} +0000")
+                .expect("write");
+            data(&mut stream, &format!("change {n}\n\nbot-{}: instructions +1 −1 lines\n", n % 50));
+        }
+    }
+    for branch in ["draft", "pre-release", "live"] {
+        writeln!(stream, "reset refs/heads/{branch}\nfrom :1\n").expect("write");
+    }
+    drop(stream);
+    assert!(child.wait().expect("fast-import").success());
+    let status = Command::new("git").current_dir(path).args(["pack-refs", "--all"]).status().expect("pack-refs");
+    assert!(status.success());
+}

@@ -6,7 +6,7 @@
 //! I/O: git, through `store`.
 
 use super::apply::{Done, WriteOptions, finish};
-use super::read::state::deployed;
+use super::read::state::has_deployed;
 use super::read::{diff_commits, read_for_write, reconcile};
 use crate::error::Error;
 use crate::identity::Identity;
@@ -24,7 +24,9 @@ pub fn plan(store: &Store, identity: &Identity, source: &str, to: &str, options:
     let version = promotion_version(&state.chain, &envs, index, &PromoteSource::parse(source))?;
     let tagged = state.version(store, version)?;
     let previous = &envs[index - 1];
-    let deployed = deployed(store, &state, &previous.env)?;
+    // Only whether the previous environment deployed this version matters here.
+    let deployed: std::collections::BTreeSet<_> =
+        has_deployed(store, &state, &previous.env, version)?.then_some(version).into_iter().collect();
     let changes = if deployed.contains(&version) {
         diff_commits(store, target.tip.id, tagged.commit)?
     } else {

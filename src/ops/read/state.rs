@@ -250,6 +250,22 @@ pub fn holds(store: &Store, tip: &CommitInfo) -> Result<Vec<Version>, Error> {
 /// commits on its first-parent history (their own trailer or tag, else a version with
 /// the same tree).
 pub fn deployed(store: &Store, state: &RepoState, env: &EnvName) -> Result<BTreeSet<Version>, Error> {
+    deployed_until(store, state, env, None)
+}
+
+/// Whether `env` ever deployed `version`: [`deployed`], stopping at the first sight of it
+/// (a promotion's source is usually its environment's tip, so one commit is read).
+pub fn has_deployed(store: &Store, state: &RepoState, env: &EnvName, version: Version) -> Result<bool, Error> {
+    Ok(deployed_until(store, state, env, Some(version))?.contains(&version))
+}
+
+/// Every version `env`'s first-parent history holds, or (with `stop`) as far as that one.
+fn deployed_until(
+    store: &Store,
+    state: &RepoState,
+    env: &EnvName,
+    stop: Option<Version>,
+) -> Result<BTreeSet<Version>, Error> {
     let mut by_tree: Option<BTreeMap<ObjectId, Version>> = None;
     let mut deployed = BTreeSet::new();
     let mut next = Some(state.env(env).tip.id);
@@ -268,6 +284,9 @@ pub fn deployed(store: &Store, state: &RepoState, env: &EnvName) -> Result<BTree
                     deployed.insert(*version);
                 }
             }
+        }
+        if stop.is_some_and(|stop| deployed.contains(&stop)) {
+            break;
         }
         next = info.parents.first().copied();
     }
