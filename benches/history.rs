@@ -10,7 +10,7 @@
 //! (`HISTORY_SIZES=1000,5000` chooses the sizes).
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stagecraft::ops::history::{HistoryQuery, history};
 use stagecraft::store::Store;
@@ -18,6 +18,7 @@ use stagecraft::store::Store;
 #[path = "support/mod.rs"]
 mod support;
 use support::fast_import_repository as build;
+use support::median;
 
 fn main() {
     let sizes: Vec<usize> = std::env::var("HISTORY_SIZES")
@@ -72,17 +73,4 @@ fn main() {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    f(); // warm up
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
 }

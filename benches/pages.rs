@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -25,6 +25,7 @@ use tower::ServiceExt;
 
 #[path = "support/mod.rs"]
 mod support;
+use support::median;
 
 fn main() {
     let versions: usize = std::env::var("PAGES_VERSIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000);
@@ -101,17 +102,4 @@ fn main() {
         });
         println!("| {name} (`{path}`) | {:.2} ms |", time.as_secs_f64() * 1000.0);
     }
-}
-
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    f(); // warm up
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
 }

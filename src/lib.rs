@@ -16,6 +16,8 @@
 //!   daemon's gate, each a plan or a refusal.
 //! - [`review`]: a pull-request review of a change, as markdown fitted to a forge's
 //!   comment limit.
+//! - [`testing`]: regression cases and chats: the requests to the assistant under test,
+//!   the checks of a turn's expectations, the outcome of a suite, the records of runs.
 //! - [`wire`]: every JSON shape that crosses HTTP or `--json`, requests and answers.
 //! - [`webhook`]: deliveries as Standard Webhooks, and [`webhook::plan`], what each
 //!   runtime should hold and which deliveries bring it there.
@@ -29,8 +31,11 @@
 //! - [`net`]: the outbound HTTP client settings.
 //! - [`deliver`]: delivery workers, the durable ledger, the hub that pullers watch,
 //!   metrics.
-//! - [`http`]: the whole HTTP surface (`http::router`), its roles and problem documents.
+//! - [`http`]: the whole HTTP surface (`http::router`), its roles and problem documents,
+//!   and the dashboard's pages (`http::pages`).
 //! - [`client`]: the `--server` client of that surface, on the same `wire` types.
+//! - [`tester`]: running cases and chat turns against an OpenAI-compatible endpoint or a
+//!   runtime's `test_url`.
 //! - [`forge`]: posting a review to GitHub, GitLab or Gitea: one sticky comment and a
 //!   commit status; `forge::event` (pure) reads their pull-request hooks.
 //! - [`daemon`]: the `serve` process: the sync thread that owns git, the watcher, the

@@ -119,3 +119,18 @@ pub fn fast_import_repository(path: &std::path::Path, commits: usize, every: usi
     let status = Command::new("git").current_dir(path).args(["pack-refs", "--all"]).status().expect("pack-refs");
     assert!(status.success());
 }
+
+/// The median of `runs` timings of `f`, after one run to warm up.
+#[allow(dead_code)]
+pub fn median(runs: usize, mut f: impl FnMut()) -> std::time::Duration {
+    f();
+    let mut times: Vec<std::time::Duration> = (0..runs)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}

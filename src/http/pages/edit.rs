@@ -45,16 +45,8 @@ pub struct FileQuery {
 
 /// The draft's assistants, or one assistant's files, or one file's editor.
 pub async fn editor(State(state): State<AppState>, visitor: Visitor, Query(query): Query<FileQuery>) -> Response {
-    if let Err(to_login) = visitor.require_read() {
-        return to_login;
-    }
-    if !visitor.may(Role::Publisher) {
-        return refusal(
-            &visitor,
-            StatusCode::FORBIDDEN,
-            "Editing needs the publisher role.",
-            "Sign in with a token of that role.",
-        );
+    if let Err(refused) = visitor.require_page(Role::Publisher, "Editing") {
+        return refused;
     }
     if let Some(path) = query.path {
         let shown = path.clone();
@@ -406,16 +398,8 @@ pub async fn settings_form(
     visitor: Visitor,
     Query(query): Query<SettingsQuery>,
 ) -> Response {
-    if let Err(to_login) = visitor.require_read() {
-        return to_login;
-    }
-    if !visitor.may(Role::Publisher) {
-        return refusal(
-            &visitor,
-            StatusCode::FORBIDDEN,
-            "Editing needs the publisher role.",
-            "Sign in with a token of that role.",
-        );
+    if let Err(refused) = visitor.require_page(Role::Publisher, "Editing") {
+        return refused;
     }
     let path = format!("assistants/{}/assistant.toml", query.assistant);
     let read = {

@@ -147,6 +147,21 @@ impl Visitor {
         Err((StatusCode::SEE_OTHER, [(header::LOCATION, format!("/login?next={next}"))]).into_response())
     }
 
+    /// A page for a role: reading (else the sign-in page), then the role (else 403
+    /// naming what needs it).
+    pub fn require_page(&self, role: Role, what: &str) -> Result<(), Response> {
+        self.require_read()?;
+        if self.may(role) {
+            return Ok(());
+        }
+        Err(refusal(
+            self,
+            StatusCode::FORBIDDEN,
+            &format!("{what} needs the {} role.", super::auth::name(role)),
+            "Sign in with a token of that role.",
+        ))
+    }
+
     /// A form's post: a session whose CSRF token the form carries and whose role is
     /// `role` or stronger; else 403 (an expired session: back to sign-in).
     pub fn require_post(&self, csrf: &str, role: Role) -> Result<&Session, Response> {

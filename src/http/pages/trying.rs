@@ -9,13 +9,12 @@ use std::convert::Infallible;
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Visitor, csrf_field, page, problem_page, refusal};
+use super::{Visitor, csrf_field, page, problem_page};
 use crate::config::Role;
 use crate::http::AppState;
 use crate::http::testing::{subject, target};
@@ -68,16 +67,8 @@ fn pick_subject(
 }
 
 pub async fn chat_page(State(state): State<AppState>, visitor: Visitor, Query(pick): Query<Pick>) -> Response {
-    if let Err(to_login) = visitor.require_read() {
-        return to_login;
-    }
-    if !visitor.may(Role::Publisher) {
-        return refusal(
-            &visitor,
-            StatusCode::FORBIDDEN,
-            "Chat needs the publisher role.",
-            "Sign in with a token of that role.",
-        );
+    if let Err(refused) = visitor.require_page(Role::Publisher, "Chat") {
+        return refused;
     }
     chat_view(&state, &visitor, &pick, &[], None)
 }
@@ -224,16 +215,8 @@ pub async fn chat_stream(State(state): State<AppState>, visitor: Visitor, Form(f
 }
 
 pub async fn test_page(State(state): State<AppState>, visitor: Visitor, Query(pick): Query<Pick>) -> Response {
-    if let Err(to_login) = visitor.require_read() {
-        return to_login;
-    }
-    if !visitor.may(Role::Publisher) {
-        return refusal(
-            &visitor,
-            StatusCode::FORBIDDEN,
-            "Running tests needs the publisher role.",
-            "Sign in with a token of that role.",
-        );
+    if let Err(refused) = visitor.require_page(Role::Publisher, "Running tests") {
+        return refused;
     }
     test_view(&state, &visitor, &pick, None)
 }
