@@ -431,3 +431,51 @@ fn settings_a_new_assistant_and_a_deletion_from_the_browser() {
     assert_eq!(repo.git(&["rev-parse", "draft"]), tip, "nothing written");
     assert_eq!(daemon.stop(), 0);
 }
+
+fn get(url: &str, cookie: Option<&str>) -> (u16, reqwest::header::HeaderMap, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut request = stagecraft::net::http_client().get(url);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        (status, headers, response.text().await.unwrap())
+    })
+}
+
+/// Without a browser: the headers of every page, public reading, and markup in the
+/// configuration shown as text.
+#[test]
+fn pages_carry_strict_headers_escape_what_they_show_and_public_read_opens_reading_only() {
+    let repo = TestRepo::from_example();
+    let hostile = "<script>alert('x')</script><img src=x onerror=alert(1)>";
+    repo.commit_file("assistants/support-bot/instructions.md", &format!("{hostile}\n"));
+    let daemon = Daemon::start(&repo, &config().replace("[server]\n", "[server]\npublic_read = true\n"));
+    let base = format!("http://{}", daemon.address);
+    for path in ["/", "/history", "/compare?from=sandbox&to=draft", "/numbers", "/versions/v1", "/login"] {
+        let (status, headers, body) = get(&format!("{base}{path}"), None);
+        assert_eq!(status, 200, "{path} reads without a sign-in with public_read: {body}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline")
+                && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert!(headers.contains_key("referrer-policy"));
+        assert!(!body.contains("<script>alert") && !body.contains("<img src=x"), "{path} shows markup as text");
+        assert!(!body.contains("Publish…") && !body.contains("/promote?"), "{path}: no action without a sign-in");
+    }
+    let (_, _, compare) = get(&format!("{base}/compare?from=sandbox&to=draft"), None);
+    assert!(compare.contains("&lt;script&gt;alert('x')&lt;/script&gt;"), "escaped in the comparison");
+    // Writing still needs a session.
+    let (status, _) = post(&base, "/publish", None, &[("csrf", "")]);
+    assert_eq!(status, 403);
+    let (status, _, _) = get(&format!("{base}/edit"), None);
+    assert_eq!(status, 403, "the editor needs a publisher");
+    assert_eq!(daemon.stop(), 0);
+}
