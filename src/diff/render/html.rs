@@ -102,7 +102,8 @@ fn segments(list: &[Segment], changed_tag: &str) -> Markup {
     }
 }
 
-/// A line diff: context on both sides, removed lines paired with added ones.
+/// A line diff: context on both sides, each run of removed lines paired row by row with
+/// the run of added lines that follows it (old left, new right).
 fn text_rows(text: &TextDiff) -> Markup {
     html! {
         div.lines {
@@ -110,19 +111,21 @@ fn text_rows(text: &TextDiff) -> Markup {
                 @let marked = hunk.marked();
                 @let lines: Vec<_> = hunk.lines.iter().zip(marked.iter()).collect();
                 div.hunk {
-                    @for (line, parts) in &lines {
-                        @match line.kind {
-                            LineKind::Context => div.pair.context {
+                    @for row in rows(&lines) {
+                        @match row {
+                            Row::Context(line) => div.pair.context {
                                 div.old { span.num { (line.old_number.unwrap_or(0)) } (line.text) }
                                 div.new { span.num { (line.new_number.unwrap_or(0)) } (line.text) }
                             },
-                            LineKind::Removed => div.pair {
-                                div.old.removed { span.num { (line.old_number.unwrap_or(0)) } (segments(parts, "del")) }
-                                div.new.blank {}
-                            },
-                            LineKind::Added => div.pair {
-                                div.old.blank {}
-                                div.new.added { span.num { (line.new_number.unwrap_or(0)) } (segments(parts, "ins")) }
+                            Row::Changed(old, new) => div.pair {
+                                @match old {
+                                    Some((line, parts)) => div.old.removed { span.num { (line.old_number.unwrap_or(0)) } (segments(parts, "del")) },
+                                    None => div.old.blank {},
+                                }
+                                @match new {
+                                    Some((line, parts)) => div.new.added { span.num { (line.new_number.unwrap_or(0)) } (segments(parts, "ins")) },
+                                    None => div.new.blank {},
+                                }
                             },
                         }
                     }
@@ -130,4 +133,35 @@ fn text_rows(text: &TextDiff) -> Markup {
             }
         }
     }
+}
+
+type Marked<'a> = (&'a super::super::text::Line, &'a Vec<Segment>);
+
+enum Row<'a> {
+    Context(&'a super::super::text::Line),
+    Changed(Option<Marked<'a>>, Option<Marked<'a>>),
+}
+
+/// Context lines as they are; a run of removed lines and the added run after it zipped.
+fn rows<'a>(lines: &[(&'a super::super::text::Line, &'a Vec<Segment>)]) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        let (line, _) = lines[index];
+        if line.kind == LineKind::Context {
+            rows.push(Row::Context(line));
+            index += 1;
+            continue;
+        }
+        let removed: Vec<Marked<'a>> =
+            lines[index..].iter().take_while(|(l, _)| l.kind == LineKind::Removed).map(|(l, p)| (*l, *p)).collect();
+        index += removed.len();
+        let added: Vec<Marked<'a>> =
+            lines[index..].iter().take_while(|(l, _)| l.kind == LineKind::Added).map(|(l, p)| (*l, *p)).collect();
+        index += added.len();
+        for n in 0..removed.len().max(added.len()) {
+            rows.push(Row::Changed(removed.get(n).copied(), added.get(n).copied()));
+        }
+    }
+    rows
 }
