@@ -4,7 +4,8 @@
 //! state is a daemon's after its first sync pass; each page is asked through the whole
 //! router (`http::router`, tower's `oneshot`, a signed-in admin's cookie), so the time is
 //! the server's: authentication, the operation, the template. Run:
-//! `cargo bench --bench pages` (`PAGES_VERSIONS=10000` chooses the size).
+//! `cargo bench --bench pages` (`PAGES_VERSIONS=10000` chooses the size, `PAGES_ONLY=publish`
+//! the pages).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -91,7 +92,9 @@ fn main() {
     ];
     println!("| page | median server time ({versions} versions) |");
     println!("|---|---|");
-    for (name, path) in pages {
+    // `PAGES_ONLY=publish` times only the pages whose path contains it (for a profiler).
+    let only = std::env::var("PAGES_ONLY").unwrap_or_default();
+    for (name, path) in pages.into_iter().filter(|(_, path)| path.contains(only.as_str())) {
         let time = median(15, || {
             let request =
                 Request::builder().uri(path.as_str()).header("cookie", cookie.as_str()).body(Body::empty()).unwrap();
