@@ -65,6 +65,16 @@ pub enum Role {
 
 impl Role {
     pub const NAMES: [&'static str; 4] = ["viewer", "publisher", "releaser", "admin"];
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
+            "viewer" => Some(Role::Viewer),
+            "publisher" => Some(Role::Publisher),
+            "releaser" => Some(Role::Releaser),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
 }
 
 /// `stagecraft.toml`, checked. Defaults as docs/ and the README say.
@@ -555,12 +565,9 @@ fn tokens(check: &mut FileCheck<'_>, root: &Table<'_>) -> Vec<TokenConfig> {
             None => None,
         };
         let role = match check.string(table, "role") {
-            Some((role, span)) => match role.as_str() {
-                "viewer" => Some(Role::Viewer),
-                "publisher" => Some(Role::Publisher),
-                "releaser" => Some(Role::Releaser),
-                "admin" => Some(Role::Admin),
-                _ => {
+            Some((role, span)) => match Role::from_name(&role) {
+                Some(role) => Some(role),
+                None => {
                     check.error(span, format!("unknown role `{role}`"), Some(suggestion(&role, &Role::NAMES, "role")));
                     None
                 }

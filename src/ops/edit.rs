@@ -101,6 +101,18 @@ pub fn read_file(store: &Store, path: &str) -> Result<(Option<String>, crate::mo
     }
 }
 
+/// The ids of the draft's assistants, in order.
+pub fn assistant_ids(store: &Store) -> Result<Vec<String>, Error> {
+    let state = read_state(store)?;
+    let snapshot = store.snapshot(state.draft().tip.id)?;
+    let mut ids: Vec<String> = snapshot
+        .under("assistants/")
+        .filter_map(|(path, _)| path.strip_prefix("assistants/")?.split('/').next().map(str::to_string))
+        .collect();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Every file of the draft under `assistants/<id>/`, in order.
 pub fn assistant_files(store: &Store, assistant: &str) -> Result<Vec<String>, Error> {
     let state = read_state(store)?;

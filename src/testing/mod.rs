@@ -157,13 +157,7 @@ pub fn parse_chat_reply(body: &Value) -> Result<Reply, String> {
     if let Some(calls) = message["tool_calls"].as_array() {
         for (index, call) in calls.iter().enumerate() {
             let name = call["function"]["name"].as_str().ok_or("a tool call without function.name")?;
-            let arguments = match &call["function"]["arguments"] {
-                Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
-                Value::Null => json!({}),
-                other => other.clone(),
-            };
-            let id = call["id"].as_str().map_or_else(|| format!("call_{index}"), str::to_string);
-            tool_calls.push(ToolCall { id, name: name.to_string(), arguments });
+            tool_calls.push(tool_call(&call["id"], name, &call["function"]["arguments"], index));
         }
     }
     Ok(Reply { text, tool_calls })
@@ -185,15 +179,21 @@ pub fn parse_runtime_reply(body: &Value) -> Result<Reply, String> {
     let mut tool_calls = Vec::new();
     for (index, call) in body["tool_calls"].as_array().into_iter().flatten().enumerate() {
         let name = call["name"].as_str().ok_or("a tool call without `name`")?;
-        let arguments = match &call["arguments"] {
-            Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
-            Value::Null => json!({}),
-            other => other.clone(),
-        };
-        let id = call["id"].as_str().map_or_else(|| format!("call_{index}"), str::to_string);
-        tool_calls.push(ToolCall { id, name: name.to_string(), arguments });
+        tool_calls.push(tool_call(&call["id"], name, &call["arguments"], index));
     }
     Ok(Reply { text, tool_calls })
+}
+
+/// A tool call as either protocol gives it: its id (else `call_<index>`), and its
+/// arguments parsed from their JSON string (kept as the text when they are not JSON).
+fn tool_call(id: &Value, name: &str, arguments: &Value, index: usize) -> ToolCall {
+    let arguments = match arguments {
+        Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
+        Value::Null => json!({}),
+        other => other.clone(),
+    };
+    let id = id.as_str().map_or_else(|| format!("call_{index}"), str::to_string);
+    ToolCall { id, name: name.to_string(), arguments }
 }
 
 /// What answers the conversations.

@@ -68,16 +68,7 @@ pub async fn editor(State(state): State<AppState>, visitor: Visitor, Query(query
         state
             .with_store(move |store| match &assistant {
                 Some(id) => crate::ops::edit::assistant_files(store, id),
-                None => {
-                    let (_, tip) = crate::ops::edit::read_file(store, "assistants")?;
-                    let snapshot = store.snapshot(tip)?;
-                    let mut ids: Vec<String> = snapshot
-                        .under("assistants/")
-                        .filter_map(|(p, _)| p.strip_prefix("assistants/")?.split('/').next().map(str::to_string))
-                        .collect();
-                    ids.dedup();
-                    Ok(ids)
-                }
+                None => crate::ops::edit::assistant_ids(store),
             })
             .await
     };
@@ -392,6 +383,30 @@ pub struct SettingsQuery {
     assistant: String,
 }
 
+/// An assistant's `assistant.toml` on the draft, and the draft's tip it was read at; a
+/// refusal page when the draft has none.
+async fn read_assistant_toml(
+    state: &AppState,
+    visitor: &Visitor,
+    assistant: &str,
+) -> Result<(String, String, crate::model::ObjectId), Response> {
+    let path = format!("assistants/{assistant}/assistant.toml");
+    let read = {
+        let path = path.clone();
+        state.with_store(move |store| crate::ops::edit::read_file(store, &path)).await
+    };
+    match read {
+        Ok((Some(text), tip)) => Ok((path, text, tip)),
+        Ok((None, _)) => Err(refusal(
+            visitor,
+            StatusCode::NOT_FOUND,
+            &format!("The draft has no {path}."),
+            "Pick an assistant from the list.",
+        )),
+        Err(problem) => Err(problem_page(visitor, problem)),
+    }
+}
+
 /// The common settings of an assistant as a form: name, description, model, temperature.
 pub async fn settings_form(
     State(state): State<AppState>,
@@ -401,22 +416,9 @@ pub async fn settings_form(
     if let Err(refused) = visitor.require_page(Role::Publisher, "Editing") {
         return refused;
     }
-    let path = format!("assistants/{}/assistant.toml", query.assistant);
-    let read = {
-        let path = path.clone();
-        state.with_store(move |store| crate::ops::edit::read_file(store, &path)).await
-    };
-    let (text, tip) = match read {
-        Ok((Some(text), tip)) => (text, tip),
-        Ok((None, _)) => {
-            return refusal(
-                &visitor,
-                StatusCode::NOT_FOUND,
-                &format!("The draft has no {path}."),
-                "Pick an assistant from the list.",
-            );
-        }
-        Err(problem) => return problem_page(&visitor, problem),
+    let (path, text, tip) = match read_assistant_toml(&state, &visitor, &query.assistant).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
     let get = |key: &str| doc.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
@@ -464,22 +466,9 @@ pub async fn settings(State(state): State<AppState>, visitor: Visitor, Form(form
             "Pick an assistant from the list.",
         );
     }
-    let path = format!("assistants/{}/assistant.toml", form.assistant);
-    let read = {
-        let path = path.clone();
-        state.with_store(move |store| crate::ops::edit::read_file(store, &path)).await
-    };
-    let text = match read {
-        Ok((Some(text), _)) => text,
-        Ok((None, _)) => {
-            return refusal(
-                &visitor,
-                StatusCode::NOT_FOUND,
-                &format!("The draft has no {path}."),
-                "Pick an assistant from the list.",
-            );
-        }
-        Err(problem) => return problem_page(&visitor, problem),
+    let (path, text, _) = match read_assistant_toml(&state, &visitor, &form.assistant).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     let mut doc: toml_edit::DocumentMut = match text.parse() {
         Ok(doc) => doc,

@@ -63,10 +63,7 @@ impl Session {
     }
 
     pub fn role(&self) -> Option<Role> {
-        Role::NAMES
-            .iter()
-            .position(|n| *n == self.role)
-            .map(|i| [Role::Viewer, Role::Publisher, Role::Releaser, Role::Admin][i])
+        Role::from_name(&self.role)
     }
 
     /// Whether `given` is this session's CSRF token (in constant time).

@@ -26,6 +26,9 @@ pub enum Answer {
     Malformed,
     /// The answer after this many milliseconds (the endpoint's own latency).
     Slow(u64, Box<Answer>),
+    /// The answer once this many requests are being answered at once (then the gate
+    /// stays open), or after 10 s: proves the client's concurrency without timing it.
+    Gate(usize, Box<Answer>),
     /// Never answers: the client's timeout ends the request.
     Hang,
     /// A redirect elsewhere.
@@ -65,6 +68,9 @@ struct State {
     /// Requests being answered now, and the most there ever were at once.
     in_flight: usize,
     most_in_flight: usize,
+    /// Told of every arrival, for [`Answer::Gate`].
+    arrivals: Arc<tokio::sync::Notify>,
+    gate_open: bool,
 }
 
 /// A running assistant; it stops when dropped.
@@ -139,6 +145,7 @@ async fn answer(state: &Mutex<State>, uri: Uri, headers: HeaderMap, body: Bytes)
         let mut state = state.lock().unwrap();
         state.in_flight += 1;
         state.most_in_flight = state.most_in_flight.max(state.in_flight);
+        state.arrivals.notify_waiters();
     }
     let response = respond(state, uri, headers, body).await;
     state.lock().unwrap().in_flight -= 1;
@@ -173,6 +180,28 @@ async fn respond(state: &Mutex<State>, uri: Uri, headers: HeaderMap, body: Bytes
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 answer = *inner;
             }
+            Answer::Gate(count, inner) => {
+                let arrivals = state.lock().unwrap().arrivals.clone();
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                loop {
+                    let arrived = arrivals.notified();
+                    tokio::pin!(arrived);
+                    arrived.as_mut().enable();
+                    {
+                        let mut state = state.lock().unwrap();
+                        if state.gate_open || state.in_flight >= count {
+                            state.gate_open = true;
+                            break;
+                        }
+                    }
+                    if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                        break;
+                    }
+                }
+                // The others waiting re-check and find the gate open.
+                arrivals.notify_waiters();
+                answer = *inner;
+            }
             Answer::Hang => std::future::pending::<()>().await,
             _ => break,
         }
@@ -203,7 +232,7 @@ async fn respond(state: &Mutex<State>, uri: Uri, headers: HeaderMap, body: Bytes
         }
         Answer::Malformed => axum::Json(json!({"choices": "none", "reply": 7})).into_response(),
         Answer::Redirect => (StatusCode::FOUND, [("location", "http://127.0.0.1:9/elsewhere")]).into_response(),
-        Answer::Slow(..) | Answer::Hang => unreachable!("resolved above"),
+        Answer::Slow(..) | Answer::Gate(..) | Answer::Hang => unreachable!("resolved above"),
     }
 }
 
