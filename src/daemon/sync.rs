@@ -27,6 +27,7 @@ use crate::history;
 use crate::lifecycle::plan::{GateDecision, GateFacts, gate};
 use crate::loaded::SharedConfig;
 use crate::model::{BlobReader, Chain, Config, Entry, EntryKind, EnvName, ObjectId, Snapshot};
+use crate::ops::read::deployed::deployed;
 use crate::ops::read::state::current_version;
 use crate::ops::read::{EnvState, RepoState, read_reconciled, read_state};
 use crate::parse;
@@ -168,7 +169,16 @@ impl Syncer {
                 self.env(&state, index, env, changed || full)?;
             }
         }
+        let moved: Vec<bool> = (0..state.envs.len()).map(|i| full || self.seen.get(i) != tips.get(i)).collect();
         self.seen = tips;
+        // Keeps each environment's deployed-versions cache up to date (a walk of the
+        // commits since the last pass; the whole history once), so a rollback preview
+        // on the dashboard reads it instead of the history.
+        for (env, _) in state.envs.iter().zip(moved).skip(1).filter(|(_, moved)| *moved) {
+            if let Err(error) = deployed(&self.store, &state, &env.env) {
+                tracing::debug!(env = %env.env, error = %error, "cannot update the deployed-versions cache");
+            }
+        }
         let mut snapshots = std::mem::take(&mut self.snapshots);
         let status = crate::ops::status_with(&self.store, &mut |tree| snapshot(&self.store, &mut snapshots, tree));
         self.snapshots = snapshots;

@@ -6,7 +6,7 @@
 //! I/O: git, through `store`.
 
 use super::apply::{Done, WriteOptions, finish};
-use super::read::state::has_deployed;
+use super::read::deployed::has_deployed;
 use super::read::{diff_commits, read_for_write, reconcile};
 use crate::error::Error;
 use crate::identity::Identity;

@@ -8,7 +8,7 @@
 //! I/O: git, through `store`.
 
 use super::apply::{Done, WriteOptions, finish};
-use super::read::state::deployed;
+use super::read::deployed::deployed;
 use super::read::{diff_commits, read_for_write, reconcile};
 use crate::error::Error;
 use crate::identity::Identity;
@@ -33,8 +33,8 @@ pub fn plan(
         Default::default()
     } else {
         let deployed = deployed(store, &state, &target.env)?;
-        let all = state.index.trees(store)?;
-        let trees = deployed.iter().filter_map(|v| Some((*v, *all.get(v)?))).collect();
+        let all = state.index.all(store)?;
+        let trees = deployed.iter().filter_map(|v| Some((*v, all.get(v)?.tree))).collect();
         (deployed, trees)
     };
     let version = rollback_version(&state.chain, &facts, &deployed, &trees, to)?;

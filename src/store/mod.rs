@@ -144,14 +144,20 @@ fn write_tree_cache(path: &Path, key: Option<&str>, versions: &BTreeMap<Version,
         bytes.extend_from_slice(&tagged.commit.0);
         bytes.extend_from_slice(&tagged.tree.0);
     }
+    write_cache_file(path, &bytes);
+}
+
+/// Writes a cache file whole (a temporary file renamed over it, so a reader sees the old
+/// file or the new one); a failure only costs the next reader the reads it saves.
+fn write_cache_file(path: &Path, bytes: &[u8]) {
     let Some(dir) = path.parent() else { return };
     let written = std::fs::create_dir_all(dir).and_then(|()| {
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut file, &bytes)?;
+        std::io::Write::write_all(&mut file, bytes)?;
         file.persist(path).map(|_| ()).map_err(|e| e.error)
     });
     if let Err(error) = written {
-        tracing::debug!(error = %error, "cannot write the version-trees cache");
+        tracing::debug!(error = %error, path = %path.display(), "cannot write a cache file");
     }
 }
 
@@ -398,6 +404,18 @@ impl Store {
             found.push((version, object_id(commit)));
         }
         Ok(found)
+    }
+
+    /// A cache file stagecraft keeps beside the repository (`stagecraft/NAME` in the git
+    /// directory), or `None` when there is none or it cannot be read. What it holds, and
+    /// whether it still holds, is the caller's to decide.
+    pub fn read_cache(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.git_dir().join("stagecraft").join(name)).ok()
+    }
+
+    /// Replaces the cache file `name` whole; a failure is logged and otherwise ignored.
+    pub fn write_cache(&self, name: &str, bytes: &[u8]) {
+        write_cache_file(&self.git_dir().join("stagecraft").join(name), bytes);
     }
 
     /// The highest `vN` tag, from the versions cache (written on the way when the tags

@@ -734,3 +734,38 @@ fn issue_13_a_local_write_confirms_environments_the_daemons_config_protects() {
     edit_temperature(&repo, "0.6");
     repo.stagecraft(&["publish"]).success();
 }
+
+#[test]
+fn the_deployed_versions_cache_answers_as_a_full_walk_would() {
+    // pre-release deploys v2 and v3; rollback's refusal of a version it never deployed
+    // lists what it did deploy, read through the cache.
+    let repo = TestRepo::from_example();
+    let deployed = |expected: &str| {
+        let run = repo.stagecraft(&["rollback", "pre-release", "--to", "v99", "--dry-run"]);
+        assert_eq!(run.code, 1, "{run}");
+        assert!(run.stderr.contains(&format!("pre-release deployed {expected}\n")), "{run}");
+    };
+    edit_temperature(&repo, "0.5");
+    repo.release_to("pre-release");
+    edit_temperature(&repo, "0.6");
+    repo.release_to("pre-release");
+    deployed("v1, v2, v3");
+    let cache = repo.root.join(".git/stagecraft/deployed-pre-release");
+    let written = std::fs::read_to_string(&cache).expect("the walk is cached");
+    assert!(written.contains("\nown 1-3\n"), "{written}");
+    // A commit made outside stagecraft with v4's tree (published, never promoted): the
+    // walk since the cached tip finds it, and v4 counts by its tree.
+    edit_temperature(&repo, "0.7");
+    repo.stagecraft(&["publish"]).success();
+    let by_hand = repo.git(&["commit-tree", "v4^{tree}", "-p", "pre-release", "-m", "hand-made"]);
+    repo.git(&["update-ref", "refs/heads/pre-release", by_hand.trim()]);
+    deployed("v1, v2, v3, v4");
+    assert!(std::fs::read_to_string(&cache).unwrap().contains(&format!("loose {}", by_hand.trim())));
+    // A tip whose history does not hold the cached one (a forced push): walked again.
+    repo.git(&["update-ref", "refs/heads/pre-release", "v2^{commit}"]);
+    deployed("v1, v2");
+    // A cache this code did not write is ignored and rewritten.
+    std::fs::write(&cache, "not a cache").unwrap();
+    deployed("v1, v2");
+    assert!(std::fs::read_to_string(&cache).unwrap().starts_with("stagecraft deployed 1\n"));
+}

@@ -1,9 +1,11 @@
 //! The shared reading of a repository that every operation starts from (io: git):
-//! [`state`] (each environment's tip, current version and holds; the versions; what an
-//! environment deployed; change sets), [`reconcile`] (tagging what is untagged on the
-//! second environment, before a write and in the daemon), and [`resolve`] (turning
-//! what a user typed into a tree), [`notes`] (the test runs recorded on a version). Operations import this; it imports no operation.
+//! [`state`] (each environment's tip, current version and holds; the versions; change
+//! sets), [`deployed`] (the versions an environment has deployed, with its cache),
+//! [`reconcile`] (tagging what is untagged on the second environment, before a write and
+//! in the daemon), [`resolve`] (turning what a user typed into a tree), and [`notes`]
+//! (the test runs recorded on a version). Operations import this; it imports no operation.
 
+pub mod deployed;
 pub mod notes;
 pub mod reconcile;
 pub mod resolve;

@@ -1,6 +1,5 @@
 //! Reads what the lifecycle decides on: every environment's tip, current version and
-//! hold set, the versions, which versions an environment has deployed, and the change
-//! set between two trees.
+//! hold set, the versions, and the change set between two trees.
 //!
 //! Reading a state costs a few commits, not the length of the history: the tips' own
 //! trailers answer the usual questions (current version, holds), a version is looked up
@@ -10,7 +9,7 @@
 //! I/O: git, through `store`.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::diff::{self, ChangeSet, Side};
 use crate::error::Error;
@@ -206,7 +205,7 @@ pub fn untagged_chain(store: &Store, tip: ObjectId, index: &VersionIndex) -> Res
 }
 
 /// A commit's own version: its trailer, else the tags on it (looked up only then).
-fn facts(store: &Store, info: &CommitInfo, index: &VersionIndex) -> Result<CommitFacts, Error> {
+pub(super) fn facts(store: &Store, info: &CommitInfo, index: &VersionIndex) -> Result<CommitFacts, Error> {
     let trailer_version = info.message.version();
     let tags = if trailer_version.is_some() { Vec::new() } else { index.tags_of(store, info.id)? };
     Ok(CommitFacts { id: info.id, tree: info.tree, trailer_version, tags })
@@ -244,53 +243,6 @@ pub fn holds(store: &Store, tip: &CommitInfo) -> Result<Vec<Version>, Error> {
         let Some(parent) = current.parents.first() else { return Ok(Vec::new()) };
         current = store.commit_info(*parent)?;
     }
-}
-
-/// Every version this environment has deployed, now or before: the versions of the
-/// commits on its first-parent history (their own trailer or tag, else a version with
-/// the same tree).
-pub fn deployed(store: &Store, state: &RepoState, env: &EnvName) -> Result<BTreeSet<Version>, Error> {
-    deployed_until(store, state, env, None)
-}
-
-/// Whether `env` ever deployed `version`: [`deployed`], stopping at the first sight of it
-/// (a promotion's source is usually its environment's tip, so one commit is read).
-pub fn has_deployed(store: &Store, state: &RepoState, env: &EnvName, version: Version) -> Result<bool, Error> {
-    Ok(deployed_until(store, state, env, Some(version))?.contains(&version))
-}
-
-/// Every version `env`'s first-parent history holds, or (with `stop`) as far as that one.
-fn deployed_until(
-    store: &Store,
-    state: &RepoState,
-    env: &EnvName,
-    stop: Option<Version>,
-) -> Result<BTreeSet<Version>, Error> {
-    let mut by_tree: Option<BTreeMap<ObjectId, Version>> = None;
-    let mut deployed = BTreeSet::new();
-    let mut next = Some(state.env(env).tip.id);
-    while let Some(id) = next {
-        let info = store.commit_info(id)?;
-        let own = facts(store, &info, &state.index)?;
-        match own.trailer_version.or_else(|| own.tags.iter().max().copied()) {
-            Some(version) => {
-                deployed.insert(version);
-            }
-            None => {
-                if by_tree.is_none() {
-                    by_tree = Some(state.index.all(store)?.values().map(|t| (t.tree, t.version)).collect());
-                }
-                if let Some(version) = by_tree.as_ref().and_then(|m| m.get(&info.tree)) {
-                    deployed.insert(*version);
-                }
-            }
-        }
-        if stop.is_some_and(|stop| deployed.contains(&stop)) {
-            break;
-        }
-        next = info.parents.first().copied();
-    }
-    Ok(deployed)
 }
 
 /// The change set between two commits of the repository (empty when their trees are equal).
