@@ -479,3 +479,42 @@ fn pages_carry_strict_headers_escape_what_they_show_and_public_read_opens_readin
     assert_eq!(status, 403, "the editor needs a publisher");
     assert_eq!(daemon.stop(), 0);
 }
+
+/// Without a browser: a write posted after the session ended does nothing and leads,
+/// through the sign-in, back to its preview with the description filled in again.
+#[test]
+fn a_write_posted_after_the_session_ended_comes_back_to_its_preview_with_the_description() {
+    let repo = TestRepo::from_example();
+    repo.commit_file("assistants/support-bot/instructions.md", "Be brief.\n");
+    let daemon = Daemon::start(&repo, &config());
+    let base = format!("http://{}", daemon.address);
+    let sandbox = repo.git(&["rev-parse", "sandbox"]);
+    let fields = [("csrf", "from-the-old-session"), ("message", "Shorter answers & <b>fewer</b> words")];
+    let (status, page) = post(&base, "/publish", Some("expired.session"), &fields);
+    assert_eq!(status, 403);
+    assert!(page.contains("nothing was done"), "{page}");
+    assert_eq!(repo.git(&["rev-parse", "sandbox"]), sandbox, "nothing written");
+    let next = "/publish?message=Shorter+answers+%26+%3Cb%3Efewer%3C%2Fb%3E+words";
+    let link = format!("/login?{}", serde_urlencoded::to_string([("next", next)]).unwrap());
+    assert!(page.contains(&format!("href=\"{}\"", link.replace('&', "&amp;"))), "{link} in {page}");
+    // Signing in returns to the preview, whose description holds the text again.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (location, cookie) = runtime.block_on(async {
+        let response = stagecraft::net::http_client()
+            .post(format!("{base}/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string([("token", token("publisher").as_str()), ("next", next)]).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        (location, cookie)
+    });
+    assert_eq!(location, next);
+    let (status, _, preview) = get(&format!("{base}{location}"), Some(&cookie));
+    assert_eq!(status, 200, "{preview}");
+    assert!(preview.contains("value=\"Shorter answers &amp; &lt;b&gt;fewer&lt;/b&gt; words\""), "{preview}");
+    assert_eq!(daemon.stop(), 0);
+}

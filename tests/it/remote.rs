@@ -218,3 +218,77 @@ fn forge_signatures_are_checked_each_forges_own_way() {
     assert!(forge_signature_ok("gitlab", "s3cret", &headers, &gitlab));
     assert!(!forge_signature_ok("gitlab", "s3cre", &headers, &gitlab));
 }
+
+/// A form POST to the daemon (with a session cookie when given); the status, the
+/// `Set-Cookie` session value and the body.
+fn form(daemon: &Daemon, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> (u16, Option<String>, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut request = stagecraft::net::http_client()
+            .post(format!("http://{}{path}", daemon.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap());
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("stagecraft_session={cookie}"));
+        }
+        let response = request.send().await.unwrap();
+        let session = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.strip_prefix("stagecraft_session=")?.split(';').next().map(str::to_string))
+            .next();
+        (response.status().as_u16(), session, response.text().await.unwrap())
+    })
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in {page}")) + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn an_edit_in_the_dashboard_of_a_daemon_in_remote_mode_is_pushed_to_the_forge() {
+    use sha2::Digest;
+    let repo = TestRepo::from_example();
+    let env = &repo.env;
+    let forge = forge(env, false);
+    let hash = hex::encode(sha2::Sha256::digest(b"editor-token"));
+    let config = format!(
+        "[repository]\npath = \"mirror.git\"\nremote = \"{}\"\nfetch_interval = \"1h\"\n[server]\nlisten = \"127.0.0.1:0\"\n[[token]]\nname = \"eve\"\nsha256 = \"{hash}\"\nrole = \"publisher\"\n",
+        forge.url
+    );
+    let daemon = Daemon::start(&repo, &config);
+    let (status, session, _) = form(&daemon, "/login", None, &[("token", "editor-token"), ("next", "/")]);
+    assert_eq!(status, 303);
+    let session = session.expect("a session cookie");
+    let path = "assistants/support-bot/instructions.md";
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let page = runtime.block_on(async {
+        let response = stagecraft::net::http_client()
+            .get(format!("http://{}/edit?path={path}", daemon.address))
+            .header("cookie", format!("stagecraft_session={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    });
+    let fields = [("csrf", hidden(&page, "csrf")), ("expected", hidden(&page, "expected")), ("path", path.to_string())];
+    let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fields.push(("text", "Answer in one sentence.\n"));
+    let (status, _, body) = form(&daemon, "/edit", Some(&session), &fields);
+    assert!(status == 303 || status == 200, "{status}: {body}");
+    // The commit is on the forge's draft, authored as the token's name.
+    let forge_git = |args: &[&str]| env.git_in(&forge.path, args);
+    assert_eq!(forge_git(&["show", &format!("draft:{path}")]), "Answer in one sentence.\n");
+    let trailers = forge_git(&["log", "-1", "--format=%an%n%(trailers:only,unfold)", "draft"]);
+    assert!(trailers.starts_with("eve\n"), "{trailers}");
+    assert!(
+        trailers.contains("Stagecraft-Action: edit\n") && trailers.contains("Stagecraft-Actor: token:eve\n"),
+        "{trailers}"
+    );
+    assert_eq!(daemon.stop(), 0);
+}

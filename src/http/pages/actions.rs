@@ -122,6 +122,25 @@ impl Write {
     }
 
     /// The hidden fields that name the write again.
+    /// The preview page's address, with `message` to fill its description in again.
+    fn preview_url(&self, message: Option<&str>) -> String {
+        let mut query: Vec<(&str, &str)> = match self {
+            Write::Promote { version, to } => vec![("version", version), ("to", to)],
+            Write::Rollback { environment, to } => {
+                let mut query = vec![("environment", environment.as_str())];
+                query.extend(to.as_deref().map(|to| ("to", to)));
+                query
+            }
+            Write::Revert { version } | Write::Restore { version } => vec![("version", version)],
+            Write::Publish | Write::Discard => Vec::new(),
+        };
+        query.extend(message.map(|m| ("message", m)));
+        match serde_urlencoded::to_string(&query) {
+            Ok(query) if !query.is_empty() => format!("{}?{query}", self.path()),
+            _ => self.path().to_string(),
+        }
+    }
+
     fn fields(&self) -> Markup {
         html! {
             @match self {
@@ -150,7 +169,7 @@ impl crate::http::problem::Problem {
 }
 
 /// The preview page: the plan's summary and comparison, and the form that writes it.
-async fn preview(state: AppState, visitor: Visitor, write: Write) -> Response {
+async fn preview(state: AppState, visitor: Visitor, write: Write, prefill: Prefill) -> Response {
     if let Err(to_login) = visitor.require_read() {
         return to_login;
     }
@@ -211,7 +230,7 @@ async fn preview(state: AppState, visitor: Visitor, write: Write) -> Response {
                 p {
                     label for="message" { "Description (what changed, for the history)" }
                     br;
-                    input type="text" id="message" name="message" size="60" maxlength="2000";
+                    input type="text" id="message" name="message" size="60" maxlength="2000" value=[prefill.message.as_deref()];
                 }
             }
             @if protected {
@@ -251,10 +270,13 @@ async fn apply(state: AppState, visitor: Visitor, write: Write, form: WriteForm)
         Ok(env) => env,
         Err(problem) => return problem_page(&visitor, problem),
     };
+    let message = form.message.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
+    if visitor.session.is_none() {
+        return expired(&visitor, &write, message.as_deref());
+    }
     if let Err(refused) = visitor.require_post(&form.csrf, role_for(&state, &env, false)) {
         return refused;
     }
-    let message = form.message.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
     if message.as_ref().is_some_and(|m| m.chars().count() > 2000) {
         return super::refusal(
             &visitor,
@@ -300,6 +322,33 @@ async fn apply(state: AppState, visitor: Visitor, write: Write, form: WriteForm)
     page(&visitor, &headline, None, body)
 }
 
+/// What a preview page fills in again: the description typed before a session expired.
+#[derive(Debug, Default, Deserialize)]
+pub struct Prefill {
+    message: Option<String>,
+}
+
+/// A write posted after the session ended: nothing done, a sign-in that returns to the
+/// preview with the description filled in again.
+fn expired(visitor: &Visitor, write: &Write, message: Option<&str>) -> Response {
+    let back = write.preview_url(message);
+    let login = format!("/login?{}", serde_urlencoded::to_string([("next", back.as_str())]).unwrap_or_default());
+    let mut response = page(
+        visitor,
+        "Not done",
+        None,
+        html! {
+            div.problem role="alert" {
+                p { "You are not signed in, or your session has expired: nothing was done." }
+                p.muted { "Sign in again; you come back to the preview with what you wrote filled in." }
+            }
+            p { a href=(login) { "Sign in again" } }
+        },
+    );
+    *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    response
+}
+
 #[derive(Debug, Deserialize)]
 pub struct PromoteQuery {
     version: String,
@@ -312,16 +361,24 @@ pub struct RollbackQuery {
     to: Option<String>,
 }
 
-pub async fn publish_preview(State(state): State<AppState>, visitor: Visitor) -> Response {
-    preview(state, visitor, Write::Publish).await
+pub async fn publish_preview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(prefill): Query<Prefill>,
+) -> Response {
+    preview(state, visitor, Write::Publish, prefill).await
 }
 
 pub async fn publish(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
     apply(state, visitor, Write::Publish, form).await
 }
 
-pub async fn discard_preview(State(state): State<AppState>, visitor: Visitor) -> Response {
-    preview(state, visitor, Write::Discard).await
+pub async fn discard_preview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(prefill): Query<Prefill>,
+) -> Response {
+    preview(state, visitor, Write::Discard, prefill).await
 }
 
 pub async fn discard(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
@@ -332,8 +389,9 @@ pub async fn promote_preview(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(query): Query<PromoteQuery>,
+    Query(prefill): Query<Prefill>,
 ) -> Response {
-    preview(state, visitor, Write::Promote { version: query.version, to: query.to }).await
+    preview(state, visitor, Write::Promote { version: query.version, to: query.to }, prefill).await
 }
 
 pub async fn promote(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
@@ -351,8 +409,9 @@ pub async fn revert_preview(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(query): Query<VersionQuery>,
+    Query(prefill): Query<Prefill>,
 ) -> Response {
-    preview(state, visitor, Write::Revert { version: query.version }).await
+    preview(state, visitor, Write::Revert { version: query.version }, prefill).await
 }
 
 pub async fn revert(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
@@ -364,8 +423,9 @@ pub async fn restore_preview(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(query): Query<VersionQuery>,
+    Query(prefill): Query<Prefill>,
 ) -> Response {
-    preview(state, visitor, Write::Restore { version: query.version }).await
+    preview(state, visitor, Write::Restore { version: query.version }, prefill).await
 }
 
 pub async fn restore(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
@@ -377,9 +437,10 @@ pub async fn rollback_preview(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(query): Query<RollbackQuery>,
+    Query(prefill): Query<Prefill>,
 ) -> Response {
     let to = query.to.filter(|t| !t.is_empty());
-    preview(state, visitor, Write::Rollback { environment: query.environment, to }).await
+    preview(state, visitor, Write::Rollback { environment: query.environment, to }, prefill).await
 }
 
 pub async fn rollback(State(state): State<AppState>, visitor: Visitor, Form(form): Form<WriteForm>) -> Response {
