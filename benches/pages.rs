@@ -49,7 +49,8 @@ fn main() {
     let hub = Arc::new(Hub::new());
     let ledger = Arc::new(SqliteLedger::open(&dir.path().join("state.db")).unwrap());
     let config = Arc::new(SharedConfig::new(loaded));
-    let ports = Ports { hub: hub.clone(), ledger, config: config.clone(), runtime: runtime.handle().clone() };
+    let ports =
+        Ports { hub: hub.clone(), ledger: ledger.clone(), config: config.clone(), runtime: runtime.handle().clone() };
     let started = Instant::now();
     Syncer::new(store, chain.clone(), ports).pass(true).expect("the first sync pass");
     eprintln!("first sync pass in {:.1} s", started.elapsed().as_secs_f64());
@@ -66,6 +67,7 @@ fn main() {
         kick: Arc::new(tokio::sync::Notify::new()),
         reviews: tokio::sync::mpsc::channel(1).0,
         session_key: key,
+        ledger,
     });
     let app = router(state);
     let cookie = format!(

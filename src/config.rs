@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -86,6 +87,8 @@ pub struct DaemonConfig {
     pub require_tests: Vec<EnvName>,
     /// `None`: `<git dir>/stagecraft/state.db`.
     pub state_path: Option<PathBuf>,
+    /// `[state] url`: the delivery state in PostgreSQL, shared by several daemons.
+    pub database: Option<DatabaseConfig>,
     pub delivery: DeliveryConfig,
     pub server: ServerConfig,
     pub runtimes: Vec<RuntimeConfig>,
@@ -93,6 +96,22 @@ pub struct DaemonConfig {
     pub review: Option<ReviewConfig>,
     pub test: Option<TestConfig>,
     pub tokens: Vec<TokenConfig>,
+}
+
+/// `[state] url = "postgres://…"`: the delivery ledger in PostgreSQL, which several
+/// daemons share, each owning some runtimes through a lease.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseConfig {
+    /// `postgres://USER@HOST:PORT/DATABASE`, with no password in it.
+    pub url: String,
+    /// `[state] password`.
+    pub password: Option<SecretRef>,
+    /// Connections in the pool; 8 by default.
+    pub pool: usize,
+    /// How long a daemon owns a runtime without renewing; 10 s by default.
+    pub lease: Duration,
+    /// This daemon's name among the others; `None`: host name and process id.
+    pub node: Option<String>,
 }
 
 /// `[test]`: the OpenAI-compatible endpoint that tests and chats go to, when no
@@ -227,6 +246,7 @@ impl Default for DaemonConfig {
             protected: Vec::new(),
             require_tests: Vec::new(),
             state_path: None,
+            database: None,
             delivery: DeliveryConfig {
                 retry_min: Duration::from_secs(1),
                 retry_max: Duration::from_secs(300),
@@ -299,9 +319,10 @@ pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Ve
         config.protected = env_list(&mut check, environments, "protected", chain);
         config.require_tests = env_list(&mut check, environments, "require_tests", chain);
     }
-    if let Some((state, _)) = check.table(root, "state") {
-        check.unknown_keys(state, &["path"], "[state]");
+    if let Some((state, state_span)) = check.table(root, "state") {
+        check.unknown_keys(state, &["path", "url", "password", "pool", "lease", "node"], "[state]");
         config.state_path = check.string(state, "path").map(|(p, _)| PathBuf::from(p));
+        config.database = database(&mut check, state, state_span);
     }
     if let Some((delivery, delivery_span)) = check.table(root, "delivery") {
         check.unknown_keys(delivery, &["retry_min", "retry_max", "timeout"], "[delivery]");
@@ -370,6 +391,95 @@ pub fn parse(file: &str, text: &str, chain: Option<&Chain>) -> (DaemonConfig, Ve
     let mut diagnostics = check.diagnostics;
     sort(&mut diagnostics);
     (config, diagnostics)
+}
+
+/// `[state] url` and what goes with it: the URL a `postgres://` one without a password
+/// (that is `password`, a secret reference), not together with `path`.
+fn database(check: &mut FileCheck<'_>, state: &Table<'_>, state_span: Range<usize>) -> Option<DatabaseConfig> {
+    let url = match check.string(state, "url") {
+        Some((url, span)) => {
+            let rest = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://"));
+            let userinfo = rest.and_then(|rest| rest.split('/').next()?.rsplit_once('@').map(|(user, _)| user));
+            match rest {
+                None => {
+                    check.error(
+                        span,
+                        "`url` is not a PostgreSQL URL",
+                        Some("write it as postgres://USER@HOST:5432/DATABASE".into()),
+                    );
+                    None
+                }
+                Some(_) if userinfo.is_some_and(|user| user.contains(':')) => {
+                    // Pointed at the table, not the value: the excerpt would show the password.
+                    let _ = span;
+                    check.error(
+                        state_span,
+                        "`url` in [state] holds a password",
+                        Some(
+                            "remove it from the URL and set `password = \"env:NAME\"` (or file:/path) in [state]"
+                                .into(),
+                        ),
+                    );
+                    None
+                }
+                Some(_) if state.get("path").is_some() => {
+                    check.error(
+                        span,
+                        "[state] has both `path` and `url`",
+                        Some(
+                            "`path` is the SQLite file of a single daemon; `url` a PostgreSQL database; keep one"
+                                .into(),
+                        ),
+                    );
+                    None
+                }
+                Some(_) => Some(url),
+            }
+        }
+        None => None,
+    };
+    let password = secret(check, state, "password");
+    let lease = duration(check, state, "lease");
+    if let (Some(lease), Some(value)) = (lease, state.get("lease"))
+        && !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&lease)
+    {
+        check.error(
+            value.span(),
+            "`lease` must be between 1s and 10m",
+            Some("10s suits most; see docs/scaling.md".into()),
+        );
+    }
+    let pool = match check.integer(state, "pool") {
+        Some((pool, _)) if (1..=64).contains(&pool) => Some(pool as usize),
+        Some((_, span)) => {
+            check.error(span, "`pool` must be between 1 and 64", Some("8 suits most; see docs/scaling.md".into()));
+            None
+        }
+        None => None,
+    };
+    let node = match check.string(state, "node") {
+        Some((node, span))
+            if node.is_empty()
+                || node.len() > 64
+                || !node.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) =>
+        {
+            check.error(
+                span,
+                format!("`node` `{node}` is not a name"),
+                Some("use up to 64 of A-Z, a-z, 0-9, `-`, `_` and `.`".into()),
+            );
+            None
+        }
+        other => other.map(|(node, _)| node),
+    };
+    let url = url?;
+    Some(DatabaseConfig {
+        url,
+        password,
+        pool: pool.unwrap_or(8),
+        lease: lease.unwrap_or(Duration::from_secs(10)),
+        node,
+    })
 }
 
 /// `[test]`: `endpoint` is needed.
@@ -733,6 +843,37 @@ role = "publisher"
             ]
         );
         assert!(!format!("{diagnostics:?}").contains("whsec_c2VjcmV0"), "a secret written in the file is never echoed");
+    }
+
+    #[test]
+    fn state_url_takes_postgresql_without_a_password_and_bounded_settings() {
+        let good = "[state]\nurl = \"postgres://stagecraft@db.internal:5432/stagecraft\"\npassword = \"env:PGPASSWORD\"\nlease = \"15s\"\nnode = \"eu-1\"\npool = 16\n";
+        let (config, diagnostics) = parse("stagecraft.toml", good, None);
+        assert_eq!(diagnostics, []);
+        let database = config.database.unwrap();
+        assert_eq!(
+            (database.lease, database.pool, database.node.as_deref()),
+            (Duration::from_secs(15), 16, Some("eu-1"))
+        );
+        let defaults = parse("stagecraft.toml", "[state]\nurl = \"postgresql://u@h/d\"\n", None).0.database.unwrap();
+        assert_eq!((defaults.lease, defaults.pool, defaults.node), (Duration::from_secs(10), 8, None));
+        let bad =
+            "[state]\npath = \"state.db\"\nurl = \"mysql://u@h/d\"\nlease = \"100ms\"\npool = 0\nnode = \"a b\"\n";
+        let (config, diagnostics) = parse("stagecraft.toml", bad, None);
+        assert_eq!(config.database, None);
+        let lines: Vec<String> = diagnostics.iter().map(|d| format!("{}:{} {}", d.line, d.column, d.message)).collect();
+        assert_eq!(
+            lines,
+            [
+                "3:7 `url` is not a PostgreSQL URL",
+                "4:9 `lease` must be between 1s and 10m",
+                "5:8 `pool` must be between 1 and 64",
+                "6:8 `node` `a b` is not a name",
+            ]
+        );
+        let both = "[state]\npath = \"state.db\"\nurl = \"postgres://u@h/d\"\n";
+        let messages: Vec<String> = parse("stagecraft.toml", both, None).1.iter().map(|d| d.message.clone()).collect();
+        assert_eq!(messages, ["[state] has both `path` and `url`"]);
     }
 
     #[test]

@@ -193,6 +193,10 @@ pub enum Error {
     #[error("cannot {step}: {detail}")]
     Remote { step: String, detail: String, hint: String },
 
+    /// The delivery state's database (PostgreSQL) failed or refused.
+    #[error("the state database: cannot {step}: {detail}")]
+    State { step: String, detail: String, hint: String },
+
     /// A problem a daemon's API answered (`--server`), with its own code.
     #[error("{message}")]
     Api { code: Code, message: String, details: Vec<String>, hint: Option<String> },
@@ -239,7 +243,7 @@ impl Error {
             Error::InitTarget { .. } | Error::NoIdentity | Error::Id(_) | Error::Usage { .. } => Code::Usage,
             Error::Git { .. } | Error::Remote { .. } => Code::Git,
             Error::Api { code, .. } => *code,
-            Error::Io { .. } | Error::Read(_) => Code::Io,
+            Error::Io { .. } | Error::Read(_) | Error::State { .. } => Code::Io,
             Error::Conflict { .. } => Code::Conflict,
             Error::VersionConflict { .. } => Code::VersionConflict,
             Error::Held { .. } => Code::Held,
@@ -269,7 +273,7 @@ impl Error {
             Error::Usage { hint, .. } => hint.clone(),
             Error::Id(_) => None,
             Error::Git { .. } => Some("check the repository with `git fsck`; the message above names the failed step".into()),
-            Error::Remote { hint, .. } => Some(hint.clone()),
+            Error::Remote { hint, .. } | Error::State { hint, .. } => Some(hint.clone()),
             Error::Api { hint, .. } => hint.clone(),
             Error::Io { .. } => Some("check that the path exists and is readable and writable".into()),
             Error::Read(_) => Some("check the file, or the repository with `git fsck`".into()),

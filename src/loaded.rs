@@ -34,6 +34,8 @@ pub struct LoadedConfig {
     pub test_key: Option<Secret>,
     /// `[server] session_secret`, resolved.
     pub session_secret: Option<Secret>,
+    /// `[state] password`, resolved.
+    pub state_password: Option<Secret>,
 }
 
 impl LoadedConfig {
@@ -112,6 +114,11 @@ pub fn load_config(
     });
     let session_secret =
         config.server.session_secret.as_ref().map(|r| resolve("[server] session_secret".into(), r, false));
+    let state_password = config
+        .database
+        .as_ref()
+        .and_then(|database| database.password.as_ref())
+        .map(|r| resolve("[state] password".into(), r, false));
     let test_key =
         config.test.as_ref().and_then(|test| test.api_key.as_ref()).map(|r| resolve("[test] api_key".into(), r, false));
     if let (Some(_), Some(remote)) = (&git_token, &config.repository.remote)
@@ -157,6 +164,7 @@ pub fn load_config(
         review,
         test_key,
         session_secret,
+        state_password,
     })
 }
 

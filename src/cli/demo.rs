@@ -122,6 +122,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         review: None,
         test_key: None,
         session_secret: None,
+        state_password: None,
     };
     let (listener, taken) = match TcpListener::bind(("127.0.0.1", 8080)) {
         Ok(listener) => (listener, false),

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use super::Context;
 use super::ui::Ui;
 use crate::daemon::Lookup;
+use crate::deliver::postgres::PgLedger;
 use crate::error::Error;
 use crate::identity::{Identity, When};
 use crate::loaded::{LoadedConfig, load_config};
@@ -82,6 +83,21 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         return Ok(0);
     }
     let config = &loaded.config;
+    // The state database is asked too (reading only): a wrong URL or password, a newer
+    // schema or another chain fails the check, as it would fail the start.
+    let state = match (&config.database, &loaded.chain) {
+        (Some(database), chain) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(Error::io("start the async runtime for", "the state database"))?;
+            let ledger = PgLedger::connect(database, loaded.state_password.as_ref())?;
+            let chain = chain.clone().unwrap_or_else(crate::model::Chain::default_chain);
+            let said = runtime.block_on(ledger.inspect(&chain))?;
+            format!("delivery state in PostgreSQL at {} ({said})", database.url)
+        }
+        (None, _) => "delivery state in SQLite".to_string(),
+    };
     let runtimes: Vec<String> = config.runtimes.iter().map(|r| format!("{} → {}", r.name, r.environment)).collect();
     let summary = serde_json::json!({
         "valid": true,
@@ -91,6 +107,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         "runtimes": config.runtimes.iter().map(|r| serde_json::json!({"name": r.name, "environment": r.environment.as_str(), "secrets": r.secrets.len()})).collect::<Vec<_>>(),
         "receivers": config.receivers.iter().map(|r| r.forge.clone()).collect::<Vec<_>>(),
         "tokens": config.tokens.len(),
+        "state": state,
     });
     ui.json(&summary);
     let file =
@@ -100,7 +117,7 @@ pub fn run(args: Args, context: &Context, ui: &Ui) -> Result<u8, Error> {
         .as_ref()
         .map_or_else(|| "not found yet: environment names unchecked".to_string(), |c| c.display_arrows());
     ui.text(&format!(
-        "{file} is valid: listen {}, {} repository, chain {chain}\n{} runtime{}{}, {} receiver{}, {} token{}; every secret resolved\n",
+        "{file} is valid: listen {}, {} repository, chain {chain}\n{} runtime{}{}, {} receiver{}, {} token{}; every secret resolved\n{state}\n",
         config.server.listen,
         if config.repository.remote.is_some() { "remote" } else { "local" },
         config.runtimes.len(),

@@ -36,6 +36,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::deliver::hub::{Hub, Queued, RuntimeQueue};
 use crate::deliver::ledger::{DeliveryLedger, PendingDelivery, SqliteLedger};
+use crate::deliver::postgres::PgLedger;
 use crate::deliver::worker::{self, ACK_BACKLOG, Backoff};
 use crate::error::Error;
 use crate::identity::Identity;
@@ -160,6 +161,7 @@ pub async fn run(
         kick,
         reviews: review_sender,
         session_key: crate::http::pages::session::key(config.get().session_secret.as_ref()),
+        ledger: ledger.clone(),
     });
     let server = tasks.spawn(crate::http::serve(listener, crate::http::router(state), server_stop.clone()));
     ready.store(true, Ordering::SeqCst);
@@ -294,15 +296,19 @@ fn prepare(
     }
     let chain = store.chain()?;
     let git_dir = store.git_dir().to_path_buf();
-    let state_path = loaded.config.state_path.clone().unwrap_or_else(|| git_dir.join("stagecraft").join("state.db"));
-    let ledger = SqliteLedger::open(&state_path)?;
-    tracing::info!(
-        repository = %path.display(),
-        state = %state_path.display(),
-        chain = %chain.display_arrows(),
-        "serving"
-    );
-    Ok(Prepared { loaded, path, remote, sync_store: store, chain, git_dir, ledger: Arc::new(ledger) })
+    let (ledger, state): (Arc<dyn DeliveryLedger>, String) = match &loaded.config.database {
+        Some(database) => {
+            let opening = PgLedger::open(database, loaded.state_password.as_ref(), &chain);
+            let ledger = tokio::runtime::Handle::current().block_on(opening)?;
+            (Arc::new(ledger), crate::store::remote::redact(&database.url))
+        }
+        None => {
+            let path = loaded.config.state_path.clone().unwrap_or_else(|| git_dir.join("stagecraft").join("state.db"));
+            (Arc::new(SqliteLedger::open(&path)?), path.display().to_string())
+        }
+    };
+    tracing::info!(repository = %path.display(), state = state.as_str(), chain = %chain.display_arrows(), "serving");
+    Ok(Prepared { loaded, path, remote, sync_store: store, chain, git_dir, ledger })
 }
 
 /// Fetches (remote mode: every `fetch_interval` and on a forge's webhook) and asks the

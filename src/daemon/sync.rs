@@ -52,6 +52,10 @@ struct Loaded {
     problem: Option<String>,
 }
 
+/// The wait before a failed pass runs again, doubling up to `RETRY_LAST`.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_LAST: Duration = Duration::from_secs(10);
+
 /// Keeps at most this many trees (and environment states); cleared when full.
 const CACHE_LIMIT: usize = 64;
 
@@ -104,6 +108,7 @@ impl Syncer {
     /// interval; `done` is called after every pass (readiness, the watchdog).
     pub fn run(mut self, triggers: Receiver<Trigger>, poll: Duration, done: &dyn Fn(u64)) {
         let mut next_scan = Instant::now() + poll;
+        let mut retry = RETRY_FIRST;
         loop {
             let wait = next_scan.saturating_duration_since(Instant::now());
             let first = match triggers.recv_timeout(wait) {
@@ -123,8 +128,15 @@ impl Syncer {
             if full {
                 next_scan = Instant::now() + poll;
             }
-            if let Err(error) = self.pass(full) {
-                tracing::error!(error = %error, "sync pass failed; the next change or re-scan retries");
+            match self.pass(full) {
+                Ok(()) => retry = RETRY_FIRST,
+                Err(error) => {
+                    // A full pass again soon (the ledger's database back, a lock gone),
+                    // sooner than the next poll, backing off while it keeps failing.
+                    tracing::error!(error = %error, "sync pass failed; trying again in {} ms", retry.as_millis());
+                    next_scan = next_scan.min(Instant::now() + retry);
+                    retry = (retry * 2).min(RETRY_LAST);
+                }
             }
             self.passes += 1;
             done(self.passes);

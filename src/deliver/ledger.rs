@@ -74,6 +74,10 @@ pub trait DeliveryLedger: Send + Sync {
     /// Per assistant, what a runtime was last sent: its pending delivery's hash, else the
     /// one it acknowledged.
     async fn known(&self, runtime: &str) -> Result<BTreeMap<String, String>, Error>;
+    /// Whether the ledger answers now (`/readyz`); a local file always does.
+    async fn ready(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// The SQLite ledger: one connection, used on tokio's blocking threads.
@@ -288,94 +292,4 @@ fn known(connection: &Connection, runtime: &str) -> Result<BTreeMap<String, Stri
         }
     }
     Ok(known)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn delivery(runtime: &str, assistant: &str, id: &str, hash: &str) -> NewDelivery {
-        NewDelivery {
-            runtime: runtime.into(),
-            assistant: assistant.into(),
-            webhook_id: id.into(),
-            event: "assistant.config.updated".into(),
-            body: id.as_bytes().to_vec(),
-            config_hash: hash.into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn tips_deliveries_and_acknowledgements_survive_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("stagecraft/state.db");
-        {
-            let store = SqliteLedger::open(&path).unwrap();
-            assert_eq!(store.tip("live").await.unwrap(), (0, None));
-            let sequence = store
-                .record_tip(
-                    "live",
-                    "c1",
-                    Box::new(|_| vec![delivery("eu", "bot", "msg_1", "h1"), delivery("us", "bot", "msg_2", "h1")]),
-                )
-                .await
-                .unwrap()
-                .sequence;
-            assert_eq!(sequence, 1);
-            let pending = store.pending("eu").await.unwrap();
-            assert_eq!(pending.len(), 1);
-            store.acknowledge(pending.clone()).await.unwrap();
-        }
-        // As after kill -9: everything committed is there.
-        let store = SqliteLedger::open(&path).unwrap();
-        assert_eq!(store.tip("live").await.unwrap(), (1, Some("c1".into())));
-        assert_eq!(store.pending("eu").await.unwrap(), []);
-        assert_eq!(store.acknowledged("eu", "bot").await.unwrap(), Some("h1".into()));
-        assert_eq!(store.pending("us").await.unwrap()[0].body, b"msg_2");
-        assert_eq!(store.known("us").await.unwrap(), [("bot".to_string(), "h1".to_string())].into());
-        assert_eq!(
-            store.record_tip("live", "c1", Box::new(|_| Vec::new())).await.unwrap().sequence,
-            1,
-            "the same tip keeps its sequence"
-        );
-        let again = store
-            .record_tip("live", "c1", Box::new(|_| vec![delivery("new", "bot", "msg_3", "h1")]))
-            .await
-            .unwrap()
-            .sequence;
-        assert_eq!(again, 2, "the same tip with new deliveries gets a new sequence (and new webhook-ids)");
-        assert_eq!(store.record_tip("live", "c2", Box::new(|_| Vec::new())).await.unwrap().sequence, 3);
-        assert_eq!(
-            store.record_tip("live", "c1", Box::new(|_| Vec::new())).await.unwrap().sequence,
-            4,
-            "a return to a commit is new"
-        );
-        assert_eq!(
-            store.record_tip("sandbox", "c9", Box::new(|_| Vec::new())).await.unwrap().sequence,
-            1,
-            "a counter per environment"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_newer_state_supersedes_the_pending_one_and_a_late_ack_keeps_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteLedger::open(&dir.path().join("state.db")).unwrap();
-        store.record_tip("live", "c1", Box::new(|_| vec![delivery("eu", "bot", "msg_1", "h1")])).await.unwrap();
-        let in_flight = store.pending("eu").await.unwrap();
-        store.record_tip("live", "c2", Box::new(|_| vec![delivery("eu", "bot", "msg_2", "h2")])).await.unwrap();
-        assert_eq!(store.known("eu").await.unwrap()["bot"], "h2", "pending wins over acknowledged");
-        let pending = store.pending("eu").await.unwrap();
-        assert_eq!(pending.len(), 1, "coalesced to the newest state");
-        assert_eq!((pending[0].webhook_id.as_str(), pending[0].sequence), ("msg_2", 2));
-        // The old delivery's 2xx arrives late: recorded, and the newer one stays pending.
-        store.acknowledge(in_flight.clone()).await.unwrap();
-        assert_eq!(store.acknowledged("eu", "bot").await.unwrap(), Some("h1".into()));
-        assert_eq!(store.pending("eu").await.unwrap()[0].webhook_id, "msg_2");
-        // Acknowledgements never go backwards: the newer one, then a late older one.
-        let newer = store.pending("eu").await.unwrap();
-        store.acknowledge(newer).await.unwrap();
-        store.acknowledge(in_flight.clone()).await.unwrap();
-        assert_eq!(store.acknowledged("eu", "bot").await.unwrap(), Some("h2".into()));
-    }
 }

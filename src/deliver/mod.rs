@@ -4,6 +4,7 @@
 //!   retries, `Retry-After` and parking on `410 Gone`; the writer of acknowledgements.
 //! - [`ledger`]: the durable record of tips, pending deliveries and acknowledgements
 //!   behind the async [`ledger::DeliveryLedger`] trait (SQLite by default).
+//! - [`postgres`]: the same ledger in PostgreSQL, shared by several daemons.
 //! - [`hub`]: what workers, pullers and waiting writers watch: gates, pulls, queues,
 //!   the change counter.
 //! - [`metrics`]: the Prometheus metrics that the workers and the sync loop update.
@@ -15,4 +16,5 @@
 pub mod hub;
 pub mod ledger;
 pub mod metrics;
+pub mod postgres;
 pub mod worker;

@@ -243,11 +243,24 @@ pub async fn ack_writer(ledger: Arc<dyn DeliveryLedger>, mut acks: mpsc::Receive
         while let Ok(more) = acks.try_recv() {
             batch.push(more);
         }
-        let count = batch.len();
-        match ledger.acknowledge(batch).await {
-            Ok(()) => tracing::debug!(count, "recorded acknowledgements"),
-            Err(error) => {
-                tracing::error!(error = %error, "cannot record acknowledgements; they are sent again after a restart")
+        // A ledger that cannot write now (its database restarting) gets the batch again,
+        // with what arrived meanwhile, until it can: acknowledgements are never dropped.
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let count = batch.len();
+            match ledger.acknowledge(batch.clone()).await {
+                Ok(()) => {
+                    tracing::debug!(count, "recorded acknowledgements");
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, count, "cannot record acknowledgements; trying again in {} ms", delay.as_millis());
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    while let Ok(more) = acks.try_recv() {
+                        batch.push(more);
+                    }
+                }
             }
         }
     }

@@ -93,6 +93,8 @@ pub struct Parts {
     pub reviews: tokio::sync::mpsc::Sender<crate::forge::event::PullEvent>,
     /// Signs the dashboard's session cookies ([`pages::session::key`]).
     pub session_key: [u8; 32],
+    /// The delivery ledger, which `/readyz` asks on each call.
+    pub ledger: Arc<dyn crate::deliver::ledger::DeliveryLedger>,
 }
 
 impl AppState {
@@ -145,6 +147,11 @@ impl AppState {
     /// the chain, or by the daemon's config.
     pub fn protected(&self, env: &EnvName) -> bool {
         self.chain.is_protected(env) || self.config.get().config.protected.contains(env)
+    }
+
+    /// The delivery ledger.
+    pub fn ledger(&self) -> &Arc<dyn crate::deliver::ledger::DeliveryLedger> {
+        &self.parts.ledger
     }
 
     pub fn is_ready(&self) -> bool {

@@ -13,6 +13,7 @@ mod diff;
 mod diff_properties;
 mod help;
 mod init;
+mod ledger;
 mod lifecycle;
 mod load;
 mod merge_properties;

@@ -49,9 +49,42 @@ fn a_valid_config_with_its_secrets_checks_clean() {
     insta::assert_snapshot!(run, @"
     $TMP/repo/../stagecraft.toml is valid: listen 127.0.0.1:8080, local repository, chain draft → sandbox → pre-release → live
     1 runtime (live-eu → live), 1 receiver, 1 token; every secret resolved
+    delivery state in SQLite
     [exit status: 0]
     ");
     assert!(!run.stdout.contains("MfKQ9r8G") && !run.stdout.contains("topsecret"));
+}
+
+#[test]
+fn serve_check_asks_the_postgresql_state_database_without_showing_its_password() {
+    let Some(database) = crate::common::postgres::database() else { return };
+    let repo = TestRepo::from_example();
+    let config = format!(
+        "[repository]\npath = \"repo\"\n[state]\nurl = \"{}\"\npassword = \"env:STATE_PASSWORD\"\n",
+        database.url
+    );
+    let good = check(&repo, &config, &[("STATE_PASSWORD", &database.password)]).success();
+    assert!(
+        good.stdout.contains(&format!(
+            "delivery state in PostgreSQL at {} (empty: the first start creates the tables)",
+            database.url
+        )),
+        "{good}"
+    );
+    let wrong = check(&repo, &config, &[("STATE_PASSWORD", "wrong-password-31")]);
+    assert_eq!(wrong.code, 1, "{wrong}");
+    assert!(
+        wrong.stderr.contains("password authentication failed")
+            && wrong.stderr.contains("hint: check [state] password"),
+        "{wrong}"
+    );
+    assert!(!wrong.stderr.contains("wrong-password-31") && !wrong.stdout.contains("wrong-password-31"));
+    // A password in the URL is refused before anything connects, and not echoed.
+    let inline = config.replace("postgres://stagecraft@", "postgres://stagecraft:hunter2@");
+    let refused = check(&repo, &inline, &[("STATE_PASSWORD", &database.password)]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(refused.stderr.contains("`url` in [state] holds a password"), "{refused}");
+    assert!(!refused.stderr.contains("hunter2"), "{refused}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod forge;
 pub mod gitserver;
 pub mod llm;
+pub mod postgres;
 pub mod router;
 
 /// Serves `app` on a listener of 127.0.0.1 from a thread of its own, until the returned

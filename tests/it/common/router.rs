@@ -50,7 +50,12 @@ impl TestApp {
         let hub = Arc::new(Hub::new());
         let ledger = Arc::new(SqliteLedger::open(&repo.env.path().join("state.db")).unwrap());
         let config = Arc::new(SharedConfig::new(loaded));
-        let ports = Ports { hub: hub.clone(), ledger, config: config.clone(), runtime: runtime.handle().clone() };
+        let ports = Ports {
+            hub: hub.clone(),
+            ledger: ledger.clone(),
+            config: config.clone(),
+            runtime: runtime.handle().clone(),
+        };
         Syncer::new(store, chain.clone(), ports).pass(true).expect("the first sync pass");
         let state = AppState::new(Parts {
             config,
@@ -64,6 +69,7 @@ impl TestApp {
             kick: Arc::new(tokio::sync::Notify::new()),
             reviews: tokio::sync::mpsc::channel(1).0,
             session_key: stagecraft::http::pages::session::key(None),
+            ledger,
         });
         TestApp { app: router(state), runtime }
     }
