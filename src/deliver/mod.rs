@@ -5,6 +5,7 @@
 //! - [`ledger`]: the durable record of tips, pending deliveries and acknowledgements
 //!   behind the async [`ledger::DeliveryLedger`] trait (SQLite by default).
 //! - [`postgres`]: the same ledger in PostgreSQL, shared by several daemons.
+//! - [`lease`]: which daemon delivers to which runtime when several share the ledger.
 //! - [`hub`]: what workers, pullers and waiting writers watch: gates, pulls, queues,
 //!   the change counter.
 //! - [`metrics`]: the Prometheus metrics that the workers and the sync loop update.
@@ -14,6 +15,7 @@
 //! HTTP server.
 
 pub mod hub;
+pub mod lease;
 pub mod ledger;
 pub mod metrics;
 pub mod postgres;

@@ -9,12 +9,14 @@
 //! deliveries, with the environment's row locked: two daemons recording at once get
 //! consecutive sequences, never the same one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+use super::lease::Ownership;
 use super::ledger::{BuildDeliveries, DeliveryLedger, PendingDelivery, Recorded};
 use crate::config::{DatabaseConfig, Secret};
 use crate::error::Error;
@@ -46,10 +48,22 @@ const MIGRATION_LOCK: i64 = 0x7374_6763_7261_6674;
 /// How long `/readyz` waits for the database.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(900);
 
-/// The PostgreSQL ledger: a pool of connections.
+/// The PostgreSQL ledger: a pool of connections, and (once the daemon takes leases)
+/// the leases its writes are fenced by.
 #[derive(Clone)]
 pub struct PgLedger {
     pool: Pool,
+    fence: Option<Arc<Ownership>>,
+}
+
+/// A lease as the database holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRow {
+    pub runtime: String,
+    pub owner: String,
+    pub epoch: i64,
+    /// Not expired, by the database's clock.
+    pub live: bool,
 }
 
 fn failed(step: &str, error: impl std::fmt::Display, hint: &str) -> Error {
@@ -111,7 +125,135 @@ impl PgLedger {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| failed("make the connection pool", e, "check [state] pool"))?;
-        Ok(PgLedger { pool })
+        Ok(PgLedger { pool, fence: None })
+    }
+
+    /// This ledger, with every write of a runtime's delivery state checked against the
+    /// lease `ownership` holds for it (its owner and epoch, not expired): a daemon that
+    /// lost a lease, paused or cut off, writes nothing for that runtime.
+    pub fn fenced(mut self, ownership: Arc<Ownership>) -> PgLedger {
+        self.fence = Some(ownership);
+        self
+    }
+
+    /// Of `runtimes`, those whose lease this daemon holds in the database, with the epoch
+    /// it holds, unexpired; their lease rows are locked (shared) until `transaction` ends,
+    /// so a takeover waits for the write in progress. Without fencing: all of them.
+    async fn fenced_runtimes(
+        &self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+        runtimes: BTreeSet<&str>,
+    ) -> Result<BTreeSet<String>, Error> {
+        let Some(ownership) = &self.fence else {
+            return Ok(runtimes.into_iter().map(str::to_string).collect());
+        };
+        let held = ownership.held();
+        let (names, epochs): (Vec<&str>, Vec<i64>) =
+            runtimes.iter().filter_map(|r| Some((*r, held.get(*r)?.epoch))).unzip();
+        if names.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let rows = transaction
+            .query(
+                "SELECT l.runtime FROM stagecraft_leases l JOIN UNNEST($1::text[], $2::bigint[]) AS h(r, e)
+                 ON l.runtime = h.r AND l.epoch = h.e WHERE l.owner = $3 AND l.expires_at > now() FOR SHARE OF l",
+                &[&names, &epochs, &ownership.node],
+            )
+            .await
+            .map_err(db("check the leases"))?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Marks `node` live now.
+    pub async fn heartbeat(&self, node: &str) -> Result<(), Error> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO stagecraft_nodes (node, seen_at) VALUES ($1, now()) ON CONFLICT (node) DO UPDATE SET seen_at = now()",
+                &[&node],
+            )
+            .await
+            .map_err(db("record this daemon as live"))?;
+        Ok(())
+    }
+
+    /// The daemons seen within `lease`, by name.
+    pub async fn live_nodes(&self, lease: Duration) -> Result<Vec<String>, Error> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT node FROM stagecraft_nodes WHERE seen_at > now() - make_interval(secs => $1) ORDER BY node",
+                &[&lease.as_secs_f64()],
+            )
+            .await
+            .map_err(db("read the live daemons"))?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Every runtime's lease.
+    pub async fn leases(&self) -> Result<Vec<LeaseRow>, Error> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT runtime, owner, epoch, expires_at > now() FROM stagecraft_leases ORDER BY runtime", &[])
+            .await
+            .map_err(db("read the leases"))?;
+        Ok(rows
+            .iter()
+            .map(|row| LeaseRow { runtime: row.get(0), owner: row.get(1), epoch: row.get(2), live: row.get(3) })
+            .collect())
+    }
+
+    /// Takes `runtime`'s lease for `node` when nobody holds it or it expired, with the
+    /// next epoch; `None` when another holds it.
+    pub async fn acquire(&self, runtime: &str, node: &str, lease: Duration) -> Result<Option<i64>, Error> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "INSERT INTO stagecraft_leases AS l (runtime, owner, epoch, expires_at)
+                 VALUES ($1, $2, 1, now() + make_interval(secs => $3))
+                 ON CONFLICT (runtime) DO UPDATE SET owner = EXCLUDED.owner, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
+                 WHERE l.expires_at <= now()
+                 RETURNING epoch",
+                &[&runtime, &node, &lease.as_secs_f64()],
+            )
+            .await
+            .map_err(db("take a lease"))?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    /// Extends the leases `node` holds with these epochs and that have not expired; the
+    /// runtimes renewed.
+    pub async fn renew(&self, node: &str, held: &[(String, i64)], lease: Duration) -> Result<BTreeSet<String>, Error> {
+        if held.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let client = self.client().await?;
+        let (names, epochs): (Vec<&str>, Vec<i64>) = held.iter().map(|(r, e)| (r.as_str(), *e)).unzip();
+        let rows = client
+            .query(
+                "UPDATE stagecraft_leases l SET expires_at = now() + make_interval(secs => $4)
+                 FROM UNNEST($1::text[], $2::bigint[]) AS h(r, e)
+                 WHERE l.runtime = h.r AND l.epoch = h.e AND l.owner = $3 AND l.expires_at > now()
+                 RETURNING l.runtime",
+                &[&names, &epochs, &node, &lease.as_secs_f64()],
+            )
+            .await
+            .map_err(db("renew the leases"))?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Gives up `node`'s lease of `runtime` with `epoch` at once (another may take it).
+    pub async fn release(&self, runtime: &str, node: &str, epoch: i64) -> Result<(), Error> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE stagecraft_leases SET expires_at = now() - interval '1 second'
+                 WHERE runtime = $1 AND owner = $2 AND epoch = $3",
+                &[&runtime, &node, &epoch],
+            )
+            .await
+            .map_err(db("release a lease"))?;
+        Ok(())
     }
 
     /// What `serve --check` says of the database, reading only: the schema's version
@@ -258,7 +400,11 @@ impl DeliveryLedger for PgLedger {
             .map_err(db("read a tip"))?;
         let (current, recorded): (i64, String) = (row.get(0), row.get(1));
         let next = current + 1;
-        let deliveries = build(next as u64);
+        let mut deliveries = build(next as u64);
+        // Only the runtimes whose lease this daemon holds get deliveries from it.
+        let allowed =
+            self.fenced_runtimes(&transaction, deliveries.iter().map(|d| d.runtime.as_str()).collect()).await?;
+        deliveries.retain(|d| allowed.contains(&d.runtime));
         if current > 0 && recorded == commit && deliveries.is_empty() {
             return Ok(Recorded { sequence: current as u64, deliveries });
         }
@@ -323,6 +469,15 @@ impl DeliveryLedger for PgLedger {
     async fn acknowledge(&self, acks: Vec<PendingDelivery>) -> Result<(), Error> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(db("begin"))?;
+        let allowed = self.fenced_runtimes(&transaction, acks.iter().map(|a| a.runtime.as_str()).collect()).await?;
+        let refused = acks.iter().filter(|a| !allowed.contains(&a.runtime)).count();
+        if refused > 0 {
+            tracing::warn!(
+                refused,
+                "acknowledgements of runtimes whose lease this daemon lost are not recorded (their new owner sends again)"
+            );
+        }
+        let acks: Vec<PendingDelivery> = acks.into_iter().filter(|a| allowed.contains(&a.runtime)).collect();
         let upsert = transaction
             .prepare(
                 "INSERT INTO stagecraft_acknowledged AS a (runtime, assistant, config_hash, webhook_id, environment, sequence)

@@ -236,3 +236,66 @@ fn a_server_that_does_not_answer_is_not_ready_within_a_second() {
         drop(silent);
     });
 }
+
+#[test]
+fn a_daemon_that_lost_its_lease_writes_nothing_for_that_runtime() {
+    use stagecraft::deliver::lease::{Held, Ownership};
+    let Some(database) = database() else { return };
+    let runtime = runtime();
+    runtime.block_on(async {
+        let chain = Chain::default_chain();
+        let config = database.config(Duration::from_secs(10));
+        let open = |node: &str| {
+            let ownership = Arc::new(Ownership::leased(node.to_string()));
+            let ledger = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(PgLedger::open(&config, Some(&database.secret()), &chain))
+            })
+            .unwrap()
+            .fenced(ownership.clone());
+            (ledger, ownership)
+        };
+        let ((a, a_owns), (b, b_owns)) = (open("a"), open("b"));
+        let hold = |ownership: &Ownership, runtime: &str, epoch: i64| {
+            let until = std::time::Instant::now() + Duration::from_secs(60);
+            ownership.set_held([(runtime.to_string(), Held { epoch, valid_until: until })].into());
+        };
+        // a takes eu's lease (expiring at once, as if a stopped renewing long ago).
+        assert_eq!(a.acquire("eu", "a", Duration::ZERO).await.unwrap(), Some(1));
+        hold(&a_owns, "eu", 1);
+        let both = |id: &str| {
+            let id = id.to_string();
+            Box::new(move |_| vec![delivery("eu", "bot", &id, "h1"), delivery("us", "bot", &id, "h1")])
+                as stagecraft::deliver::ledger::BuildDeliveries
+        };
+        // Expired: a's write for eu is fenced off, as is us (never a's).
+        let recorded = a.record_tip("live", "c1", both("a1")).await.unwrap();
+        assert_eq!(recorded.deliveries, [], "nothing written under an expired lease");
+        // b takes it over: the next epoch.
+        assert_eq!(b.acquire("eu", "b", Duration::from_secs(30)).await.unwrap(), Some(2));
+        assert_eq!(a.acquire("eu", "a", Duration::from_secs(30)).await.unwrap(), None, "held by b");
+        hold(&b_owns, "eu", 2);
+        let recorded = b.record_tip("live", "c2", both("b2")).await.unwrap();
+        let runtimes: Vec<&str> = recorded.deliveries.iter().map(|d| d.runtime.as_str()).collect();
+        assert_eq!(runtimes, ["eu"], "b writes for the runtime it holds only");
+        let pending = b.pending("eu").await.unwrap();
+        // a, paused with epoch 1, can neither overwrite nor acknowledge.
+        let stale = a.record_tip("live", "c3", both("a3")).await.unwrap();
+        assert_eq!(stale.deliveries, []);
+        a.acknowledge(pending.clone()).await.unwrap();
+        assert_eq!(a.acknowledged("eu", "bot").await.unwrap(), None, "a's acknowledgement is not recorded");
+        assert_eq!(b.pending("eu").await.unwrap(), pending, "b's delivery is still there");
+        assert_eq!(a.renew("a", &[("eu".into(), 1)], Duration::from_secs(30)).await.unwrap().len(), 0);
+        // b's acknowledgement is recorded; b renews; b releases and a takes it with epoch 3.
+        b.acknowledge(pending).await.unwrap();
+        assert_eq!(b.acknowledged("eu", "bot").await.unwrap(), Some("h1".into()));
+        assert_eq!(b.renew("b", &[("eu".into(), 2)], Duration::from_secs(30)).await.unwrap().len(), 1);
+        let leases = b.leases().await.unwrap();
+        assert_eq!((leases[0].owner.as_str(), leases[0].epoch, leases[0].live), ("b", 2, true));
+        b.release("eu", "b", 2).await.unwrap();
+        assert_eq!(a.acquire("eu", "a", Duration::from_secs(30)).await.unwrap(), Some(3));
+        // Live daemons: those that beat within the lease.
+        a.heartbeat("a").await.unwrap();
+        b.heartbeat("b").await.unwrap();
+        assert_eq!(a.live_nodes(Duration::from_secs(10)).await.unwrap(), ["a", "b"]);
+    });
+}
