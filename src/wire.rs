@@ -353,6 +353,9 @@ pub enum RuntimeState {
     Retrying,
     /// It answered `410 Gone`: nothing is sent until the config is reloaded.
     Parked,
+    /// Another daemon sharing the state database delivers to it (see `owner`); its state
+    /// is shown by that daemon.
+    Elsewhere,
 }
 
 /// `GET /v1/environments`.
@@ -392,6 +395,10 @@ pub struct RuntimeView {
     /// Deliveries not acknowledged yet.
     pub pending: usize,
     pub last_error: Option<String>,
+    /// With several daemons on one state database: the daemon (`[state] node`) that
+    /// delivers to it, `null` while none holds its lease. Absent with a single daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The `data` object of a delivery and of a pull.

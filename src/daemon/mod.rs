@@ -19,6 +19,7 @@
 //!   and sent after the restart.
 //! - systemd is told `READY=1`, `RELOADING=1`, `STOPPING=1` and pinged for the watchdog.
 
+pub mod leases;
 pub mod reviews;
 pub mod sync;
 pub mod watch;
@@ -35,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::deliver::hub::{Hub, Queued, RuntimeQueue};
+use crate::deliver::lease::{Ownership, default_node};
 use crate::deliver::ledger::{DeliveryLedger, PendingDelivery, SqliteLedger};
 use crate::deliver::postgres::PgLedger;
 use crate::deliver::worker::{self, ACK_BACKLOG, Backoff};
@@ -82,11 +84,11 @@ pub async fn run(
             return Ok(());
         }
     };
-    let Prepared { loaded, path, remote, sync_store, chain, git_dir, ledger } = prepared;
+    let Prepared { loaded, path, remote, sync_store, chain, git_dir, ledger, ownership, keeper } = prepared;
     let address = listener.local_addr().map_err(Error::io("read the listening address of", &path))?;
 
     let config = Arc::new(SharedConfig::new(loaded));
-    let hub = Arc::new(Hub::new());
+    let hub = Arc::new(Hub::with_ownership(ownership));
     let ready = Arc::new(AtomicBool::new(false));
     let kick = Arc::new(Notify::new());
     let tasks = TaskTracker::new();
@@ -99,6 +101,17 @@ pub async fn run(
         stop: shutdown.clone(),
     };
     workers.follow(&config, &hub, &ledger).await;
+    // With a shared database: the lease keeper, which says when this daemon's share moved.
+    let owned_changed = Arc::new(Notify::new());
+    let releaser = keeper.as_ref().map(|(pg, _)| pg.clone());
+    let keeper = keeper.map(|(pg, lease)| {
+        tracing::info!(
+            node = hub.ownership.node.as_str(),
+            lease_ms = lease.as_millis() as u64,
+            "sharing the state database with other daemons"
+        );
+        tokio::spawn(leases::keep(pg, hub.clone(), config.clone(), lease, owned_changed.clone(), shutdown.clone()))
+    });
 
     let (triggers, trigger_receiver) = std_mpsc::channel();
     let watcher = watch::watch(&git_dir, triggers.clone())?;
@@ -185,6 +198,12 @@ pub async fn run(
             Some(()) = reloads.recv() => {
                 reload(&config, &cwd, &lookup, &mut workers, &hub, &ledger, &triggers).await;
             }
+            _ = owned_changed.notified() => {
+                // Workers for the runtimes now held, none for those let go; then a full
+                // pass re-reads what the new ones were sent and records what they lack.
+                workers.follow(&config, &hub, &ledger).await;
+                let _ = triggers.send(Trigger::Rescan);
+            }
             _ = shutdown.cancelled() => break,
         }
     }
@@ -220,6 +239,13 @@ pub async fn run(
     drop(workers);
     let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
     let _ = tokio::time::timeout(left, ack_task).await;
+    // Nothing of this daemon's is in flight any more: the others may take its runtimes now.
+    if let Some(keeper) = &keeper {
+        keeper.abort();
+    }
+    if let Some(pg) = &releaser {
+        let _ = tokio::time::timeout(Duration::from_secs(2), leases::release_all(pg, &hub)).await;
+    }
     server_stop.cancel();
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await.is_err() {
@@ -243,6 +269,10 @@ struct Prepared {
     chain: crate::model::Chain,
     git_dir: PathBuf,
     ledger: Arc<dyn DeliveryLedger>,
+    /// Which runtimes this daemon delivers to.
+    ownership: Arc<Ownership>,
+    /// With a shared database: its ledger and the lease, for the keeper.
+    keeper: Option<(PgLedger, Duration)>,
 }
 
 /// The blocking start: the repository cloned (remote mode) or initialised when missing,
@@ -296,19 +326,24 @@ fn prepare(
     }
     let chain = store.chain()?;
     let git_dir = store.git_dir().to_path_buf();
-    let (ledger, state): (Arc<dyn DeliveryLedger>, String) = match &loaded.config.database {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+    let (ledger, state, ownership, keeper): (Arc<dyn DeliveryLedger>, String, _, _) = match &loaded.config.database {
         Some(database) => {
+            let node = database.node.clone().unwrap_or_else(|| default_node(host.as_deref()));
+            let ownership = Arc::new(Ownership::leased(node));
             let opening = PgLedger::open(database, loaded.state_password.as_ref(), &chain);
-            let ledger = tokio::runtime::Handle::current().block_on(opening)?;
-            (Arc::new(ledger), crate::store::remote::redact(&database.url))
+            let ledger = tokio::runtime::Handle::current().block_on(opening)?.fenced(ownership.clone());
+            let keeper = Some((ledger.clone(), database.lease));
+            (Arc::new(ledger), database.url.clone(), ownership, keeper)
         }
         None => {
             let path = loaded.config.state_path.clone().unwrap_or_else(|| git_dir.join("stagecraft").join("state.db"));
-            (Arc::new(SqliteLedger::open(&path)?), path.display().to_string())
+            let ownership = Arc::new(Ownership::alone(default_node(host.as_deref())));
+            (Arc::new(SqliteLedger::open(&path)?), path.display().to_string(), ownership, None)
         }
     };
     tracing::info!(repository = %path.display(), state = state.as_str(), chain = %chain.display_arrows(), "serving");
-    Ok(Prepared { loaded, path, remote, sync_store: store, chain, git_dir, ledger })
+    Ok(Prepared { loaded, path, remote, sync_store: store, chain, git_dir, ledger, ownership, keeper })
 }
 
 /// Fetches (remote mode: every `fetch_interval` and on a forge's webhook) and asks the
@@ -406,8 +441,11 @@ impl Workers {
         let backoff =
             Backoff { retry_min: delivery.retry_min, retry_max: delivery.retry_max, timeout: delivery.timeout };
         let mut wanted = BTreeMap::new();
+        // The runtimes this daemon delivers to (with leases, the ones it holds).
         for (runtime, secrets) in config.config.runtimes.iter().zip(&config.runtime_secrets) {
-            wanted.insert(runtime.name.clone(), (runtime.clone(), secrets.clone()));
+            if hub.ownership.owns(&runtime.name) {
+                wanted.insert(runtime.name.clone(), (runtime.clone(), secrets.clone()));
+            }
         }
         let names: Vec<String> = self.running.keys().cloned().collect();
         let mut stopping = Vec::new();

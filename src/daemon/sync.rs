@@ -294,7 +294,10 @@ impl Syncer {
         states: &Arc<BTreeMap<String, AssistantState>>,
     ) -> Result<u64, Error> {
         let config = self.ports.config.get();
-        let bound: Vec<_> = config.config.runtimes.iter().filter(|r| &r.environment == env).collect();
+        // The runtimes this daemon delivers to (with leases, its share).
+        let ownership = &self.ports.hub.ownership;
+        let bound: Vec<_> =
+            config.config.runtimes.iter().filter(|r| &r.environment == env && ownership.owns(&r.name)).collect();
         let mut plans = Vec::new();
         for runtime in &bound {
             if !self.known.contains_key(&runtime.name) {

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::{Notify, watch};
 
+use super::lease::Ownership;
 use super::ledger::PendingDelivery;
 use super::metrics::Metrics;
 use crate::config::{RuntimeConfig, Secret};
@@ -221,6 +222,8 @@ pub struct Hub {
     status: RwLock<Option<Arc<Status>>>,
     changes: watch::Sender<u64>,
     pub metrics: Metrics,
+    /// Which runtimes this daemon delivers to (all of them, without leases).
+    pub ownership: Arc<Ownership>,
 }
 
 impl Default for Hub {
@@ -230,7 +233,13 @@ impl Default for Hub {
 }
 
 impl Hub {
+    /// The hub of a daemon alone on its ledger: it delivers to every runtime.
     pub fn new() -> Hub {
+        Hub::with_ownership(Arc::new(Ownership::alone(super::lease::default_node(None))))
+    }
+
+    /// The hub of a daemon that delivers to the runtimes `ownership` holds.
+    pub fn with_ownership(ownership: Arc<Ownership>) -> Hub {
         Hub {
             gates: RwLock::default(),
             pulls: RwLock::default(),
@@ -238,6 +247,7 @@ impl Hub {
             status: RwLock::default(),
             changes: watch::channel(0).0,
             metrics: Metrics::new(),
+            ownership,
         }
     }
 

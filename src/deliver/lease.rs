@@ -54,18 +54,33 @@ pub struct Ownership {
     /// `false` with the SQLite ledger: this daemon owns every runtime.
     leased: bool,
     held: RwLock<BTreeMap<String, Held>>,
+    /// Leases given up and not expired yet: nothing new is sent under them, but what was
+    /// in flight is still recorded under them.
+    letting_go: RwLock<BTreeMap<String, Held>>,
     owners: RwLock<BTreeMap<String, String>>,
 }
 
 impl Ownership {
     /// The one daemon of a SQLite ledger: every runtime is its own, without leases.
     pub fn alone(node: String) -> Ownership {
-        Ownership { node, leased: false, held: RwLock::default(), owners: RwLock::default() }
+        Ownership {
+            node,
+            leased: false,
+            held: RwLock::default(),
+            letting_go: RwLock::default(),
+            owners: RwLock::default(),
+        }
     }
 
     /// A daemon among others: it owns what its leases say.
     pub fn leased(node: String) -> Ownership {
-        Ownership { node, leased: true, held: RwLock::default(), owners: RwLock::default() }
+        Ownership {
+            node,
+            leased: true,
+            held: RwLock::default(),
+            letting_go: RwLock::default(),
+            owners: RwLock::default(),
+        }
     }
 
     pub fn is_leased(&self) -> bool {
@@ -93,13 +108,36 @@ impl Ownership {
         self.held.read().expect("leases lock").clone()
     }
 
-    /// Replaces the leases held; whether the set of runtimes changed.
+    /// Replaces the leases held; whether the set of runtimes changed. A lease no longer
+    /// held is let go of: its deliveries in flight may still be recorded until it expires.
     pub fn set_held(&self, held: BTreeMap<String, Held>) -> bool {
         let mut current = self.held.write().expect("leases lock");
         let changed = current.len() != held.len()
             || current.iter().zip(&held).any(|((a, x), (b, y))| a != b || x.epoch != y.epoch);
+        let mut letting_go = self.letting_go.write().expect("leases lock");
+        let now = Instant::now();
+        letting_go.retain(|runtime, old| old.valid_until > now && !held.contains_key(runtime));
+        for (runtime, old) in current.iter() {
+            if !held.contains_key(runtime) && old.valid_until > now {
+                letting_go.insert(runtime.clone(), *old);
+            }
+        }
         *current = held;
         changed
+    }
+
+    /// The epochs this daemon may still record delivery state under: the leases it holds
+    /// and those it let go of that have not expired by its clock.
+    pub fn recordable(&self) -> BTreeMap<String, i64> {
+        let now = Instant::now();
+        let letting_go = self.letting_go.read().expect("leases lock");
+        let held = self.held.read().expect("leases lock");
+        letting_go
+            .iter()
+            .filter(|(_, h)| h.valid_until > now)
+            .chain(held.iter())
+            .map(|(runtime, h)| (runtime.clone(), h.epoch))
+            .collect()
     }
 
     /// Who delivers to `runtime`: this daemon's name when it owns it, else the holder
@@ -111,9 +149,12 @@ impl Ownership {
         self.owners.read().expect("owners lock").get(runtime).cloned()
     }
 
-    /// The holders of every runtime's lease, as the keeper read them.
-    pub fn set_owners(&self, owners: BTreeMap<String, String>) {
-        *self.owners.write().expect("owners lock") = owners;
+    /// The holders of every runtime's lease, as the keeper read them; whether they changed.
+    pub fn set_owners(&self, owners: BTreeMap<String, String>) -> bool {
+        let mut current = self.owners.write().expect("owners lock");
+        let changed = *current != owners;
+        *current = owners;
+        changed
     }
 }
 
@@ -168,5 +209,9 @@ mod tests {
         assert_eq!(leased.may_send_for("eu", now + Duration::from_secs(30)), Some(Duration::ZERO), "paused past it");
         leased.set_owners([("us".to_string(), "n2".to_string())].into());
         assert_eq!((leased.owner("eu").as_deref(), leased.owner("us").as_deref()), (Some("n1"), Some("n2")));
+        // Let go of: no longer owned, still recordable until it expires.
+        assert!(leased.set_held(BTreeMap::new()));
+        assert!(!leased.owns("eu"));
+        assert_eq!(leased.recordable(), [("eu".to_string(), 3)].into());
     }
 }

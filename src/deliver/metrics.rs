@@ -2,7 +2,8 @@
 //! check metrics` reads), through the `prometheus` crate (in memory, no I/O): deliveries by runtime and
 //! result, the retry queue depth, the delivery latency (from the state being recorded to
 //! its acknowledgement), whether each runtime is parked, and per environment the last
-//! successful sync and its validation, drift and hold state.
+//! successful sync and its validation, drift and hold state, and which daemon delivers to
+//! each runtime.
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -22,6 +23,7 @@ pub struct Metrics {
     pub held: IntGaugeVec,
     pub reconciled: IntCounter,
     pub long_polls: prometheus::IntGauge,
+    pub owner: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -90,6 +92,14 @@ impl Metrics {
             "Pull requests held open now, waiting for a change (?wait=N with If-None-Match).",
         ))
         .expect("valid metric");
+        let owner = IntGaugeVec::new(
+            opts(
+                "runtime_owner",
+                "1 for the daemon (node) that delivers to each runtime, as this daemon last read the leases.",
+            ),
+            &["runtime", "node"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(long_polls.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(deliveries.clone()),
@@ -101,6 +111,7 @@ impl Metrics {
             Box::new(drift.clone()),
             Box::new(held.clone()),
             Box::new(reconciled.clone()),
+            Box::new(owner.clone()),
         ] {
             registry.register(collector).expect("each metric is registered once");
         }
@@ -116,6 +127,7 @@ impl Metrics {
             held,
             reconciled,
             long_polls,
+            owner,
         }
     }
 
@@ -144,6 +156,14 @@ impl Metrics {
     /// A runtime's parked state.
     pub fn park(&self, runtime: &str, parked: bool) {
         self.parked.with_label_values(&[runtime]).set(i64::from(parked));
+    }
+
+    /// Who delivers to each runtime (one series a runtime; none for a runtime nobody holds).
+    pub fn owners(&self, owners: &[(String, String)]) {
+        self.owner.reset();
+        for (runtime, node) in owners {
+            self.owner.with_label_values(&[runtime, node]).set(1);
+        }
     }
 
     /// An environment's gate.

@@ -56,6 +56,14 @@ pub struct PgLedger {
     fence: Option<Arc<Ownership>>,
 }
 
+/// What a fenced write is: new deliveries need a lease held now; acknowledgements of
+/// deliveries sent before may also come under a lease being let go of, until it expires.
+#[derive(Debug, Clone, Copy)]
+enum Fence {
+    NewDeliveries,
+    Acknowledgements,
+}
+
 /// A lease as the database holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRow {
@@ -143,13 +151,16 @@ impl PgLedger {
         &self,
         transaction: &deadpool_postgres::Transaction<'_>,
         runtimes: BTreeSet<&str>,
+        purpose: Fence,
     ) -> Result<BTreeSet<String>, Error> {
         let Some(ownership) = &self.fence else {
             return Ok(runtimes.into_iter().map(str::to_string).collect());
         };
-        let held = ownership.held();
-        let (names, epochs): (Vec<&str>, Vec<i64>) =
-            runtimes.iter().filter_map(|r| Some((*r, held.get(*r)?.epoch))).unzip();
+        let held = match purpose {
+            Fence::NewDeliveries => ownership.held().into_iter().map(|(r, h)| (r, h.epoch)).collect(),
+            Fence::Acknowledgements => ownership.recordable(),
+        };
+        let (names, epochs): (Vec<&str>, Vec<i64>) = runtimes.iter().filter_map(|r| Some((*r, *held.get(*r)?))).unzip();
         if names.is_empty() {
             return Ok(BTreeSet::new());
         }
@@ -402,8 +413,13 @@ impl DeliveryLedger for PgLedger {
         let next = current + 1;
         let mut deliveries = build(next as u64);
         // Only the runtimes whose lease this daemon holds get deliveries from it.
-        let allowed =
-            self.fenced_runtimes(&transaction, deliveries.iter().map(|d| d.runtime.as_str()).collect()).await?;
+        let allowed = self
+            .fenced_runtimes(
+                &transaction,
+                deliveries.iter().map(|d| d.runtime.as_str()).collect(),
+                Fence::NewDeliveries,
+            )
+            .await?;
         deliveries.retain(|d| allowed.contains(&d.runtime));
         if current > 0 && recorded == commit && deliveries.is_empty() {
             return Ok(Recorded { sequence: current as u64, deliveries });
@@ -469,7 +485,9 @@ impl DeliveryLedger for PgLedger {
     async fn acknowledge(&self, acks: Vec<PendingDelivery>) -> Result<(), Error> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(db("begin"))?;
-        let allowed = self.fenced_runtimes(&transaction, acks.iter().map(|a| a.runtime.as_str()).collect()).await?;
+        let allowed = self
+            .fenced_runtimes(&transaction, acks.iter().map(|a| a.runtime.as_str()).collect(), Fence::Acknowledgements)
+            .await?;
         let refused = acks.iter().filter(|a| !allowed.contains(&a.runtime)).count();
         if refused > 0 {
             tracing::warn!(
@@ -522,17 +540,20 @@ impl DeliveryLedger for PgLedger {
 
     async fn known(&self, runtime: &str) -> Result<BTreeMap<String, String>, Error> {
         let client = self.client().await?;
-        let mut known = BTreeMap::new();
-        for table in ["stagecraft_acknowledged", "stagecraft_pending"] {
-            let rows = client
-                .query(&format!("SELECT assistant, config_hash FROM {table} WHERE runtime = $1"), &[&runtime])
-                .await
-                .map_err(db("read what runtimes hold"))?;
-            for row in rows {
-                known.insert(row.get(0), row.get(1));
-            }
-        }
-        Ok(known)
+        // One statement, so one snapshot: an acknowledgement committed between two reads
+        // would otherwise be in neither (gone from pending, not yet seen acknowledged).
+        let rows = client
+            .query(
+                "SELECT assistant, config_hash, 0 AS pending FROM stagecraft_acknowledged WHERE runtime = $1
+                 UNION ALL
+                 SELECT assistant, config_hash, 1 FROM stagecraft_pending WHERE runtime = $1
+                 ORDER BY pending",
+                &[&runtime],
+            )
+            .await
+            .map_err(db("read what runtimes hold"))?;
+        // Pending after acknowledged: what was sent last wins.
+        Ok(rows.into_iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
     async fn ready(&self) -> Result<(), Error> {

@@ -36,6 +36,9 @@ enum Outcome {
     Failed { reason: String, retry_after: Option<Duration> },
 }
 
+/// How often a worker whose lease lapsed looks again.
+const LEASE_WAIT: Duration = Duration::from_millis(100);
+
 /// Backoff settings of a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -70,9 +73,24 @@ pub async fn worker(
                 _ = stop.cancelled() => return,
             }
         };
+        // With leases, a send only within this daemon's lease, and never outlasting it:
+        // once its own clock says the lease may be gone (a pause, a lost database), it
+        // waits for a renewal, so that the runtime's next owner and it never both send.
+        let timeout = match hub.ownership.may_send_for(&name, std::time::Instant::now()) {
+            None => backoff.timeout,
+            Some(left) if left.is_zero() => {
+                tokio::select! {
+                    _ = queue.wake.notified() => {}
+                    _ = tokio::time::sleep(LEASE_WAIT) => {}
+                    _ = stop.cancelled() => return,
+                }
+                continue;
+            }
+            Some(left) => backoff.timeout.min(left),
+        };
         queue.set_status(|s| s.state = RuntimeState::Delivering);
         let delivery = &next.delivery;
-        let outcome = send(&client, &queue, delivery, backoff.timeout).await;
+        let outcome = send(&client, &queue, delivery, timeout).await;
         match outcome {
             Outcome::Acknowledged(status) => {
                 queue.done(delivery);

@@ -37,28 +37,47 @@ pub(super) fn view(state: &AppState) -> Result<EnvironmentsView, Problem> {
     };
     let gates = state.hub.gates();
     let runtimes = state.hub.runtimes();
+    let ownership = &state.hub.ownership;
+    let owner = |name: &str| if ownership.is_leased() { ownership.owner(name) } else { None };
+    let config = state.config.get();
     let environments = status
         .environments
         .iter()
         .map(|env| {
             let gate = gates.get(&env.name);
             let delivered = gate.and_then(|g| g.delivered.as_ref());
-            let runtimes = runtimes
+            // Every runtime of the environment: those this daemon delivers to from their
+            // queues, the others (another daemon's) by name and owner.
+            let runtimes = config
+                .config
+                .runtimes
                 .iter()
-                .filter(|queue| queue.config.environment.as_str() == env.name)
-                .map(|queue| {
-                    let status = queue.status();
-                    let pending = queue.len();
-                    // Caught up: it holds what the environment delivered last.
-                    let acknowledged_version =
-                        if pending == 0 { delivered.and_then(|d| d.version) } else { status.acknowledged_version };
-                    RuntimeView {
-                        name: queue.config.name.clone(),
-                        acknowledged_version,
-                        state: status.state,
-                        pending,
-                        last_error: status.last_error,
+                .filter(|runtime| runtime.environment.as_str() == env.name)
+                .filter_map(|runtime| match runtimes.iter().find(|queue| queue.config.name == runtime.name) {
+                    Some(queue) => {
+                        let status = queue.status();
+                        let pending = queue.len();
+                        // Caught up: it holds what the environment delivered last.
+                        let acknowledged_version =
+                            if pending == 0 { delivered.and_then(|d| d.version) } else { status.acknowledged_version };
+                        Some(RuntimeView {
+                            name: queue.config.name.clone(),
+                            acknowledged_version,
+                            state: status.state,
+                            pending,
+                            last_error: status.last_error,
+                            owner: owner(&runtime.name),
+                        })
                     }
+                    None if ownership.is_leased() => Some(RuntimeView {
+                        name: runtime.name.clone(),
+                        acknowledged_version: None,
+                        state: crate::wire::RuntimeState::Elsewhere,
+                        pending: 0,
+                        last_error: None,
+                        owner: owner(&runtime.name),
+                    }),
+                    None => None,
                 })
                 .collect();
             EnvironmentView {

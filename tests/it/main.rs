@@ -21,6 +21,7 @@ mod readme;
 mod remote;
 mod revert;
 mod review;
+mod scaling;
 mod serve;
 mod status;
 mod suites;

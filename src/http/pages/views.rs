@@ -101,6 +101,7 @@ fn runtime_state(state: RuntimeState) -> &'static str {
         RuntimeState::Delivering => "delivering",
         RuntimeState::Retrying => "retrying",
         RuntimeState::Parked => "parked (410 Gone)",
+        RuntimeState::Elsewhere => "served by another daemon",
     }
 }
 

@@ -286,12 +286,17 @@ impl Daemon {
 
     /// [`Daemon::start`] with more environment variables.
     pub fn start_with(repo: &TestRepo, config: &str, vars: &[(&str, &str)]) -> Daemon {
+        Daemon::start_in(repo, "stagecraft.toml", config, vars)
+    }
+
+    /// [`Daemon::start_with`] with the config in `file` (several daemons beside one repository).
+    pub fn start_in(repo: &TestRepo, file: &str, config: &str, vars: &[(&str, &str)]) -> Daemon {
         let dir = repo.env.path();
-        std::fs::write(dir.join("stagecraft.toml"), config).unwrap();
+        std::fs::write(dir.join(file), config).unwrap();
         let mut child = repo
             .env
             .command(env!("CARGO_BIN_EXE_stagecraft"), dir)
-            .args(["serve", "--config", "stagecraft.toml"])
+            .args(["serve", "--config", file])
             .env("RUNTIME_SECRET", SECRET)
             .env("STAGECRAFT_LOG", "info")
             .envs(vars.iter().copied())

@@ -38,6 +38,32 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The one number `sql` selects.
+    pub fn number(&self, sql: &str) -> i64 {
+        let (url, password, sql) = (self.url.clone(), self.password.clone(), sql.to_string());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async { connect(&url, &password).await.query_one(&sql, &[]).await.unwrap().get(0) })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Waits until `sql` selects `value` (asked again every 20 ms); fails the test after 30 s.
+    pub fn wait_number(&self, what: &str, sql: &str, value: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = self.number(sql);
+            if now == value {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {sql} is {now}, not {value}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 async fn connect(url: &str, password: &str) -> tokio_postgres::Client {
     let mut config: tokio_postgres::Config = url.parse().expect("a PostgreSQL URL");
     config.password(password);

@@ -1,0 +1,139 @@
+//! Several daemons on one forge and one PostgreSQL state database: each runtime is
+//! delivered to by one daemon at a time (a lease), the runtimes are spread over the
+//! live daemons, and a daemon killed with SIGKILL loses its runtimes to the others,
+//! which deliver what comes next with nothing lost and nothing acknowledged sent again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use crate::common::TestRepo;
+use crate::common::daemon::{Daemon, Receiver, acked, runtime};
+use crate::common::gitserver::{Forge, clone, forge, git};
+use crate::common::postgres::{TestDatabase, database};
+
+/// Four runtime names that rendezvous hashing splits two and two between `a` and `b`.
+fn split_names() -> Vec<String> {
+    let nodes = ["a".to_string(), "b".to_string()];
+    let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+    for n in 0.. {
+        let name = format!("rt-{n}");
+        match stagecraft::deliver::lease::assign(&name, &nodes) {
+            Some("a") if on_a.len() < 2 => on_a.push(name),
+            Some("b") if on_b.len() < 2 => on_b.push(name),
+            _ => {}
+        }
+        if on_a.len() == 2 && on_b.len() == 2 {
+            break;
+        }
+    }
+    [on_a, on_b].concat()
+}
+
+fn daemon_config(node: &str, forge: &Forge, database: &TestDatabase, runtimes: &[String]) -> String {
+    format!(
+        "[repository]\npath = \"mirror-{node}.git\"\nremote = \"{}\"\nfetch_interval = \"100ms\"\n[server]\nlisten = \"127.0.0.1:0\"\npublic_metrics = true\npublic_read = true\n[state]\nurl = \"{}\"\npassword = \"env:STATE_PASSWORD\"\nnode = \"{node}\"\nlease = \"1s\"\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"200ms\"\ntimeout = \"300ms\"\n\n{}",
+        forge.url,
+        database.url,
+        runtimes.join("\n")
+    )
+}
+
+/// Who delivers to each runtime, as `daemon`'s `/v1/environments` says.
+fn owners(daemon: &Daemon) -> BTreeMap<String, String> {
+    let (status, body) = daemon.get("/v1/environments");
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut owners = BTreeMap::new();
+    for env in view["environments"].as_array().unwrap() {
+        for runtime in env["runtimes"].as_array().unwrap() {
+            owners.insert(
+                runtime["name"].as_str().unwrap().to_string(),
+                runtime["owner"].as_str().unwrap_or("-").to_string(),
+            );
+        }
+    }
+    owners
+}
+
+/// A change merged into sandbox on the forge: a new version for every sandbox runtime.
+fn merge_on_the_forge(repo: &TestRepo, forge: &Forge, work: &str, text: &str) {
+    let env = &repo.env;
+    let dir = if env.path().join(work).exists() {
+        let dir = env.path().join(work);
+        git(env, &dir, &["checkout", "-q", "draft"]);
+        git(env, &dir, &["pull", "-q", "--ff-only", "origin", "draft"]);
+        dir
+    } else {
+        clone(env, forge, work)
+    };
+    std::fs::write(dir.join("assistants/support-bot/instructions.md"), text).unwrap();
+    git(env, &dir, &["commit", "-qam", text.trim()]);
+    git(env, &dir, &["checkout", "-q", "sandbox"]);
+    git(env, &dir, &["pull", "-q", "--ff-only", "origin", "sandbox"]);
+    git(env, &dir, &["merge", "-q", "--no-ff", "-m", &format!("Merge: {}", text.trim()), "draft"]);
+    git(env, &dir, &["push", "-q", "origin", "draft", "sandbox"]);
+}
+
+#[test]
+fn two_daemons_share_the_runtimes_and_one_takes_over_from_a_killed_one() {
+    let Some(database) = database() else { return };
+    let repo = TestRepo::from_example();
+    let forge = forge(&repo.env, false);
+    let order = Arc::new(AtomicU64::new(0));
+    let names = split_names();
+    let receivers: Vec<Receiver> = names.iter().map(|_| Receiver::start(&order)).collect();
+    let runtimes: Vec<String> =
+        names.iter().zip(&receivers).map(|(name, receiver)| runtime(name, "sandbox", &receiver.url)).collect();
+    let vars = [("STATE_PASSWORD", database.password.as_str())];
+    let a = Daemon::start_in(&repo, "a.toml", &daemon_config("a", &forge, &database, &runtimes), &vars);
+    let assistants = 2;
+    for receiver in &receivers {
+        receiver.wait_acks(assistants);
+    }
+    let b = Daemon::start_in(&repo, "b.toml", &daemon_config("b", &forge, &database, &runtimes), &vars);
+    // b's share comes to it once a's leases of it lapse (a stops renewing them).
+    b.stderr.wait_count("b takes its two runtimes", 2, |l| l.contains("took the lease of"));
+    let expected: BTreeMap<String, String> =
+        names.iter().enumerate().map(|(i, n)| (n.clone(), if i < 2 { "a" } else { "b" }.to_string())).collect();
+    a.stderr.wait_count("a lets two go", 2, |l| l.contains("no longer delivers to"));
+    assert_eq!(owners(&b), expected, "each runtime has one owner, two each");
+
+    // A merge on the forge reaches every runtime once, from its owner.
+    merge_on_the_forge(&repo, &forge, "work", "Version two.\n");
+    for receiver in &receivers {
+        let acks = receiver.wait_acks(assistants + 1);
+        let seen: Vec<String> = acks.iter().map(|r| format!("{} v{} {}", r.id(), r.data()["version"], r.data()["assistant"])).collect();
+        assert_eq!(acks.last().unwrap().data()["version"], 2, "{seen:#?}\nA:\n{}\nB:\n{}", a.log(), b.log());
+    }
+
+    // b is killed once every acknowledgement is recorded (a kill before that makes the
+    // next owner send those deliveries again, which is what at-least-once means); a takes
+    // b's runtimes once their leases expire, and delivers the next change.
+    database.wait_number("every acknowledgement recorded", "SELECT count(*) FROM stagecraft_pending", 0);
+    b.kill9();
+    a.stderr.wait_count("a takes b's runtimes", 6, |l| l.contains("took the lease of"));
+    assert!(owners(&a).values().all(|owner| owner == "a"), "{:?}", owners(&a));
+    merge_on_the_forge(&repo, &forge, "work", "Version three.\n");
+    for receiver in &receivers {
+        let acks = receiver.wait_acks(assistants + 2);
+        assert_eq!(acks.last().unwrap().data()["version"], 3);
+    }
+    let (_, metrics) = a.get("/metrics");
+    for name in &names {
+        assert!(metrics.contains(&format!("stagecraft_runtime_owner{{node=\"a\",runtime=\"{name}\"}} 1")), "{metrics}");
+    }
+    // Nothing lost, nothing acknowledged sent again: every runtime acknowledged each
+    // state once and got no webhook-id twice.
+    for (name, receiver) in names.iter().zip(&receivers) {
+        let requests = receiver.requests();
+        let mut ids: Vec<String> = requests.iter().map(|r| r.id()).collect();
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "{name} got a webhook-id twice");
+        let seen: Vec<String> = requests.iter().map(|r| format!("{} v{} {} {}", r.id(), r.data()["version"], r.data()["assistant"], r.answered)).collect();
+        assert_eq!(acked(&requests).len(), assistants + 2, "{name}: {seen:#?}\nA:\n{}", a.log());
+    }
+    assert_eq!(a.stop(), 0);
+}
