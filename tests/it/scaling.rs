@@ -103,7 +103,8 @@ fn two_daemons_share_the_runtimes_and_one_takes_over_from_a_killed_one() {
     merge_on_the_forge(&repo, &forge, "work", "Version two.\n");
     for receiver in &receivers {
         let acks = receiver.wait_acks(assistants + 1);
-        let seen: Vec<String> = acks.iter().map(|r| format!("{} v{} {}", r.id(), r.data()["version"], r.data()["assistant"])).collect();
+        let seen: Vec<String> =
+            acks.iter().map(|r| format!("{} v{} {}", r.id(), r.data()["version"], r.data()["assistant"])).collect();
         assert_eq!(acks.last().unwrap().data()["version"], 2, "{seen:#?}\nA:\n{}\nB:\n{}", a.log(), b.log());
     }
 
@@ -132,8 +133,57 @@ fn two_daemons_share_the_runtimes_and_one_takes_over_from_a_killed_one() {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), all, "{name} got a webhook-id twice");
-        let seen: Vec<String> = requests.iter().map(|r| format!("{} v{} {} {}", r.id(), r.data()["version"], r.data()["assistant"], r.answered)).collect();
+        let seen: Vec<String> = requests
+            .iter()
+            .map(|r| format!("{} v{} {} {}", r.id(), r.data()["version"], r.data()["assistant"], r.answered))
+            .collect();
         assert_eq!(acked(&requests).len(), assistants + 2, "{name}: {seen:#?}\nA:\n{}", a.log());
     }
     assert_eq!(a.stop(), 0);
+}
+
+/// Waits until `path` answers `status` (asked again every 20 ms); fails after 30 s.
+fn wait_status(daemon: &Daemon, path: &str, status: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (now, body) = daemon.get(path);
+        if now == status {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path} still answers {now}, not {status}: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn while_the_state_database_is_down_the_daemon_is_not_ready_and_then_delivers_what_it_missed() {
+    let Some(server) = crate::common::postgres::OwnServer::start() else { return };
+    let database = &server.database;
+    let repo = TestRepo::from_example();
+    let order = Arc::new(AtomicU64::new(0));
+    let receiver = Receiver::start(&order);
+    let config = format!(
+        "[repository]\npath = \"repo\"\n[server]\nlisten = \"127.0.0.1:0\"\n[state]\nurl = \"{}\"\npassword = \"env:STATE_PASSWORD\"\nlease = \"1s\"\n[delivery]\nretry_min = \"50ms\"\nretry_max = \"200ms\"\ntimeout = \"300ms\"\n\n{}",
+        database.url,
+        runtime("sandbox-1", "sandbox", &receiver.url)
+    );
+    let daemon = Daemon::start_with(&repo, &config, &[("STATE_PASSWORD", database.password.as_str())]);
+    receiver.wait_acks(2);
+    wait_status(&daemon, "/readyz", 200);
+
+    server.stop();
+    wait_status(&daemon, "/readyz", 503);
+    let (_, body) = daemon.get("/readyz");
+    assert_eq!(body, "not ready: the state database does not answer\n");
+    // A publish while it is down: recorded and delivered once it is back.
+    repo.commit_file("assistants/support-bot/instructions.md", "Answer while the database was away.\n");
+    repo.stagecraft(&["publish", "-m", "during the outage"]).success();
+    daemon.wait_log("the failed pass", |l| l.contains("sync pass failed; trying again"));
+    server.restart();
+    wait_status(&daemon, "/readyz", 200);
+    let acks = receiver.wait_acks(3);
+    assert_eq!(acks.last().unwrap().data()["version"], 2);
+    database.wait_number("the acknowledgement recorded", "SELECT count(*) FROM stagecraft_pending", 0);
+    assert_eq!(acked(&receiver.requests()).len(), 3, "nothing sent twice");
+    assert_eq!(daemon.stop(), 0);
 }

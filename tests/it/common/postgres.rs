@@ -96,3 +96,79 @@ pub fn database() -> Option<TestDatabase> {
     let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
     Some(TestDatabase { url: format!("{base}/{name}"), password })
 }
+
+/// A PostgreSQL server of the test's own (started by `.ci/start-postgres`), which the
+/// test may stop and start again; stopped and removed when dropped.
+pub struct OwnServer {
+    pub database: TestDatabase,
+    data: std::path::PathBuf,
+    bin: std::path::PathBuf,
+}
+
+impl OwnServer {
+    /// `None` (after the notice) when PostgreSQL is not installed.
+    pub fn start() -> Option<OwnServer> {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/start-postgres");
+        let output = std::process::Command::new("bash").arg(&script).output().expect("run .ci/start-postgres");
+        if !output.status.success() {
+            super::skip_notice(&format!(
+                "this test starts a PostgreSQL server of its own and could not: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+            return None;
+        }
+        let text = String::from_utf8(output.stdout).unwrap();
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+                .to_string()
+        };
+        let server = OwnServer {
+            database: TestDatabase {
+                url: var("STAGECRAFT_TEST_POSTGRES"),
+                password: var("STAGECRAFT_TEST_POSTGRES_PASSWORD"),
+            },
+            data: var("STAGECRAFT_TEST_POSTGRES_DATA").into(),
+            bin: var("STAGECRAFT_TEST_POSTGRES_BIN").into(),
+        };
+        Some(server)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> bool {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let mut command = if is_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+            command
+        } else {
+            std::process::Command::new(&pg_ctl)
+        };
+        command.arg("-D").arg(&self.data).args(args).stdout(std::process::Stdio::null());
+        command.status().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// Stops the server (fast: connections are cut), waiting until it is down.
+    pub fn stop(&self) {
+        assert!(self.pg_ctl(&["-m", "fast", "-w", "stop"]), "pg_ctl stop");
+    }
+
+    /// Starts it again on the same port, waiting until it accepts connections.
+    pub fn restart(&self) {
+        let log = self.data.join("server.log");
+        assert!(self.pg_ctl(&["-l", log.to_str().unwrap(), "-w", "start"]), "pg_ctl start");
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false)
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.pg_ctl(&["-m", "immediate", "stop"]);
+        if let Some(dir) = self.data.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
