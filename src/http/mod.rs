@@ -132,6 +132,20 @@ impl AppState {
         }
     }
 
+    /// [`AppState::with_store`] for a write: in remote mode the mirror is fetched first,
+    /// so the write plans on what the forge holds now (another daemon's write included)
+    /// and its push's leases expect that.
+    pub async fn with_store_for_write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Problem> {
+        self.with_store(move |store| {
+            store.fetch()?;
+            work(store)
+        })
+        .await
+    }
+
     /// An environment of the chain, or 404 naming the ones there are.
     pub fn environment(&self, name: &str) -> Result<EnvName, Problem> {
         match EnvName::new(name) {

@@ -185,7 +185,8 @@ pub async fn publish(
     let wait = wait_seconds(body.wait)?;
     let identity = identity(&state)?;
     let options = options(&state, caller.actor(), body.flags())?;
-    let done = state.with_store(move |store| crate::ops::publish::publish(store, &identity, &options)).await?;
+    let done =
+        state.with_store_for_write(move |store| crate::ops::publish::publish(store, &identity, &options)).await?;
     let status = if done.dry_run() { StatusCode::OK } else { StatusCode::CREATED };
     Ok(answer(&state, status, done.written(), done.changes(), wait).await)
 }
@@ -200,7 +201,8 @@ pub async fn discard(
 ) -> Result<Response, Problem> {
     let identity = identity(&state)?;
     let options = options(&state, caller.actor(), body.flags())?;
-    let done = state.with_store(move |store| crate::ops::discard::discard(store, &identity, &options)).await?;
+    let done =
+        state.with_store_for_write(move |store| crate::ops::discard::discard(store, &identity, &options)).await?;
     Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), None).await)
 }
 
@@ -218,7 +220,7 @@ pub async fn promote(
     let identity = identity(&state)?;
     let options = options(&state, caller.actor(), body.flags())?;
     let done = state
-        .with_store(move |store| {
+        .with_store_for_write(move |store| {
             crate::ops::promote::promote(store, &identity, &version.to_string(), to.as_str(), &options)
         })
         .await?;
@@ -239,7 +241,7 @@ pub async fn rollback(
     let identity = identity(&state)?;
     let options = options(&state, caller.actor(), body.flags())?;
     let done = state
-        .with_store(move |store| crate::ops::rollback::rollback(store, &identity, env.as_str(), to, &options))
+        .with_store_for_write(move |store| crate::ops::rollback::rollback(store, &identity, env.as_str(), to, &options))
         .await?;
     Ok(answer(&state, StatusCode::OK, done.written(), done.changes(), wait).await)
 }
@@ -251,7 +253,7 @@ async fn draft_write(state: AppState, caller: Caller, body: DraftRequest, restor
     let identity = identity(&state)?;
     let options = options(&state, caller.actor(), body.flags())?;
     let done = state
-        .with_store(move |store| {
+        .with_store_for_write(move |store| {
             if restore {
                 crate::ops::restore::restore(store, &identity, version, assistant.as_deref(), &options)
             } else {

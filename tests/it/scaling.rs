@@ -187,3 +187,76 @@ fn while_the_state_database_is_down_the_daemon_is_not_ready_and_then_delivers_wh
     assert_eq!(acked(&receiver.requests()).len(), 3, "nothing sent twice");
     assert_eq!(daemon.stop(), 0);
 }
+
+/// A POST of `body` to `path` with a bearer token; the status and the JSON answer.
+fn post_json(daemon: &Daemon, path: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = stagecraft::net::http_client()
+            .post(format!("http://{}{path}", daemon.address))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    })
+}
+
+#[test]
+fn publishes_racing_through_two_daemons_make_contiguous_versions_and_the_loser_says_so() {
+    use sha2::Digest;
+    let Some(database) = database() else { return };
+    let repo = TestRepo::from_example();
+    let forge = forge(&repo.env, false);
+    let hash = hex::encode(sha2::Sha256::digest(b"race-token"));
+    let token = format!("[[token]]\nname = \"racer\"\nsha256 = \"{hash}\"\nrole = \"publisher\"\n");
+    let config = |node: &str| {
+        daemon_config(node, &forge, &database, std::slice::from_ref(&token))
+            .replace("[repository]\n", "[repository]\nidentity = \"stagecraft daemon <daemon@example.com>\"\n")
+    };
+    let vars = [("STATE_PASSWORD", database.password.as_str())];
+    let a = Daemon::start_in(&repo, "a.toml", &config("a"), &vars);
+    let b = Daemon::start_in(&repo, "b.toml", &config("b"), &vars);
+    let env = &repo.env;
+    let work = clone(env, &forge, "work");
+    for round in 2..=4 {
+        // A change on the forge's draft, then a publish through each daemon at once.
+        std::fs::write(work.join("assistants/support-bot/instructions.md"), format!("Round {round}.\n")).unwrap();
+        git(env, &work, &["commit", "-qam", &format!("Round {round}")]);
+        git(env, &work, &["push", "-q", "origin", "draft"]);
+        let answers: Vec<(u16, serde_json::Value)> = std::thread::scope(|scope| {
+            let body = format!("{{\"message\": \"round {round}\"}}");
+            let handles: Vec<_> = [&a, &b]
+                .into_iter()
+                .map(|daemon| {
+                    let body = body.clone();
+                    scope.spawn(move || post_json(daemon, "/v1/publish", "race-token", &body))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won: Vec<_> = answers.iter().filter(|(status, _)| *status == 201).collect();
+        assert!(!won.is_empty(), "one publish wins each round: {answers:#?}");
+        assert_eq!(won[0].1["version"], round, "{answers:#?}");
+        if won.len() == 2 {
+            // Both made the same commit (same draft, same second, same committer): the
+            // second push found it there already. One version, and both say which.
+            assert_eq!(won[0].1["commit"], won[1].1["commit"], "{answers:#?}");
+            continue;
+        }
+        let (status, lost) = answers.iter().find(|(status, _)| *status != 201).unwrap();
+        // The loser either lost the push race (a retryable conflict) or saw the winner's
+        // version first and has nothing left to publish.
+        assert_eq!(*status, 409, "{lost:#}");
+        let code = lost["code"].as_str().unwrap();
+        assert!(code == "conflict" && lost["retryable"] == true || code == "nothing_to_do", "{lost:#}");
+    }
+    let tags = env.git_in(&forge.path, &["tag", "--list", "v*"]);
+    assert_eq!(tags, "v1\nv2\nv3\nv4\n", "contiguous, none twice");
+    assert_eq!(a.stop(), 0);
+    assert_eq!(b.stop(), 0);
+}

@@ -89,7 +89,7 @@ impl Write {
         let options = options(state, actor, flags).map_err(|p| p.into_response_text())?;
         let write = self.clone();
         let done = state
-            .with_store(move |store| {
+            .with_store_for_write(move |store| {
                 Ok(match &write {
                     Write::Publish => crate::ops::publish::publish(store, &identity, &options),
                     Write::Discard => crate::ops::discard::discard(store, &identity, &options),

@@ -215,7 +215,8 @@ pub async fn save(
         Err(problem) => return problem_page(&visitor, problem),
     };
     let edits = vec![FileEdit::Write { path: form.path.clone(), text: text.clone() }];
-    let saved = state.with_store(move |store| Ok(crate::ops::edit::edit(store, &identity, &edits, &options))).await;
+    let saved =
+        state.with_store_for_write(move |store| Ok(crate::ops::edit::edit(store, &identity, &edits, &options))).await;
     match saved {
         Ok(Ok(done)) => {
             let written = done.written();
@@ -304,7 +305,8 @@ async fn save_edits(
         Ok(options) => options,
         Err(problem) => return problem_page(visitor, problem),
     };
-    match state.with_store(move |store| Ok(crate::ops::edit::edit(store, &identity, &edits, &options))).await {
+    match state.with_store_for_write(move |store| Ok(crate::ops::edit::edit(store, &identity, &edits, &options))).await
+    {
         Ok(Ok(done)) => {
             let written = done.written();
             let body = html! {
