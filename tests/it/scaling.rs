@@ -91,6 +91,7 @@ fn two_daemons_share_the_runtimes_and_one_takes_over_from_a_killed_one() {
     for receiver in &receivers {
         receiver.wait_acks(assistants);
     }
+    database.wait_number("a's acknowledgements recorded", "SELECT count(*) FROM stagecraft_pending", 0);
     let b = Daemon::start_in(&repo, "b.toml", &daemon_config("b", &forge, &database, &runtimes), &vars);
     // b's share comes to it once a's leases of it lapse (a stops renewing them).
     b.stderr.wait_count("b takes its two runtimes", 2, |l| l.contains("took the lease of"));
@@ -139,6 +140,17 @@ fn two_daemons_share_the_runtimes_and_one_takes_over_from_a_killed_one() {
             .collect();
         assert_eq!(acked(&requests).len(), assistants + 2, "{name}: {seen:#?}\nA:\n{}", a.log());
     }
+    // b returns under its name: its share moves back to it.
+    let b = Daemon::start_in(&repo, "b.toml", &daemon_config("b", &forge, &database, &runtimes), &vars);
+    b.stderr.wait_count("b takes its two runtimes back", 2, |l| l.contains("took the lease of"));
+    a.stderr.wait_count("a lets them go", 4, |l| l.contains("no longer delivers to"));
+    // Each daemon reads the others' leases every tenth of the lease.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while owners(&a) != expected {
+        assert!(std::time::Instant::now() < deadline, "{:?}", owners(&a));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(b.stop(), 0);
     assert_eq!(a.stop(), 0);
 }
 
