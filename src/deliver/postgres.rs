@@ -90,6 +90,20 @@ fn db(step: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
     }
 }
 
+/// The schema's version, refused when newer than this binary's migrations.
+async fn applied_version(client: &impl tokio_postgres::GenericClient) -> Result<i32, Error> {
+    let applied: i32 = client
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM stagecraft_schema", &[])
+        .await
+        .map_err(db("read the schema's version"))?
+        .get(0);
+    let known = MIGRATIONS.len() as i32;
+    if applied > known {
+        return Err(newer_schema(applied, known));
+    }
+    Ok(applied)
+}
+
 fn newer_schema(applied: i32, known: i32) -> Error {
     failed(
         "use the database",
@@ -282,15 +296,8 @@ impl PgLedger {
         if !exists("stagecraft_schema").await? {
             return Ok("empty: the first start creates the tables".into());
         }
-        let applied: i32 = client
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM stagecraft_schema", &[])
-            .await
-            .map_err(db("read the schema's version"))?
-            .get(0);
+        let applied = applied_version(&**client).await?;
         let known = MIGRATIONS.len() as i32;
-        if applied > known {
-            return Err(newer_schema(applied, known));
-        }
         if exists("stagecraft_meta").await? {
             let recorded = client
                 .query_opt("SELECT value FROM stagecraft_meta WHERE key = 'chain'", &[])
@@ -339,15 +346,7 @@ impl PgLedger {
             .batch_execute("CREATE TABLE IF NOT EXISTS stagecraft_schema (version INTEGER NOT NULL)")
             .await
             .map_err(db("read the schema's version"))?;
-        let applied: i32 = transaction
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM stagecraft_schema", &[])
-            .await
-            .map_err(db("read the schema's version"))?
-            .get(0);
-        let known = MIGRATIONS.len() as i32;
-        if applied > known {
-            return Err(newer_schema(applied, known));
-        }
+        let applied = applied_version(&*transaction).await?;
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
             transaction.batch_execute(migration).await.map_err(db("apply a migration"))?;
             let version = index as i32 + 1;

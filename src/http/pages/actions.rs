@@ -333,20 +333,13 @@ pub struct Prefill {
 fn expired(visitor: &Visitor, write: &Write, message: Option<&str>) -> Response {
     let back = write.preview_url(message);
     let login = format!("/login?{}", serde_urlencoded::to_string([("next", back.as_str())]).unwrap_or_default());
-    let mut response = page(
+    super::refusal_with_link(
         visitor,
-        "Not done",
-        None,
-        html! {
-            div.problem role="alert" {
-                p { "You are not signed in, or your session has expired: nothing was done." }
-                p.muted { "Sign in again; you come back to the preview with what you wrote filled in." }
-            }
-            p { a href=(login) { "Sign in again" } }
-        },
-    );
-    *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
-    response
+        axum::http::StatusCode::FORBIDDEN,
+        "You are not signed in, or your session has expired: nothing was done.",
+        "Sign in again; you come back to the preview with what you wrote filled in.",
+        (&login, "Sign in again"),
+    )
 }
 
 #[derive(Debug, Deserialize)]

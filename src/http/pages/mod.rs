@@ -294,6 +294,17 @@ fn draft_banner(visitor: &Visitor, draft: &DraftStatus) -> Markup {
 
 /// A refusal page: what happened and what to do, with the status given.
 pub fn refusal(visitor: &Visitor, status: StatusCode, message: &str, hint: &str) -> Response {
+    refusal_with_link(visitor, status, message, hint, ("/", "Back to the environments"))
+}
+
+/// [`refusal`] whose one link (`href`, text) leads on.
+pub fn refusal_with_link(
+    visitor: &Visitor,
+    status: StatusCode,
+    message: &str,
+    hint: &str,
+    (href, text): (&str, &str),
+) -> Response {
     let mut response = page(
         visitor,
         "Not done",
@@ -303,7 +314,7 @@ pub fn refusal(visitor: &Visitor, status: StatusCode, message: &str, hint: &str)
                 p { (message) }
                 p.muted { (hint) }
             }
-            p { a href="/" { "Back to the environments" } }
+            p { a href=(href) { (text) } }
         },
     );
     *response.status_mut() = status;
