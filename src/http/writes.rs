@@ -146,6 +146,25 @@ async fn answer(
     (status, axum::Json(WriteAnswer { written, diff, changes, wait })).into_response()
 }
 
+/// Waits (at most `bound`) until the daemon's own view shows `commit` as the tip of
+/// `env`: its sync pass has read the write, so a page asked next shows it. The dashboard's
+/// writes wait so before answering.
+pub(super) async fn wait_for_sync(state: &AppState, env: &str, commit: &str, bound: Duration) {
+    let deadline = tokio::time::Instant::now() + bound;
+    let mut changes = state.hub.subscribe();
+    loop {
+        changes.borrow_and_update();
+        let seen = state
+            .hub
+            .status()
+            .is_some_and(|status| status.environments.iter().any(|e| e.name == env && e.commit == commit));
+        if seen || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+    }
+}
+
 /// Waits until every runtime bound to `env` has acknowledged the state of `commit`, or
 /// the time is up; names who has and who has not.
 async fn wait_for_runtimes(state: &AppState, env: &str, commit: &str, wait: Duration) -> Waited {

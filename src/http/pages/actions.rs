@@ -7,6 +7,8 @@
 //!
 //! Part of the HTTP adapter (I/O: HTTP; the repository only through `ops`, on blocking threads).
 
+use std::time::Duration;
+
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -298,6 +300,10 @@ async fn apply(state: AppState, visitor: Visitor, write: Write, form: WriteForm)
         Err(response) => return response,
     };
     let written = done.written();
+    // The daemon's view catches up first, so the pages asked next show the write.
+    if let (Some(commit), false) = (&written.commit, written.dry_run) {
+        crate::http::writes::wait_for_sync(&state, &written.environment, commit, SYNC_WAIT).await;
+    }
     let headline = match (&write, written.version) {
         (Write::Publish, Some(v)) => format!("Published v{v} on {env}"),
         (Write::Promote { .. }, Some(v)) => format!("Promoted v{v} to {env}"),
@@ -321,6 +327,9 @@ async fn apply(state: AppState, visitor: Visitor, write: Write, form: WriteForm)
     };
     page(&visitor, &headline, None, body)
 }
+
+/// How long a write's result page waits for the daemon to read the write.
+pub(super) const SYNC_WAIT: Duration = Duration::from_secs(5);
 
 /// What a preview page fills in again: the description typed before a session expired.
 #[derive(Debug, Default, Deserialize)]

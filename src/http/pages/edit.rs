@@ -220,6 +220,10 @@ pub async fn save(
     match saved {
         Ok(Ok(done)) => {
             let written = done.written();
+            if let Some(commit) = &written.commit {
+                crate::http::writes::wait_for_sync(&state, &written.environment, commit, super::actions::SYNC_WAIT)
+                    .await;
+            }
             let body = html! {
                 div.notice role="status" {
                     p { strong { "Saved " (form.path) " to the draft" } }
@@ -309,6 +313,10 @@ async fn save_edits(
     {
         Ok(Ok(done)) => {
             let written = done.written();
+            if let Some(commit) = &written.commit {
+                crate::http::writes::wait_for_sync(state, &written.environment, commit, super::actions::SYNC_WAIT)
+                    .await;
+            }
             let body = html! {
                 div.notice role="status" { p { strong { (done_title) } } p.muted { (written.summary) } }
                 div.actions { a.button href="/edit" { "Back to the editor" } a.button.secondary href="/compare" { "Compare the draft" } }
