@@ -272,3 +272,61 @@ fn publishes_racing_through_two_daemons_make_contiguous_versions_and_the_loser_s
     assert_eq!(a.stop(), 0);
     assert_eq!(b.stop(), 0);
 }
+
+#[test]
+fn a_paused_daemon_neither_sends_nor_writes_once_another_took_its_runtimes() {
+    let Some(database) = database() else { return };
+    let repo = TestRepo::from_example();
+    let forge = forge(&repo.env, false);
+    let order = Arc::new(AtomicU64::new(0));
+    let names = split_names();
+    let receivers: Vec<Receiver> = names.iter().map(|_| Receiver::start(&order)).collect();
+    let runtimes: Vec<String> =
+        names.iter().zip(&receivers).map(|(name, receiver)| runtime(name, "sandbox", &receiver.url)).collect();
+    let vars = [("STATE_PASSWORD", database.password.as_str())];
+    let a = Daemon::start_in(&repo, "a.toml", &daemon_config("a", &forge, &database, &runtimes), &vars);
+    let assistants = 2;
+    for receiver in &receivers {
+        receiver.wait_acks(assistants);
+    }
+    database.wait_number("a's acknowledgements recorded", "SELECT count(*) FROM stagecraft_pending", 0);
+    let b = Daemon::start_in(&repo, "b.toml", &daemon_config("b", &forge, &database, &runtimes), &vars);
+    b.stderr.wait_count("b takes its two runtimes", 2, |l| l.contains("took the lease of"));
+
+    // b stops (SIGSTOP, as a frozen VM would); a takes b's runtimes after the lease and
+    // delivers the next change to all four.
+    b.signal("STOP");
+    a.stderr.wait_count("a takes b's runtimes", 6, |l| l.contains("took the lease of"));
+    merge_on_the_forge(&repo, &forge, "work", "Version two.\n");
+    for receiver in &receivers {
+        receiver.wait_acks(assistants + 1);
+    }
+    database.wait_number("a's acknowledgements recorded", "SELECT count(*) FROM stagecraft_pending", 0);
+    let epochs = database.number("SELECT sum(epoch)::bigint FROM stagecraft_leases");
+
+    // b wakes up believing it holds two runtimes: it sends nothing (its own clock says
+    // its leases lapsed) and writes nothing (the database's epochs moved on); it gives
+    // them up (and takes them back later, by new leases), and the next change reaches
+    // every runtime once.
+    b.signal("CONT");
+    b.stderr.wait_count("b lets its old share go", 2, |l| l.contains("no longer delivers to"));
+    merge_on_the_forge(&repo, &forge, "work", "Version three.\n");
+    for receiver in &receivers {
+        let acks = receiver.wait_acks(assistants + 2);
+        assert_eq!(acks.last().unwrap().data()["version"], 3);
+    }
+    assert!(database.number("SELECT sum(epoch)::bigint FROM stagecraft_leases") >= epochs);
+    // Nothing stale from b: no webhook-id twice (a delivery sent again) and no extra
+    // delivery (one planned again) at any runtime.
+    for (name, receiver) in names.iter().zip(&receivers) {
+        let requests = receiver.requests();
+        assert_eq!(acked(&requests).len(), assistants + 2, "{name}:\n{}", b.log());
+        let mut ids: Vec<String> = requests.iter().map(|r| r.id()).collect();
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "{name} got a webhook-id twice");
+    }
+    assert_eq!(b.stop(), 0);
+    assert_eq!(a.stop(), 0);
+}
