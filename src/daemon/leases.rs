@@ -102,21 +102,28 @@ async fn round(ledger: &PgLedger, hub: &Hub, config: &SharedConfig, lease: Durat
         .map(|(r, epoch)| (r, Held { epoch, valid_until: until }))
         .collect();
     let free: Vec<&str> = share.iter().copied().filter(|r| !now_held.contains_key(*r)).collect();
+    let mut taken = Vec::new();
     for runtime in free {
         if let Some(epoch) = ledger.acquire(runtime, me, lease).await? {
-            tracing::info!(runtime, epoch, "took the lease of {runtime}");
+            taken.push((runtime, epoch));
             now_held.insert(runtime.to_string(), Held { epoch, valid_until: until });
         }
     }
-    for runtime in held.keys().filter(|r| !now_held.contains_key(*r)) {
-        tracing::info!(runtime = runtime.as_str(), "no longer delivers to {runtime}");
-    }
+    let let_go: Vec<String> = held.keys().filter(|r| !now_held.contains_key(*r)).cloned().collect();
     let moved = ownership.set_held(now_held);
     let owners: Vec<(String, String)> =
         ledger.leases().await?.into_iter().filter(|l| l.live).map(|l| (l.runtime, l.owner)).collect();
     hub.metrics.owners(&owners);
     if ownership.set_owners(owners.into_iter().collect()) || moved {
         hub.changed();
+    }
+    // Said once this daemon's view (what it holds, who holds the rest) is updated, so
+    // that whoever reads these lines and then asks the daemon sees the same.
+    for (runtime, epoch) in taken {
+        tracing::info!(runtime, epoch, "took the lease of {runtime}");
+    }
+    for runtime in let_go {
+        tracing::info!(runtime = runtime.as_str(), "no longer delivers to {runtime}");
     }
     Ok(moved)
 }

@@ -358,6 +358,13 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, Form(form):
     save_edits(&state, &visitor, &form.csrf, edits, None, format!("Created {id} on the draft")).await
 }
 
+/// The page refusing an assistant id a form posted, when it is none.
+fn refuse_bad_assistant_id(visitor: &Visitor, id: &str) -> Option<Response> {
+    crate::model::AssistantId::new(id).is_err().then(|| {
+        refusal(visitor, StatusCode::BAD_REQUEST, "That is not an assistant id.", "Pick an assistant from the list.")
+    })
+}
+
 #[derive(Debug, Deserialize)]
 pub struct DeleteForm {
     #[serde(default)]
@@ -368,13 +375,8 @@ pub struct DeleteForm {
 
 /// Deletes an assistant's directory from the draft, after a confirmation.
 pub async fn delete(State(state): State<AppState>, visitor: Visitor, Form(form): Form<DeleteForm>) -> Response {
-    if crate::model::AssistantId::new(&form.assistant).is_err() {
-        return refusal(
-            &visitor,
-            StatusCode::BAD_REQUEST,
-            "That is not an assistant id.",
-            "Pick an assistant from the list.",
-        );
+    if let Some(refused) = refuse_bad_assistant_id(&visitor, &form.assistant) {
+        return refused;
     }
     if form.confirm.is_none() {
         return refusal(
@@ -468,13 +470,8 @@ pub struct SettingsForm {
 
 /// Writes the common settings into `assistant.toml`, keeping its other keys and comments.
 pub async fn settings(State(state): State<AppState>, visitor: Visitor, Form(form): Form<SettingsForm>) -> Response {
-    if crate::model::AssistantId::new(&form.assistant).is_err() {
-        return refusal(
-            &visitor,
-            StatusCode::BAD_REQUEST,
-            "That is not an assistant id.",
-            "Pick an assistant from the list.",
-        );
+    if let Some(refused) = refuse_bad_assistant_id(&visitor, &form.assistant) {
+        return refused;
     }
     let (path, text, _) = match read_assistant_toml(&state, &visitor, &form.assistant).await {
         Ok(read) => read,

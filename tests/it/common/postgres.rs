@@ -36,31 +36,52 @@ impl TestDatabase {
         .join()
         .unwrap();
     }
-}
 
-impl TestDatabase {
-    /// The one number `sql` selects.
-    pub fn number(&self, sql: &str) -> i64 {
-        let (url, password, sql) = (self.url.clone(), self.password.clone(), sql.to_string());
+    /// Waits until no delivery is pending (every acknowledgement recorded), woken by the
+    /// database itself: a trigger of the test's on the pending table notifies a channel
+    /// this waiter listens to, and each notification counts again. Fails after 30 s.
+    pub fn wait_nothing_pending(&self, what: &str) {
+        use futures_util::StreamExt;
+        let (url, password, what) = (self.url.clone(), self.password.clone(), what.to_string());
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async { connect(&url, &password).await.query_one(&sql, &[]).await.unwrap().get(0) })
+            runtime.block_on(async {
+                let mut config: tokio_postgres::Config = url.parse().unwrap();
+                config.password(&password);
+                let (client, mut connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+                let (notified, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+                tokio::spawn(async move {
+                    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(Ok(message)) = messages.next().await {
+                        if let tokio_postgres::AsyncMessage::Notification(_) = message {
+                            let _ = notified.send(());
+                        }
+                    }
+                });
+                client
+                    .batch_execute(
+                        "CREATE OR REPLACE FUNCTION stagecraft_test_notify() RETURNS trigger AS $$
+                         BEGIN PERFORM pg_notify('stagecraft_test_pending', ''); RETURN NULL; END $$ LANGUAGE plpgsql;
+                         CREATE OR REPLACE TRIGGER stagecraft_test_pending AFTER INSERT OR UPDATE OR DELETE
+                         ON stagecraft_pending FOR EACH STATEMENT EXECUTE FUNCTION stagecraft_test_notify();
+                         LISTEN stagecraft_test_pending;",
+                    )
+                    .await
+                    .unwrap();
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+                loop {
+                    let pending: i64 =
+                        client.query_one("SELECT count(*) FROM stagecraft_pending", &[]).await.unwrap().get(0);
+                    if pending == 0 {
+                        return;
+                    }
+                    let woken = tokio::time::timeout_at(deadline, notifications.recv()).await;
+                    assert!(woken.is_ok(), "timed out waiting for {what}: {pending} deliveries still pending");
+                }
+            })
         })
         .join()
-        .unwrap()
-    }
-
-    /// Waits until `sql` selects `value` (asked again every 20 ms); fails the test after 30 s.
-    pub fn wait_number(&self, what: &str, sql: &str, value: i64) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let now = self.number(sql);
-            if now == value {
-                return;
-            }
-            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}: {sql} is {now}, not {value}");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        .unwrap();
     }
 }
 
